@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class DdiConfig(AppConfig):
+    name = "ddi"
+    verbose_name = "Device integration (DDI)"

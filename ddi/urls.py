@@ -1,0 +1,3 @@
+"""hawkBit DDI v1 routes under /<tenant>/controller/v1/<controllerId>."""
+
+urlpatterns: list = []

@@ -1,0 +1,115 @@
+"""The device registry: who a device is and what it last told us."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+
+
+class Hardware(models.Model):
+    """A board model and revision; devices have one, software lists the ones it fits."""
+
+    model = models.CharField(max_length=255)
+    revision = models.CharField(max_length=255, default="default")
+
+    class Meta:
+        verbose_name_plural = "hardware"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["model", "revision"], name="devices_hardware_unique_model_revision"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.model} {self.revision}"
+
+
+class Device(models.Model):
+    class UpdateMode(models.TextChoices):
+        ROLLOUT = "rollout", "Rollout (follows its feed)"
+        LATEST = "latest", "Latest compatible software"
+        ASSIGNED = "assigned", "Assigned software"
+        PINNED = "pinned", "Pinned (no updates)"
+
+    class State(models.TextChoices):
+        UNKNOWN = "unknown", "Unknown"
+        REGISTERED = "registered", "Registered"
+        PENDING = "pending", "Update pending"
+        RUNNING = "running", "Updating"
+        FINISHED = "finished", "Up to date"
+        ERROR = "error", "Update failed"
+        CANCELING = "canceling", "Canceling"
+
+    # The hawkBit controllerId; DDI allows up to 256 characters.
+    controller_id = models.CharField("device id", max_length=256, unique=True)
+    name = models.CharField(max_length=255, blank=True)
+    hardware = models.ForeignKey(
+        "devices.Hardware",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="devices",
+    )
+    # Every configData key the device sent, kept verbatim.
+    attributes = models.JSONField(default=dict, blank=True)
+    sw_version = models.CharField("installed version", max_length=255, blank=True)
+    feed = models.CharField(max_length=255, default="default", blank=True)
+    update_mode = models.CharField(max_length=16, choices=UpdateMode.choices, default=UpdateMode.ROLLOUT)
+    assigned_software = models.ForeignKey(
+        "software.Software",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="assigned_devices",
+    )
+    # Set by an operator to retry after a failure or to reinstall the same version.
+    force_update = models.BooleanField(default=False)
+
+    # A denormalised summary of the current Action so that device lists stay cheap.
+    state = models.CharField(max_length=16, choices=State.choices, default=State.UNKNOWN)
+    progress = models.PositiveSmallIntegerField(null=True, blank=True)
+
+    last_seen = models.DateTimeField(null=True, blank=True)
+    last_ip = models.GenericIPAddressField("last IP address", null=True, blank=True)
+    # SHA-256 of the device's TargetToken; the token itself is shown once and never stored.
+    token_hash = models.CharField(max_length=64, blank=True, editable=False)
+    # hawkBit's requestControllerAttributes: offer the configData link on the next poll.
+    request_attributes = models.BooleanField(default=True)
+
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(
+                    state__in=[
+                        "unknown",
+                        "registered",
+                        "pending",
+                        "running",
+                        "finished",
+                        "error",
+                        "canceling",
+                    ]
+                ),
+                name="devices_device_state_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(update_mode__in=["rollout", "latest", "assigned", "pinned"]),
+                name="devices_device_update_mode_valid",
+            ),
+        ]
+        indexes = [
+            # Rollout statistics and previews count the devices of a feed in rollout mode.
+            models.Index(fields=["feed", "update_mode"], name="devices_device_feed_mode"),
+            # The global concurrency cap counts devices that are updating.
+            models.Index(fields=["state"], name="devices_device_state"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name or self.controller_id
+
+    @property
+    def has_token(self) -> bool:
+        return bool(self.token_hash)

@@ -1,0 +1,1 @@
+"""Plain helpers with no models: configuration parsing, versions, tokens, HTTP ranges."""

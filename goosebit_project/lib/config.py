@@ -1,0 +1,163 @@
+"""Parsing of GOOSEBIT_* settings.
+
+Every parser raises ``ImproperlyConfigured`` with a message that names the variable and the
+value it got, so a typo stops start-up with a sentence an operator can act on instead of a
+traceback deep inside Django.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from django.core.exceptions import ImproperlyConfigured
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+_POLL_TIME = re.compile(r"^(\d{2}):([0-5]\d):([0-5]\d)$")
+
+
+def parse_bool(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ImproperlyConfigured(f"{name} must be true or false, got {raw!r}")
+
+
+def parse_int(name: str, raw: str, *, minimum: int | None = None) -> int:
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a whole number, got {raw!r}") from None
+    if minimum is not None and value < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def parse_poll_time(name: str, raw: str) -> str:
+    """hawkBit's ``config.polling.sleep`` is HH:MM:SS and at most 23:59:59 (ddi.md §1.2)."""
+    value = raw.strip()
+    match = _POLL_TIME.match(value)
+    if not match or int(match.group(1)) > 23:
+        raise ImproperlyConfigured(f"{name} must be a time of the form HH:MM:SS, got {raw!r}")
+    if value == "00:00:00":
+        raise ImproperlyConfigured(f"{name} must be longer than 00:00:00")
+    return value
+
+
+def poll_seconds(poll_time: str) -> int:
+    hours, minutes, seconds = (int(part) for part in poll_time.split(":"))
+    return hours * 3600 + minutes * 60 + seconds
+
+
+def parse_list(name: str, raw: str) -> list[str]:
+    """A JSON list (gooseBit's format) or a comma-separated list."""
+    value = raw.strip()
+    if value.startswith("["):
+        try:
+            items = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise ImproperlyConfigured(f"{name} is not a valid JSON list: {exc}") from None
+        if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
+            raise ImproperlyConfigured(f"{name} must be a list of strings, got {raw!r}")
+    else:
+        items = value.split(",")
+    return [item.strip() for item in items if item.strip()]
+
+
+def parse_tenants(name: str, raw: str) -> list[str]:
+    tenants = parse_list(name, raw)
+    if not tenants:
+        raise ImproperlyConfigured(f"{name} must name at least one tenant")
+    for tenant in tenants:
+        if not re.fullmatch(r"[A-Za-z0-9_.\-]+", tenant):
+            raise ImproperlyConfigured(
+                f"{name} has an invalid tenant name {tenant!r}: use letters, digits, '.', '_', '-'"
+            )
+    return tenants
+
+
+def parse_choice(name: str, raw: str, choices: tuple[str, ...]) -> str:
+    value = raw.strip().lower()
+    if value not in choices:
+        raise ImproperlyConfigured(f"{name} must be one of {', '.join(choices)}, got {raw!r}")
+    return value
+
+
+def parse_regex(name: str, raw: str) -> str:
+    try:
+        re.compile(raw)
+    except re.error as exc:
+        raise ImproperlyConfigured(f"{name} is not a valid regular expression: {exc}") from None
+    return raw
+
+
+def parse_database_url(name: str, raw: str, *, base_dir: Path) -> dict[str, Any]:
+    """Turn GOOSEBIT_DB_URI into a Django DATABASES entry.
+
+    Accepts gooseBit's forms: ``sqlite:///relative/or/absolute.db``, ``sqlite:////abs.db`` and
+    ``postgres://user:password@host:5432/name`` (also ``postgresql://``). Query parameters of a
+    postgres URI (``sslmode=require``...) are passed to psycopg as connection options.
+    """
+    parts = urlsplit(raw.strip())
+    scheme = parts.scheme.lower()
+    if scheme == "sqlite":
+        path = unquote(parts.path)
+        if path in ("", "/"):
+            raise ImproperlyConfigured(f"{name} has no database file: {raw!r}")
+        # sqlite:///data/db.sqlite3 is relative to the project, sqlite:////abs/db.sqlite3 absolute.
+        file = Path(path[1:])
+        if not file.is_absolute():
+            file = base_dir / file
+        return {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": str(file),
+            # A busy device fleet writes from several gunicorn workers: wait rather than fail.
+            "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
+        }
+    if scheme in ("postgres", "postgresql", "pgsql"):
+        options: dict[str, str] = {}
+        for pair in filter(None, parts.query.split("&")):
+            key, _, value = pair.partition("=")
+            options[unquote(key)] = unquote(value)
+        dbname = unquote(parts.path.lstrip("/"))
+        if not dbname:
+            raise ImproperlyConfigured(f"{name} has no database name: {raw!r}")
+        return {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": dbname,
+            "USER": unquote(parts.username or ""),
+            "PASSWORD": unquote(parts.password or ""),
+            "HOST": parts.hostname or "",
+            "PORT": str(parts.port or ""),
+            "CONN_MAX_AGE": 600,
+            "CONN_HEALTH_CHECKS": True,
+            "OPTIONS": options,
+        }
+    raise ImproperlyConfigured(
+        f"{name} has an unsupported scheme {parts.scheme!r}: use sqlite:/// or postgres://"
+    )
+
+
+def load_or_create_secret_key(path: Path) -> str:
+    """A key generated once and kept in the data folder, so sessions survive restarts."""
+    if path.exists():
+        key = path.read_text().strip()
+        if key:
+            return key
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(50)
+    # Create exclusively so two workers starting at once cannot write different keys.
+    try:
+        with path.open("x") as handle:
+            handle.write(key)
+        path.chmod(0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    return key

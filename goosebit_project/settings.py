@@ -1,0 +1,254 @@
+"""goosebit_project settings: one module, driven by GOOSEBIT_* environment variables.
+
+Variables use gooseBit's names where gooseBit has the setting so fleets can migrate. An optional
+env file (GOOSEBIT_ENV_FILE, else ``.env`` in the project folder) is read first; real environment
+variables win over it. Every variable is documented in the README with its default.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+from goosebit_project.lib import config
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+_env_file = os.environ.get("GOOSEBIT_ENV_FILE", str(BASE_DIR / ".env"))
+if os.environ.get("GOOSEBIT_ENV_FILE") and not Path(_env_file).is_file():
+    raise ImproperlyConfigured(f"GOOSEBIT_ENV_FILE points to a missing file: {_env_file}")
+if Path(_env_file).is_file():
+    environ.Env.read_env(_env_file, overwrite=False)
+
+
+def _get(name: str, default: str) -> str:
+    return os.environ.get(name, default)
+
+
+DATA_DIR = Path(_get("GOOSEBIT_DATA_DIR", str(BASE_DIR / "data"))).resolve()
+
+DEBUG = config.parse_bool("GOOSEBIT_DEBUG", _get("GOOSEBIT_DEBUG", "false"))
+
+if os.environ.get("GOOSEBIT_SECRET_KEY"):
+    SECRET_KEY = os.environ["GOOSEBIT_SECRET_KEY"]
+else:
+    SECRET_KEY = config.load_or_create_secret_key(DATA_DIR / "secret_key")
+
+ALLOWED_HOSTS = config.parse_list("GOOSEBIT_ALLOWED_HOSTS", _get("GOOSEBIT_ALLOWED_HOSTS", "*"))
+CSRF_TRUSTED_ORIGINS = config.parse_list(
+    "GOOSEBIT_CSRF_TRUSTED_ORIGINS", _get("GOOSEBIT_CSRF_TRUSTED_ORIGINS", "")
+)
+# Behind a TLS-terminating proxy the scheme of hrefs handed to devices must be https.
+if config.parse_bool("GOOSEBIT_BEHIND_PROXY", _get("GOOSEBIT_BEHIND_PROXY", "false")):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    USE_X_FORWARDED_HOST = True
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "devices",
+    "software",
+    "rollouts",
+    "ddi",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "goosebit_project.urls"
+WSGI_APPLICATION = "goosebit_project.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": config.parse_database_url(
+        "GOOSEBIT_DB_URI",
+        _get("GOOSEBIT_DB_URI", f"sqlite:///{DATA_DIR / 'db.sqlite3'}"),
+        base_dir=BASE_DIR,
+    )
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+_cache_url = _get("GOOSEBIT_CACHE_URL", "")
+if _cache_url:
+    try:
+        CACHES = {"default": environ.Env.cache_url_config(_cache_url)}
+    except Exception as exc:  # environ raises bare exceptions on unknown schemes
+        raise ImproperlyConfigured(f"GOOSEBIT_CACHE_URL is not a cache URL: {exc}") from None
+else:
+    # Shared by every gunicorn worker on this machine; set GOOSEBIT_CACHE_URL=redis://... when
+    # running on several machines.
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(DATA_DIR / "cache"),
+        }
+    }
+
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = _get("GOOSEBIT_TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+
+# --- storage -------------------------------------------------------------------------------
+ARTIFACTS_DIR = Path(_get("GOOSEBIT_ARTIFACTS_DIR", str(DATA_DIR / "artifacts"))).resolve()
+STORAGE_BACKEND = config.parse_choice(
+    "GOOSEBIT_STORAGE__BACKEND", _get("GOOSEBIT_STORAGE__BACKEND", "filesystem"), ("filesystem", "s3")
+)
+if STORAGE_BACKEND == "s3":
+    _bucket = _get("GOOSEBIT_STORAGE__S3__BUCKET", "")
+    if not _bucket:
+        raise ImproperlyConfigured(
+            "GOOSEBIT_STORAGE__S3__BUCKET is required when GOOSEBIT_STORAGE__BACKEND=s3"
+        )
+    _s3_options: dict[str, object] = {
+        "bucket_name": _bucket,
+        "region_name": _get("GOOSEBIT_STORAGE__S3__REGION", "us-east-1"),
+        "file_overwrite": False,
+        "default_acl": None,
+        "querystring_expire": config.parse_int(
+            "GOOSEBIT_STORAGE__S3__URL_EXPIRY", _get("GOOSEBIT_STORAGE__S3__URL_EXPIRY", "3600"), minimum=1
+        ),
+    }
+    if _get("GOOSEBIT_STORAGE__S3__ENDPOINT_URL", ""):
+        _s3_options["endpoint_url"] = os.environ["GOOSEBIT_STORAGE__S3__ENDPOINT_URL"]
+    if _get("GOOSEBIT_STORAGE__S3__ACCESS_KEY_ID", ""):
+        _s3_options["access_key"] = os.environ["GOOSEBIT_STORAGE__S3__ACCESS_KEY_ID"]
+        _s3_options["secret_key"] = _get("GOOSEBIT_STORAGE__S3__SECRET_ACCESS_KEY", "")
+    _default_storage = {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": _s3_options}
+else:
+    _default_storage = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(ARTIFACTS_DIR), "base_url": None},
+    }
+STORAGES = {
+    "default": _default_storage,
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+
+# --- the DDI protocol ----------------------------------------------------------------------
+GOOSEBIT_TENANTS = config.parse_tenants("GOOSEBIT_TENANT", _get("GOOSEBIT_TENANT", "DEFAULT"))
+GOOSEBIT_POLL_TIME = config.parse_poll_time("GOOSEBIT_POLL_TIME", _get("GOOSEBIT_POLL_TIME", "00:01:00"))
+# Devices that have not said who they are yet poll faster so registration completes quickly.
+GOOSEBIT_POLL_TIME_REGISTRATION = config.parse_poll_time(
+    "GOOSEBIT_POLL_TIME_REGISTRATION", _get("GOOSEBIT_POLL_TIME_REGISTRATION", "00:00:10")
+)
+GOOSEBIT_MAX_CONCURRENT_UPDATES = config.parse_int(
+    "GOOSEBIT_MAX_CONCURRENT_UPDATES", _get("GOOSEBIT_MAX_CONCURRENT_UPDATES", "1000"), minimum=0
+)
+GOOSEBIT_TRACK_DEVICE_IP = config.parse_bool(
+    "GOOSEBIT_TRACK_DEVICE_IP", _get("GOOSEBIT_TRACK_DEVICE_IP", "true")
+)
+# last_seen is written at most this often per device: a steady poll then costs no write.
+GOOSEBIT_LAST_SEEN_INTERVAL = config.parse_int(
+    "GOOSEBIT_LAST_SEEN_INTERVAL", _get("GOOSEBIT_LAST_SEEN_INTERVAL", "30"), minimum=0
+)
+GOOSEBIT_DEVICE_AUTH_ENABLE = config.parse_bool(
+    "GOOSEBIT_DEVICE_AUTH__ENABLE", _get("GOOSEBIT_DEVICE_AUTH__ENABLE", "false")
+)
+GOOSEBIT_DEVICE_AUTH_MODE = config.parse_choice(
+    "GOOSEBIT_DEVICE_AUTH__MODE", _get("GOOSEBIT_DEVICE_AUTH__MODE", "strict"), ("setup", "lax", "strict")
+)
+GOOSEBIT_GATEWAY_TOKEN = _get("GOOSEBIT_DEVICE_AUTH__GATEWAY_TOKEN", "")
+# Reverse-proxy certificate authentication: the proxy addresses we trust to set the headers.
+GOOSEBIT_TRUSTED_PROXIES = config.parse_list(
+    "GOOSEBIT_DEVICE_AUTH__TRUSTED_PROXIES", _get("GOOSEBIT_DEVICE_AUTH__TRUSTED_PROXIES", "")
+)
+GOOSEBIT_TRUSTED_AUTHORITIES = [
+    value.lower()
+    for value in config.parse_list(
+        "GOOSEBIT_DEVICE_AUTH__TRUSTED_AUTHORITIES",
+        _get("GOOSEBIT_DEVICE_AUTH__TRUSTED_AUTHORITIES", "").replace(";", ","),
+    )
+]
+GOOSEBIT_RAUC_COMPATIBLE_PATTERN = config.parse_regex(
+    "GOOSEBIT_RAUC_COMPATIBLE_PATTERN", _get("GOOSEBIT_RAUC_COMPATIBLE_PATTERN", "")
+)
+GOOSEBIT_MAX_UPLOAD_SIZE = config.parse_int(
+    "GOOSEBIT_MAX_UPLOAD_SIZE", _get("GOOSEBIT_MAX_UPLOAD_SIZE", str(4 * 1024**3)), minimum=1
+)
+
+# Uploads stream to temporary files; keep Django from buffering big request bodies in memory.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+FILE_UPLOAD_TEMP_DIR = None
+
+# --- operator API --------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.BasicAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.DjangoModelPermissions"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "goosebit_project operator API",
+    "DESCRIPTION": "Manage devices, software and rollouts. Devices use the hawkBit DDI API.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": _get("GOOSEBIT_LOG_LEVEL", "INFO").upper()},
+}
+
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = False
+X_FRAME_OPTIONS = "DENY"

@@ -1,0 +1,179 @@
+"""Who gets what: rollouts, the actions they produce and every feedback a device sent."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class Rollout(models.Model):
+    """Ships one software to every device of a feed.
+
+    Its progress is always aggregated from its Actions; there are no counters that can drift.
+    """
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        RUNNING = "running", "Running"
+        PAUSED = "paused", "Paused"
+        STOPPED = "stopped", "Stopped"
+        FINISHED = "finished", "Finished"
+
+    name = models.CharField(max_length=255)
+    feed = models.CharField(max_length=255)
+    software = models.ForeignKey("software.Software", on_delete=models.PROTECT, related_name="rollouts")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
+
+    # Safety: pause automatically when failures pile up; None disables a rule.
+    pause_on_failure_percent = models.PositiveSmallIntegerField(null=True, blank=True)
+    pause_min_results = models.PositiveIntegerField(default=1)
+    pause_on_failure_count = models.PositiveIntegerField(null=True, blank=True)
+    # At most this many devices of this rollout update at once.
+    max_parallel = models.PositiveIntegerField(null=True, blank=True)
+
+    pause_reason = models.TextField(blank=True)
+    paused_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["draft", "running", "paused", "stopped", "finished"]),
+                name="rollouts_rollout_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(pause_on_failure_percent__isnull=True)
+                | Q(pause_on_failure_percent__gte=1, pause_on_failure_percent__lte=100),
+                name="rollouts_rollout_failure_percent_range",
+            ),
+        ]
+        indexes = [
+            # Every poll of a device in rollout mode looks up the newest rollout of its feed.
+            models.Index(fields=["feed", "status", "-created"], name="rollouts_rollout_feed_status"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Action(models.Model):
+    """One attempt to bring one device to one software: the DDI actionId."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        CANCELING = "canceling", "Canceling"
+        CANCELED = "canceled", "Canceled"
+        FINISHED = "finished", "Finished"
+        ERROR = "error", "Failed"
+
+    class Reason(models.TextChoices):
+        ROLLOUT = "rollout", "Rollout"
+        LATEST = "latest", "Latest"
+        ASSIGNED = "assigned", "Assigned"
+        FORCED = "forced", "Forced by an operator"
+
+    ACTIVE_STATUSES = (Status.PENDING, Status.RUNNING, Status.CANCELING)
+
+    device = models.ForeignKey("devices.Device", on_delete=models.CASCADE, related_name="actions")
+    software = models.ForeignKey("software.Software", on_delete=models.PROTECT, related_name="actions")
+    rollout = models.ForeignKey(
+        "rollouts.Rollout",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="actions",
+    )
+    reason = models.CharField(max_length=16, choices=Reason.choices)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    progress = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_code = models.IntegerField(null=True, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["device"],
+                condition=Q(status__in=["pending", "running", "canceling"]),
+                name="rollouts_action_one_active_per_device",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["pending", "running", "canceling", "canceled", "finished", "error"]),
+                name="rollouts_action_status_valid",
+            ),
+        ]
+        indexes = [
+            # Rollout statistics aggregate actions per rollout and status.
+            models.Index(fields=["rollout", "status"], name="rollouts_action_rollout_status"),
+            # A device's history, newest first.
+            models.Index(fields=["device", "-created"], name="rollouts_action_device_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"action {self.pk} ({self.get_status_display()})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE_STATUSES
+
+
+class ActionStatus(models.Model):
+    """Every feedback a device sent, plus the server's own notes: the update log."""
+
+    class Execution(models.TextChoices):
+        # What DDI devices send (ddi.md §1.4).
+        CLOSED = "closed", "Closed"
+        PROCEEDING = "proceeding", "Proceeding"
+        CANCELED = "canceled", "Canceled"
+        SCHEDULED = "scheduled", "Scheduled"
+        REJECTED = "rejected", "Rejected"
+        RESUMED = "resumed", "Resumed"
+        DOWNLOADED = "downloaded", "Downloaded"
+        DOWNLOAD = "download", "Download"
+        # What the server records.
+        RETRIEVED = "retrieved", "Retrieved"
+        CANCELING = "canceling", "Cancel requested"
+
+    class Finished(models.TextChoices):
+        SUCCESS = "success", "Success"
+        FAILURE = "failure", "Failure"
+        NONE = "none", "None"
+
+    class Source(models.TextChoices):
+        DEVICE = "device", "Device"
+        SERVER = "server", "Server"
+
+    class Channel(models.TextChoices):
+        DEPLOYMENT = "deployment", "Deployment"
+        CANCEL = "cancel", "Cancel"
+
+    id = models.BigAutoField(primary_key=True)
+    action = models.ForeignKey("rollouts.Action", on_delete=models.CASCADE, related_name="statuses")
+    source = models.CharField(max_length=8, choices=Source.choices, default=Source.DEVICE)
+    channel = models.CharField(max_length=16, choices=Channel.choices, default=Channel.DEPLOYMENT)
+    execution = models.CharField(max_length=16, choices=Execution.choices)
+    finished = models.CharField(max_length=8, choices=Finished.choices, default=Finished.NONE)
+    progress = models.PositiveSmallIntegerField(null=True, blank=True)
+    code = models.IntegerField(null=True, blank=True)
+    details = models.JSONField(default=list, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "action statuses"
+        indexes = [models.Index(fields=["action", "id"], name="rollouts_status_action_id")]
+
+    def __str__(self) -> str:
+        return f"{self.execution}/{self.finished}"

@@ -1,0 +1,81 @@
+"""The database refuses what the domain forbids, whatever code path tries it."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import IntegrityError, transaction
+from django.db.models import ProtectedError
+
+from devices.models import Device, Hardware
+from rollouts.models import Action
+from tests.factories import make_action, make_device, make_hardware, make_rollout, make_software
+
+pytestmark = pytest.mark.django_db
+
+
+def test_controller_id_is_unique():
+    make_device("dev-1")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Device.objects.create(controller_id="dev-1")
+
+
+def test_hardware_model_and_revision_are_unique_together():
+    make_hardware("board", "1")
+    Hardware.objects.create(model="board", revision="2")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Hardware.objects.create(model="board", revision="1")
+
+
+def test_a_device_has_at_most_one_active_action():
+    device = make_device()
+    software = make_software()
+    make_action(device, software, status=Action.Status.RUNNING)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        make_action(device, software, status=Action.Status.PENDING)
+
+
+def test_finished_actions_do_not_count_as_active():
+    device = make_device()
+    software = make_software()
+    make_action(device, software, status=Action.Status.FINISHED)
+    make_action(device, software, status=Action.Status.ERROR)
+    make_action(device, software, status=Action.Status.CANCELED)
+    make_action(device, software, status=Action.Status.PENDING)
+    assert device.actions.count() == 4
+
+
+def test_software_referenced_by_a_rollout_cannot_be_deleted():
+    software = make_software()
+    make_rollout(software)
+    with pytest.raises(ProtectedError):
+        software.delete()
+
+
+def test_software_referenced_by_an_action_cannot_be_deleted():
+    software = make_software()
+    make_action(make_device(), software, status=Action.Status.FINISHED)
+    with pytest.raises(ProtectedError):
+        software.delete()
+
+
+def test_unreferenced_software_can_be_deleted():
+    software = make_software()
+    software.delete()
+
+
+def test_invalid_state_is_refused_by_the_database():
+    device = make_device()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Device.objects.filter(pk=device.pk).update(state="bogus")
+
+
+def test_software_needs_exactly_one_of_file_and_url():
+    software = make_software()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        type(software).objects.filter(pk=software.pk).update(url="https://example.com/a.swu")
+
+
+def test_same_package_bytes_are_refused_twice():
+    make_software(content=b"same bytes")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        make_software(version="2.0.0", content=b"same bytes")
