@@ -64,6 +64,15 @@ class Device(models.Model):
     )
     # Set by an operator to retry after a failure or to reinstall the same version.
     force_update = models.BooleanField(default=False)
+    # The newest finished action whose software the device runs: hawkBit's installedBase.
+    installed_action = models.ForeignKey(
+        "rollouts.Action",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+    )
 
     # A denormalised summary of the current Action so that device lists stay cheap.
     state = models.CharField(max_length=16, choices=State.choices, default=State.UNKNOWN)

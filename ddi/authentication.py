@@ -1,0 +1,93 @@
+"""Who is calling a DDI endpoint (ddi.md §2 and gooseBit's migration modes).
+
+Checked on every DDI request, downloads included, before any 404: an unknown controller with a
+TargetToken gets 401, not 404, so ids cannot be probed.
+
+Credentials, any of which authenticates when it is valid:
+- ``Authorization: TargetToken <token>``: the device's own token (stored hashed);
+- ``Authorization: GatewayToken <token>``: the tenant-wide key; may act for any controller id and
+  so allows plug-and-play registration;
+- certificate headers set by a TLS-terminating proxy whose address is trusted.
+
+With authentication disabled (the default, as in gooseBit) everything is allowed. With it enabled,
+GOOSEBIT_DEVICE_AUTH__MODE decides what a TargetToken-only fleet may do:
+- ``strict``: a valid credential is required; devices must exist (or use a gateway token);
+- ``lax``: unknown devices register; the sent token must equal the stored one (both may be absent);
+- ``setup``: unknown devices register and a sent token is stored; token-less requests pass.
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.http import HttpRequest
+
+from devices.models import Device
+from goosebit_project.lib.tokens import token_matches
+
+_ISSUER_HASH_HEADER = re.compile(r"^HTTP_X_SSL_ISSUER_HASH_\d+$")
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """The outcome of authentication for one request."""
+
+    may_register: bool
+    token_to_store: str | None = None
+
+
+def _authorization(request: HttpRequest) -> tuple[str, str]:
+    """The (scheme, token) of the Authorization header; hawkBit's schemes are case-sensitive."""
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    scheme, _, token = header.partition(" ")
+    if scheme in ("TargetToken", "GatewayToken") and token and " " not in token:
+        return scheme, token
+    return "", ""
+
+
+def _authenticated_by_proxy(request: HttpRequest, controller_id: str) -> bool:
+    if request.META.get("REMOTE_ADDR") not in settings.GOOSEBIT_TRUSTED_PROXIES:
+        return False
+    if not settings.GOOSEBIT_TRUSTED_AUTHORITIES:
+        return False
+    common_name = request.META.get("HTTP_X_CONTROLLER_ID") or request.META.get("HTTP_X_SSL_CLIENT_CN")
+    if not common_name or common_name != controller_id:
+        return False
+    presented: list[str] = []
+    for key, value in request.META.items():
+        if key == "HTTP_X_AUTHORITY" or _ISSUER_HASH_HEADER.match(key):
+            presented.extend(part.strip().lower() for part in re.split(r"[,;]", value))
+    return any(value and value in settings.GOOSEBIT_TRUSTED_AUTHORITIES for value in presented)
+
+
+def authenticate(request: HttpRequest, *, controller_id: str, device: Device | None) -> Credentials | None:
+    """Return the request's credentials, or None when it must get 401."""
+    if not settings.GOOSEBIT_DEVICE_AUTH_ENABLE:
+        return Credentials(may_register=True)
+
+    scheme, token = _authorization(request)
+    gateway = settings.GOOSEBIT_GATEWAY_TOKEN
+    if scheme == "GatewayToken":
+        if gateway and hmac.compare_digest(token.encode(), gateway.encode()):
+            return Credentials(may_register=True)
+        return None
+    if _authenticated_by_proxy(request, controller_id):
+        return Credentials(may_register=True)
+
+    mode = settings.GOOSEBIT_DEVICE_AUTH_MODE
+    stored = device.token_hash if device is not None else ""
+    if mode == "setup":
+        return Credentials(may_register=True, token_to_store=token or None)
+    if mode == "lax":
+        if not token and not stored:
+            return Credentials(may_register=True)
+        if token and stored and token_matches(token, stored):
+            return Credentials(may_register=True)
+        return None
+    # strict
+    if token and stored and token_matches(token, stored):
+        return Credentials(may_register=False)
+    return None

@@ -1,0 +1,347 @@
+"""hawkBit DDI v1 endpoints under /<tenant>/controller/v1/<controllerId> (ddi.md §1).
+
+Each view is thin: the ``ddi_view`` decorator does what every endpoint shares (method check,
+tenant, controller id, content negotiation, authentication, error mapping) and the rules live in
+devices.services and rollouts.services.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import ipaddress
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from django.conf import settings
+from django.db.models import Q
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from ddi import serializers
+from ddi.authentication import Credentials, authenticate
+from devices import services as device_services
+from devices.models import Device
+from goosebit_project.lib.errors import DomainError, NotFound
+from goosebit_project.lib.tokens import token_matches
+from rollouts import services as rollout_services
+from rollouts.models import Action, ActionStatus
+
+MAX_CONTROLLER_ID_LENGTH = 256
+HAL_JSON = "application/hal+json"
+JSON = "application/json"
+
+# hawkBit's error codes (ddi.md §1.1), by HTTP status: (exceptionClass, errorCode).
+_HAWKBIT = "org.eclipse.hawkbit."
+_ERROR_CODES = {
+    400: (
+        _HAWKBIT + "rest.exception.MessageNotReadableException",
+        "hawkbit.server.error.rest.body.notReadable",
+    ),
+    404: (
+        _HAWKBIT + "repository.exception.EntityNotFoundException",
+        "hawkbit.server.error.repo.entityNotFound",
+    ),
+    405: (
+        _HAWKBIT + "repository.exception.CancelActionNotAllowedException",
+        "hawkbit.server.error.action.notcancelable",
+    ),
+    410: (
+        _HAWKBIT + "repository.exception.EntityAlreadyClosedException",
+        "hawkbit.server.error.repo.entityAlreadyClosed",
+    ),
+    415: (
+        "org.springframework.web.HttpMediaTypeNotSupportedException",
+        "hawkbit.server.error.rest.contentType.notSupported",
+    ),
+    429: (
+        _HAWKBIT + "repository.exception.AssignmentQuotaExceededException",
+        "hawkbit.server.error.quota.tooManyEntries",
+    ),
+}
+
+
+@dataclass
+class DdiContext:
+    tenant: str
+    controller_id: str
+    device: Device | None
+    credentials: Credentials
+    content_type: str
+
+    @property
+    def base(self) -> str:
+        """The device's own URL prefix, echoing the tenant exactly as the device wrote it."""
+        return f"/{self.tenant}/controller/v1/{quote(self.controller_id, safe='')}"
+
+
+def _empty(status: int) -> HttpResponse:
+    response = HttpResponse(b"", status=status)
+    response["Content-Length"] = "0"
+    del response["Content-Type"]
+    return response
+
+
+def _error(status: int, message: str) -> HttpResponse:
+    exception_class, error_code = _ERROR_CODES.get(status, ("", ""))
+    if status == 400 and "attribute" in message:
+        exception_class = "org.eclipse.hawkbit.repository.exception.InvalidTargetAttributeException"
+        error_code = "hawkbit.server.error.repo.invalidTargetAttributes"
+    body = json.dumps({"exceptionClass": exception_class, "errorCode": error_code, "message": message})
+    response = HttpResponse(body.encode(), status=status, content_type=JSON)
+    response["Content-Length"] = str(len(response.content))
+    return response
+
+
+def _json(request: HttpRequest, ctx: DdiContext, payload: Any) -> HttpResponse:
+    body = json.dumps(payload, separators=(",", ":")).encode()
+    # hawkBit's ShallowEtagHeaderFilter: a strong ETag over the body, 304 when it matches.
+    etag = f'"{hashlib.md5(body).hexdigest()}"'
+    if_none_match = request.META.get("HTTP_IF_NONE_MATCH", "")
+    if if_none_match and (
+        if_none_match.strip() == "*" or etag in [t.strip() for t in if_none_match.split(",")]
+    ):
+        response = _empty(304)
+        response["ETag"] = etag
+        return response
+    response = HttpResponse(body, content_type=ctx.content_type)
+    response["Content-Length"] = str(len(body))
+    response["ETag"] = etag
+    return response
+
+
+def _negotiate(request: HttpRequest) -> str | None:
+    """HAL-shaped JSON for every JSON-ish Accept (ddi.md §8); None → 406."""
+    accept = request.META.get("HTTP_ACCEPT", "").strip()
+    if not accept:
+        return HAL_JSON
+    media_types = {part.split(";")[0].strip().lower() for part in accept.split(",")}
+    if JSON in media_types:
+        return JSON
+    if media_types & {HAL_JSON, "*/*", "application/*"}:
+        return HAL_JSON
+    return None
+
+
+def _has_json_body(request: HttpRequest) -> bool:
+    return request.META.get("CONTENT_TYPE", "").split(";")[0].strip().lower() == JSON
+
+
+def ddi_view(*methods: str, negotiate: bool = True) -> Callable:
+    allowed = set(methods) | ({"HEAD"} if "GET" in methods else set())
+
+    def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @csrf_exempt
+        @functools.wraps(view)
+        def wrapper(request: HttpRequest, tenant: str, controller_id: str, **kwargs: Any) -> HttpResponse:
+            if request.method not in allowed:
+                response = _empty(405)
+                response["Allow"] = ", ".join(sorted(allowed))
+                return response
+            if tenant.upper() not in {name.upper() for name in settings.GOOSEBIT_TENANTS}:
+                return _empty(404)
+            if len(controller_id) > MAX_CONTROLLER_ID_LENGTH:
+                return _error(400, f"controllerId is longer than {MAX_CONTROLLER_ID_LENGTH} characters")
+            content_type = JSON
+            if negotiate:
+                negotiated = _negotiate(request)
+                if negotiated is None:
+                    return _empty(406)
+                content_type = negotiated
+            device = Device.objects.filter(controller_id=controller_id).first()
+            credentials = authenticate(request, controller_id=controller_id, device=device)
+            if credentials is None:
+                return _empty(401)
+            token = credentials.token_to_store
+            if device is not None and token and not token_matches(token, device.token_hash):
+                device_services.device_set_token(device=device, token=token)
+            ctx = DdiContext(tenant, controller_id, device, credentials, content_type)
+            try:
+                return view(request, ctx, **kwargs)
+            except DomainError as error:
+                return _error(error.status_code, error.message)
+
+        return wrapper
+
+    return decorator
+
+
+def _client_ip(request: HttpRequest) -> str | None:
+    try:
+        return str(ipaddress.ip_address(request.META.get("REMOTE_ADDR", "").strip()))
+    except ValueError:
+        return None
+
+
+def _require_device(ctx: DdiContext) -> Device:
+    if ctx.device is None:
+        raise NotFound(f"device {ctx.controller_id} is not registered")
+    return ctx.device
+
+
+def _device_action(ctx: DdiContext, action_id: int) -> Action:
+    device = _require_device(ctx)
+    action = Action.objects.select_related("software").filter(pk=action_id, device=device).first()
+    if action is None:
+        raise NotFound(f"action {action_id} does not exist for device {ctx.controller_id}")
+    action.device = device
+    return action
+
+
+@ddi_view("GET")
+def root(request: HttpRequest, ctx: DdiContext) -> HttpResponse:
+    device = ctx.device
+    if device is None:
+        if not ctx.credentials.may_register:
+            return _empty(401)
+        device = device_services.device_register(controller_id=ctx.controller_id)
+        if ctx.credentials.token_to_store:
+            device_services.device_set_token(device=device, token=ctx.credentials.token_to_store)
+    device_services.device_record_poll(device=device, ip=_client_ip(request))
+    action = rollout_services.device_reconcile(device=device)
+
+    base = request.build_absolute_uri(ctx.base)
+    links: dict[str, dict[str, str]] = {}
+    if action is not None and action.status == Action.Status.CANCELING:
+        links["cancelAction"] = {"href": f"{base}/cancelAction/{action.pk}"}
+    elif action is not None:
+        c = serializers.deployment_c(action)
+        links["deploymentBase"] = {"href": f"{base}/deploymentBase/{action.pk}?c={c}"}
+    if device.installed_action_id:
+        links["installedBase"] = {"href": f"{base}/installedBase/{device.installed_action_id}"}
+    if device.request_attributes:
+        links["configData"] = {"href": f"{base}/configData"}
+    # A device that never said who it is polls faster, so registration completes quickly.
+    registering = device.request_attributes and not device.attributes
+    sleep = settings.GOOSEBIT_POLL_TIME_REGISTRATION if registering else settings.GOOSEBIT_POLL_TIME
+    payload: dict[str, Any] = {"config": {"polling": {"sleep": sleep}}}
+    if links:
+        payload["_links"] = links
+    return _json(request, ctx, payload)
+
+
+@ddi_view("PUT")
+def config_data(request: HttpRequest, ctx: DdiContext) -> HttpResponse:
+    if not _has_json_body(request):
+        return _error(415, "configData must be sent as application/json")
+    attributes, mode = serializers.parse_config_data(request.body)
+    device_services.device_update_attributes(device=_require_device(ctx), data=attributes, mode=mode)
+    return _empty(200)
+
+
+def _mark_retrieved(action: Action, channel: str) -> None:
+    """hawkBit logs RETRIEVED once per retrieval streak; retrieving a deployment starts it."""
+    newest = action.statuses.order_by("-id").values_list("execution", flat=True).first()
+    if newest != ActionStatus.Execution.RETRIEVED:
+        ActionStatus.objects.create(
+            action=action,
+            source=ActionStatus.Source.SERVER,
+            channel=channel,
+            execution=ActionStatus.Execution.RETRIEVED,
+            details=[rollout_services.SERVER_PREFIX + "device retrieved the action"],
+        )
+    if channel == ActionStatus.Channel.DEPLOYMENT:
+        rollout_services.action_mark_started(action=action)
+
+
+@ddi_view("GET")
+def deployment_base(request: HttpRequest, ctx: DdiContext, action_id: int) -> HttpResponse:
+    action = _device_action(ctx, action_id)
+    if action.status in (Action.Status.CANCELING, Action.Status.CANCELED):
+        raise NotFound(f"action {action_id} is being canceled")
+    history = serializers.action_history(action, request.GET.get("actionHistory"))
+    if action.is_active and request.method == "GET":
+        _mark_retrieved(action, ActionStatus.Channel.DEPLOYMENT)
+    base = request.build_absolute_uri(ctx.base)
+    return _json(request, ctx, serializers.deployment(action, base=base, history=history))
+
+
+@ddi_view("GET")
+def installed_base(request: HttpRequest, ctx: DdiContext, action_id: int) -> HttpResponse:
+    action = _device_action(ctx, action_id)
+    if action.status != Action.Status.FINISHED:
+        raise NotFound(f"action {action_id} is not an installed update")
+    history = serializers.action_history(action, request.GET.get("actionHistory"))
+    base = request.build_absolute_uri(ctx.base)
+    return _json(request, ctx, serializers.deployment(action, base=base, history=history))
+
+
+@ddi_view("GET")
+def cancel_action(request: HttpRequest, ctx: DdiContext, action_id: int) -> HttpResponse:
+    action = _device_action(ctx, action_id)
+    if action.status != Action.Status.CANCELING:
+        raise NotFound(f"action {action_id} is not being canceled")
+    if request.method == "GET":
+        _mark_retrieved(action, ActionStatus.Channel.CANCEL)
+    return _json(request, ctx, {"id": str(action.pk), "cancelAction": {"stopId": str(action.pk)}})
+
+
+def _feedback(request: HttpRequest, ctx: DdiContext, action_id: int, channel: str) -> HttpResponse:
+    if not _has_json_body(request):
+        return _error(415, "feedback must be sent as application/json")
+    feedback = serializers.parse_feedback(request.body)
+    action = _device_action(ctx, action_id)
+    rollout_services.action_record_feedback(action=action, channel=channel, feedback=feedback)
+    return _empty(200)
+
+
+@ddi_view("POST")
+def deployment_feedback(request: HttpRequest, ctx: DdiContext, action_id: int) -> HttpResponse:
+    return _feedback(request, ctx, action_id, ActionStatus.Channel.DEPLOYMENT)
+
+
+@ddi_view("POST")
+def cancel_feedback(request: HttpRequest, ctx: DdiContext, action_id: int) -> HttpResponse:
+    return _feedback(request, ctx, action_id, ActionStatus.Channel.CANCEL)
+
+
+def _accessible_action(ctx: DdiContext, software_id: int) -> Action:
+    """The device's action for this software that lets it read the artifacts.
+
+    Its current (not canceling) action, or its installed one (ddi.md §1.9); anything else is 404,
+    so devices cannot fetch packages meant for others.
+    """
+    device = _require_device(ctx)
+    allowed = Q(status__in=[Action.Status.PENDING, Action.Status.RUNNING])
+    if device.installed_action_id:
+        allowed |= Q(pk=device.installed_action_id)
+    action = (
+        Action.objects.select_related("software")
+        .filter(allowed, device=device, software_id=software_id)
+        .order_by("-id")
+        .first()
+    )
+    if action is None:
+        raise NotFound(f"software module {software_id} is not assigned to {ctx.controller_id}")
+    return action
+
+
+@ddi_view("GET")
+def artifacts(request: HttpRequest, ctx: DdiContext, software_id: int) -> HttpResponse:
+    action = _accessible_action(ctx, software_id)
+    base = request.build_absolute_uri(ctx.base)
+    return _json(request, ctx, [serializers.artifact(action.software, base=base)])
+
+
+@ddi_view("GET", negotiate=False)
+def artifact_download(request: HttpRequest, ctx: DdiContext, software_id: int, filename: str) -> HttpResponse:
+    from software.downloads import serve_artifact, serve_md5sum
+
+    action = _accessible_action(ctx, software_id)
+    software = action.software
+    if filename == software.filename:
+        if request.method == "GET" and "HTTP_RANGE" not in request.META and action.is_active:
+            # Whole-file downloads are logged; range requests are not (RAUC streaming sends many).
+            ActionStatus.objects.create(
+                action=action,
+                source=ActionStatus.Source.SERVER,
+                execution=ActionStatus.Execution.DOWNLOAD,
+                details=[rollout_services.SERVER_PREFIX + f"device downloads {software.filename}"],
+            )
+        return serve_artifact(request, software)
+    if filename == f"{software.filename}.MD5SUM":
+        return serve_md5sum(request, software)
+    raise NotFound(f"software module {software_id} has no artifact {filename!r}")

@@ -1,0 +1,215 @@
+"""Writes to the device registry: registration, what a device reports, what operators decide.
+
+Operator decisions (mode, feed, assigned software, retry, tokens) only change the device row:
+the update decision runs on the device's next poll (rollouts.services.device_reconcile), so one
+code path creates, keeps or cancels actions whoever changed what.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from devices.models import Device, Hardware
+from goosebit_project.lib.errors import InvalidInput, QuotaExceeded
+from goosebit_project.lib.tokens import MAX_TOKEN_LENGTH, generate_token, hash_token
+from software.models import Software
+
+MAX_ATTRIBUTE_LENGTH = 128  # hawkBit's limit for keys and values (ddi.md §1.7)
+# hawkBit's allowed characters for attribute keys and values.
+_ATTRIBUTE_TEXT = re.compile(r"^[a-zA-Z0-9_\-!@#$%^&*()+=\[\]{}|;:'\",.<>/\\?\s~`]*$")
+ATTRIBUTE_MODES = ("merge", "replace", "remove")
+
+
+def device_register(*, controller_id: str, state: str = Device.State.REGISTERED) -> Device:
+    """Plug-and-play: create the device on first contact, or return the one a racing worker made."""
+    try:
+        with transaction.atomic():
+            return Device.objects.create(controller_id=controller_id, state=state)
+    except IntegrityError:
+        return Device.objects.select_related("hardware").get(controller_id=controller_id)
+
+
+def device_record_poll(*, device: Device, ip: str | None) -> None:
+    """Record last_seen and the client IP without a write on most polls.
+
+    A poll writes only when the stored last_seen is older than GOOSEBIT_LAST_SEEN_INTERVAL, the
+    address changed, or the device was pre-commissioned (UNKNOWN → REGISTERED on first poll).
+    """
+    now = timezone.now()
+    fields: dict[str, Any] = {}
+    interval = timedelta(seconds=settings.GOOSEBIT_LAST_SEEN_INTERVAL)
+    if device.last_seen is None or now - device.last_seen >= interval:
+        fields["last_seen"] = now
+    if settings.GOOSEBIT_TRACK_DEVICE_IP:
+        if ip and ip != device.last_ip:
+            fields["last_ip"] = ip
+    elif device.last_ip is not None:
+        fields["last_ip"] = None
+    if device.state == Device.State.UNKNOWN:
+        fields["state"] = Device.State.REGISTERED
+    if not fields:
+        return
+    # update() rather than save(): no read-modify-write race with a feedback on another worker.
+    Device.objects.filter(pk=device.pk).update(**fields)
+    for name, value in fields.items():
+        setattr(device, name, value)
+
+
+def _validate_attribute_text(kind: str, text: str) -> None:
+    if len(text) > MAX_ATTRIBUTE_LENGTH:
+        raise InvalidInput(f"attribute {kind} longer than {MAX_ATTRIBUTE_LENGTH} characters: {text[:40]!r}…")
+    if not _ATTRIBUTE_TEXT.match(text):
+        raise InvalidInput(f"attribute {kind} has characters that are not allowed: {text[:40]!r}")
+
+
+def _hardware_from_attributes(attributes: dict[str, str]) -> Hardware | None:
+    model = attributes.get("hw_boardname") or attributes.get("hw_model")
+    if not model:
+        return None
+    revision = attributes.get("hw_revision") or "default"
+    hardware, _ = Hardware.objects.get_or_create(model=model, revision=revision)
+    return hardware
+
+
+@transaction.atomic
+def device_update_attributes(*, device: Device, data: dict[str, Any], mode: str = "merge") -> Device:
+    """Apply a DDI configData: keep every attribute, map hardware and installed version.
+
+    merge upserts (a null value deletes its key), replace sets exactly ``data`` (nulls dropped),
+    remove deletes the listed keys. The configData link is cleared by any successful call.
+    """
+    if mode not in ATTRIBUTE_MODES:
+        raise InvalidInput(f"unknown configData mode {mode!r}: use merge, replace or remove")
+    if not isinstance(data, dict) or not data:
+        raise InvalidInput("configData needs a non-empty 'data' object")
+    for key, value in data.items():
+        _validate_attribute_text("key", key)
+        if value is not None:
+            if not isinstance(value, str | int | float | bool):
+                raise InvalidInput(f"attribute {key!r} must be a string, got {type(value).__name__}")
+            _validate_attribute_text("value", str(value))
+
+    device = Device.objects.select_for_update().get(pk=device.pk)
+    attributes: dict[str, str] = dict(device.attributes or {})
+    if mode == "replace":
+        attributes = {key: str(value) for key, value in data.items() if value is not None}
+    elif mode == "remove":
+        for key in data:
+            attributes.pop(key, None)
+    else:
+        for key, value in data.items():
+            if value is None:
+                attributes.pop(key, None)
+            else:
+                attributes[key] = str(value)
+    if len(attributes) > settings.GOOSEBIT_DDI_MAX_ATTRIBUTES:
+        raise QuotaExceeded(
+            f"a device may have at most {settings.GOOSEBIT_DDI_MAX_ATTRIBUTES} attributes, "
+            f"this configData would leave {len(attributes)}"
+        )
+
+    device.attributes = attributes
+    hardware = _hardware_from_attributes(attributes)
+    if hardware is not None:
+        device.hardware = hardware
+    if "sw_version" in attributes:
+        device.sw_version = attributes["sw_version"][:255]
+    device.request_attributes = False
+    if device.state == Device.State.UNKNOWN:
+        device.state = Device.State.REGISTERED
+    device.save(
+        update_fields=["attributes", "hardware", "sw_version", "request_attributes", "state", "updated"]
+    )
+    return device
+
+
+def _check_compatible(*, device: Device, software: Software) -> None:
+    if device.hardware_id is None:
+        raise InvalidInput(f"device {device.controller_id} has not reported its hardware yet")
+    if not software.compatibility.filter(pk=device.hardware_id).exists():
+        raise InvalidInput(
+            f"software {software.version} ({software.filename}) is not compatible with "
+            f"{device.controller_id}'s hardware {device.hardware}"
+        )
+
+
+def device_assign_software(*, device: Device, software: Software) -> Device:
+    """Assigned mode: the device should run exactly this software."""
+    _check_compatible(device=device, software=software)
+    device.update_mode = Device.UpdateMode.ASSIGNED
+    device.assigned_software = software
+    device.force_update = False
+    device.save(update_fields=["update_mode", "assigned_software", "force_update", "updated"])
+    return device
+
+
+def device_set_feed(*, device: Device, feed: str) -> Device:
+    """Rollout mode: the device follows the rollouts of ``feed``."""
+    feed = (feed or "").strip()
+    if not feed:
+        raise InvalidInput("a feed name is required for rollout mode")
+    if len(feed) > 255:
+        raise InvalidInput("a feed name is at most 255 characters")
+    device.update_mode = Device.UpdateMode.ROLLOUT
+    device.feed = feed
+    device.assigned_software = None
+    device.save(update_fields=["update_mode", "feed", "assigned_software", "updated"])
+    return device
+
+
+def device_set_latest(*, device: Device) -> Device:
+    device.update_mode = Device.UpdateMode.LATEST
+    device.assigned_software = None
+    device.save(update_fields=["update_mode", "assigned_software", "updated"])
+    return device
+
+
+def device_pin(*, device: Device) -> Device:
+    """Pinned: no update is offered; an update already running is left to finish."""
+    device.update_mode = Device.UpdateMode.PINNED
+    device.save(update_fields=["update_mode", "updated"])
+    return device
+
+
+def device_unpin(*, device: Device) -> Device:
+    """Back to following the device's feed."""
+    return device_set_feed(device=device, feed=device.feed or "default")
+
+
+def device_retry(*, device: Device) -> Device:
+    """After a failed update: offer the target software again on the next poll."""
+    device.force_update = True
+    fields = ["force_update", "updated"]
+    if device.state == Device.State.ERROR:
+        device.state = Device.State.REGISTERED
+        fields.append("state")
+    device.save(update_fields=fields)
+    return device
+
+
+def device_set_token(*, device: Device, token: str) -> Device:
+    token = token.strip()
+    if not token or len(token) > MAX_TOKEN_LENGTH or any(ch.isspace() for ch in token):
+        raise InvalidInput(f"a device token is 1 to {MAX_TOKEN_LENGTH} characters without spaces")
+    device.token_hash = hash_token(token)
+    device.save(update_fields=["token_hash", "updated"])
+    return device
+
+
+def device_rotate_token(*, device: Device) -> str:
+    """Give the device a new random token; returns it (it is stored only as a hash)."""
+    token = generate_token()
+    device_set_token(device=device, token=token)
+    return token
+
+
+def device_clear_token(*, device: Device) -> Device:
+    device.token_hash = ""
+    device.save(update_fields=["token_hash", "updated"])
+    return device

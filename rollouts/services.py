@@ -1,0 +1,385 @@
+"""The update policy and the action state machine.
+
+Pull-based (design.md): nothing fans out when an operator creates a rollout or changes a mode.
+On each poll ``device_reconcile`` compares what the device should run with what it is doing and
+creates, keeps or cancels its Action. Feedback moves the Action and the Device summary.
+
+State changes are compare-and-swap ``update()`` calls filtered on the old status, so two workers
+handling the same device (SWUpdate polls on a second connection while it downloads) cannot both
+win; the partial unique constraint guarantees one active action per device.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from devices.models import Device
+from goosebit_project.lib.errors import Gone, NotAllowed, QuotaExceeded
+from goosebit_project.lib.versions import versions_equal
+from rollouts import selectors
+from rollouts.models import Action, ActionStatus, Rollout
+
+ACTIVE_DEVICE_STATES = (Device.State.PENDING, Device.State.RUNNING, Device.State.CANCELING)
+CLOSED_ACTION_STATUSES = (Action.Status.FINISHED, Action.Status.ERROR, Action.Status.CANCELED)
+_DOWNLOADED_PERCENT = re.compile(r"Downloaded\s+(\d{1,3})%")
+SERVER_PREFIX = "Update Server: "
+
+Execution = ActionStatus.Execution
+Finished = ActionStatus.Finished
+
+
+# --- the poll --------------------------------------------------------------------------------
+
+
+def device_reconcile(*, device: Device) -> Action | None:
+    """Return the action to show the device now, creating or canceling actions as needed.
+
+    1. The active action (if the device summary says there is one).
+    2. The target from the device's update mode.
+    3. Same software → keep offering it; different → cancel the old one (directly if the device
+       never started it, else through cancelAction); none → create one, subject to the caps.
+
+    A steady poll (device idle and up to date) costs one query here: the target lookup.
+    """
+    active = None
+    if device.state in ACTIVE_DEVICE_STATES:
+        active = selectors.action_active_for_device(device=device)
+        if active is None:
+            # The summary lagged behind (e.g. a force-quit raced a poll): repair it.
+            _set_device_idle(device)
+    if active is not None and active.status == Action.Status.CANCELING:
+        return active
+
+    target = selectors.target_for_device(device=device)
+    if active is not None:
+        if target is None or target.software.pk == active.software_id:
+            # Pinned devices and paused rollouts let an update that already started finish.
+            return active
+        if not _cancel(active, device=device, note="cancel obsolete action due to new target software"):
+            return selectors.action_active_for_device(device=device)
+        if active.status == Action.Status.CANCELING:
+            return active
+
+    if target is None or not _needs_update(device, target):
+        return None
+    return _create_action(device, target)
+
+
+def _needs_update(device: Device, target: selectors.Target) -> bool:
+    if device.force_update:
+        return True
+    if versions_equal(target.software.version, device.sw_version):
+        return False
+    latest = selectors.action_latest_for_software(device=device, software=target.software)
+    if latest is None:
+        return True
+    # Installed already (the device may report another version string): don't loop on it.
+    if latest.status == Action.Status.FINISHED and device.installed_action_id == latest.pk:
+        return False
+    # A failed or canceled attempt at this software waits for an operator retry.
+    return latest.status not in (Action.Status.ERROR, Action.Status.CANCELED)
+
+
+def _lock_action_creation() -> None:
+    """Serialise the cap checks across workers: a PostgreSQL transaction-level advisory lock.
+
+    SQLite needs nothing: our connections open IMMEDIATE transactions, which serialise writers.
+    Only the (rare) creation path takes it; steady polls never do.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [0x6F05EB17])
+
+
+def _create_action(device: Device, target: selectors.Target) -> Action | None:
+    try:
+        with transaction.atomic():
+            _lock_action_creation()
+            if (
+                selectors.active_update_count(exclude_device=device)
+                >= settings.GOOSEBIT_MAX_CONCURRENT_UPDATES
+            ):
+                return None
+            rollout = target.rollout
+            if rollout is not None and rollout.max_parallel is not None:
+                if selectors.active_update_count(rollout=rollout) >= rollout.max_parallel:
+                    return None
+            action = Action.objects.create(
+                device=device,
+                software=target.software,
+                rollout=rollout,
+                reason=Action.Reason.FORCED if device.force_update else target.reason,
+            )
+            Device.objects.filter(pk=device.pk).update(
+                state=Device.State.PENDING, progress=0, force_update=False
+            )
+    except IntegrityError:
+        # Another worker created the device's action between our read and our insert.
+        return selectors.action_active_for_device(device=device)
+    device.state, device.progress, device.force_update = Device.State.PENDING, 0, False
+    action.software = target.software
+    return action
+
+
+def _idle_state(device: Device) -> str:
+    return Device.State.FINISHED if device.installed_action_id else Device.State.REGISTERED
+
+
+def _set_device_idle(device: Device) -> None:
+    device.state = _idle_state(device)
+    device.progress = None
+    Device.objects.filter(pk=device.pk).update(state=device.state, progress=None)
+
+
+def _server_note(action: Action, execution: str, message: str, channel: str = "deployment") -> None:
+    ActionStatus.objects.create(
+        action=action,
+        source=ActionStatus.Source.SERVER,
+        channel=channel,
+        execution=execution,
+        details=[SERVER_PREFIX + message],
+    )
+
+
+def _cancel(action: Action, *, device: Device, note: str) -> bool:
+    """Cancel ``action``: at once when the device never started it, else via cancelAction.
+
+    Returns False when the action changed under us (another worker moved it first).
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        if Action.objects.filter(pk=action.pk, status=Action.Status.PENDING).update(
+            status=Action.Status.CANCELED, finished_at=now
+        ):
+            action.status = Action.Status.CANCELED
+            _server_note(action, Execution.CANCELING, note + " (never started: canceled directly)")
+            _set_device_idle(device)
+            return True
+        if Action.objects.filter(pk=action.pk, status=Action.Status.RUNNING).update(
+            status=Action.Status.CANCELING
+        ):
+            action.status = Action.Status.CANCELING
+            _server_note(action, Execution.CANCELING, note)
+            Device.objects.filter(pk=device.pk).update(state=Device.State.CANCELING)
+            device.state = Device.State.CANCELING
+            return True
+    return False
+
+
+def action_mark_started(*, action: Action) -> None:
+    """The device retrieved its deployment: from now on a cancel must go through the device."""
+    if Action.objects.filter(pk=action.pk, status=Action.Status.PENDING).update(status=Action.Status.RUNNING):
+        action.status = Action.Status.RUNNING
+        Device.objects.filter(pk=action.device_id, state=Device.State.PENDING).update(
+            state=Device.State.RUNNING
+        )
+
+
+# --- operator actions ------------------------------------------------------------------------
+
+
+def action_cancel(*, action: Action) -> Action:
+    """An operator cancels a device's update.
+
+    The device will not be offered the same software again until an operator retries.
+    """
+    if action.status == Action.Status.CANCELING:
+        return action
+    if action.status in CLOSED_ACTION_STATUSES:
+        raise NotAllowed(f"action {action.pk} is {action.get_status_display().lower()} already")
+    if not _cancel(action, device=action.device, note="canceled by an operator"):
+        action.refresh_from_db()
+        if action.status in CLOSED_ACTION_STATUSES:
+            raise NotAllowed(f"action {action.pk} is {action.get_status_display().lower()} already")
+    return action
+
+
+def action_force_quit(*, action: Action) -> Action:
+    """Close a CANCELING action without the device (it may never confirm the cancel)."""
+    with transaction.atomic():
+        if not Action.objects.filter(pk=action.pk, status=Action.Status.CANCELING).update(
+            status=Action.Status.CANCELED, finished_at=timezone.now()
+        ):
+            raise NotAllowed(
+                f"only an update being canceled can be force-quit; action {action.pk} is "
+                f"{action.get_status_display().lower()}"
+            )
+        action.status = Action.Status.CANCELED
+        _server_note(action, Execution.CANCELING, "force-quit by an operator", channel="cancel")
+        _set_device_idle(action.device)
+    return action
+
+
+# --- feedback --------------------------------------------------------------------------------
+
+
+@dataclass
+class Feedback:
+    """One DDI feedback, already validated by the protocol layer."""
+
+    execution: str
+    finished: str = Finished.NONE
+    progress_cnt: int | None = None
+    progress_of: int | None = None
+    code: int | None = None
+    details: list[str] = field(default_factory=list)
+
+
+def _progress(feedback: Feedback) -> int | None:
+    for line in reversed(feedback.details):
+        matches = _DOWNLOADED_PERCENT.findall(line)
+        if matches:
+            return min(100, int(matches[-1]))
+    if feedback.progress_cnt is not None and feedback.progress_of:
+        # SWUpdate's counters are not always sane (ddi.md §3.3): clamp rather than reject.
+        return max(0, min(100, feedback.progress_cnt * 100 // feedback.progress_of))
+    return None
+
+
+def _check_quotas(action: Action, feedback: Feedback) -> None:
+    max_details = settings.GOOSEBIT_DDI_MAX_DETAILS_PER_FEEDBACK
+    if len(feedback.details) > max_details:
+        raise QuotaExceeded(f"a feedback may carry at most {max_details} details")
+    if feedback.execution == Execution.CLOSED:
+        return  # a final feedback is never blocked, or the action could never close
+    max_statuses = settings.GOOSEBIT_DDI_MAX_STATUSES_PER_ACTION
+    if action.statuses.count() >= max_statuses:
+        raise QuotaExceeded(f"action {action.pk} has reached {max_statuses} status messages")
+
+
+def action_record_feedback(*, action: Action, channel: str, feedback: Feedback) -> Action:
+    """Store a device's feedback and move the action and the device summary.
+
+    Deployment channel: proceeding/scheduled/resumed/download/downloaded → running;
+    closed+success|none → finished (the device runs the software); closed+failure → error;
+    rejected and canceled are logged only (hawkBit keeps the action active).
+    Cancel channel: closed+success|none → canceled; closed+failure or rejected → running again.
+    """
+    if action.status in CLOSED_ACTION_STATUSES:
+        raise Gone(f"action {action.pk} is closed ({action.get_status_display().lower()})")
+    if channel == ActionStatus.Channel.CANCEL and action.status != Action.Status.CANCELING:
+        raise NotAllowed(f"action {action.pk} is not being canceled")
+    _check_quotas(action, feedback)
+
+    progress = _progress(feedback) if channel == ActionStatus.Channel.DEPLOYMENT else None
+    with transaction.atomic():
+        ActionStatus.objects.create(
+            action=action,
+            channel=channel,
+            execution=feedback.execution,
+            finished=feedback.finished,
+            progress=progress,
+            code=feedback.code,
+            details=feedback.details,
+        )
+        if channel == ActionStatus.Channel.CANCEL:
+            _apply_cancel_feedback(action, feedback)
+        else:
+            _apply_deployment_feedback(action, feedback, progress)
+    return action
+
+
+def _apply_deployment_feedback(action: Action, feedback: Feedback, progress: int | None) -> None:
+    device_id = action.device_id
+    now = timezone.now()
+    if feedback.execution == Execution.CLOSED:
+        if feedback.finished == Finished.FAILURE:
+            if Action.objects.filter(pk=action.pk, status__in=Action.ACTIVE_STATUSES).update(
+                status=Action.Status.ERROR, finished_at=now, last_code=feedback.code
+            ):
+                action.status = Action.Status.ERROR
+                Device.objects.filter(pk=device_id).update(state=Device.State.ERROR, force_update=False)
+                if action.rollout_id:
+                    rollout_check_safety(rollout=action.rollout)
+            return
+        # success or none: the device runs this software now ("install wins over cancel").
+        if Action.objects.filter(pk=action.pk, status__in=Action.ACTIVE_STATUSES).update(
+            status=Action.Status.FINISHED, finished_at=now, progress=100, last_code=feedback.code
+        ):
+            action.status = Action.Status.FINISHED
+            Device.objects.filter(pk=device_id).update(
+                state=Device.State.FINISHED,
+                progress=100,
+                sw_version=action.software.version,
+                installed_action=action,
+                request_attributes=True,
+                force_update=False,
+            )
+        return
+
+    if feedback.execution in (Execution.REJECTED, Execution.CANCELED):
+        return  # informational: the action stays active (hawkBit)
+    # proceeding, scheduled, resumed, download, downloaded: the device is working on it.
+    action_fields: dict = {"last_code": feedback.code} if feedback.code is not None else {}
+    if progress is not None:
+        action_fields["progress"] = progress
+    if Action.objects.filter(pk=action.pk, status=Action.Status.PENDING).update(
+        status=Action.Status.RUNNING, **action_fields
+    ):
+        action.status = Action.Status.RUNNING
+    elif action_fields:
+        Action.objects.filter(pk=action.pk).update(**action_fields)
+    device_fields: dict = {"progress": progress} if progress is not None else {}
+    # Not while canceling: the device summary keeps saying a cancel is under way.
+    Device.objects.filter(pk=device_id).exclude(state=Device.State.CANCELING).update(
+        state=Device.State.RUNNING, **device_fields
+    )
+
+
+def _apply_cancel_feedback(action: Action, feedback: Feedback) -> None:
+    device = action.device
+    if feedback.execution == Execution.CLOSED and feedback.finished != Finished.FAILURE:
+        if Action.objects.filter(pk=action.pk, status=Action.Status.CANCELING).update(
+            status=Action.Status.CANCELED, finished_at=timezone.now()
+        ):
+            action.status = Action.Status.CANCELED
+            _set_device_idle(device)
+        return
+    if feedback.execution == Execution.REJECTED or feedback.execution == Execution.CLOSED:
+        # The device could not (or would not) stop: the update carries on via deploymentBase.
+        if Action.objects.filter(pk=action.pk, status=Action.Status.CANCELING).update(
+            status=Action.Status.RUNNING
+        ):
+            action.status = Action.Status.RUNNING
+            Device.objects.filter(pk=device.pk).update(state=Device.State.RUNNING)
+
+
+# --- rollout safety --------------------------------------------------------------------------
+
+
+def rollout_check_safety(*, rollout: Rollout) -> bool:
+    """Pause a running rollout whose failures reached its threshold. Returns True if it paused.
+
+    Thresholds count devices, not feedback events: a device that retried counts once, by the
+    outcome of its newest action in this rollout.
+    """
+    rollout.refresh_from_db()
+    if rollout.status != Rollout.Status.RUNNING:
+        return False
+    results = selectors.rollout_results(rollout=rollout)
+    reason = ""
+    if rollout.pause_on_failure_count is not None and results.failed >= rollout.pause_on_failure_count:
+        reason = f"{results.failed} devices failed, reaching the limit of {rollout.pause_on_failure_count}"
+    elif (
+        rollout.pause_on_failure_percent is not None
+        and results.finished >= max(1, rollout.pause_min_results)
+        and results.failed * 100 >= rollout.pause_on_failure_percent * results.finished
+    ):
+        reason = (
+            f"{results.failed} of {results.finished} finished devices failed "
+            f"({results.failed * 100 // results.finished}%), reaching the limit of "
+            f"{rollout.pause_on_failure_percent}%"
+        )
+    if not reason:
+        return False
+    paused = Rollout.objects.filter(pk=rollout.pk, status=Rollout.Status.RUNNING).update(
+        status=Rollout.Status.PAUSED,
+        pause_reason="Paused automatically: " + reason,
+        paused_at=timezone.now(),
+    )
+    return bool(paused)
