@@ -23,6 +23,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from ddi import serializers
 from ddi.authentication import Credentials, authenticate
+from devices import selectors as device_selectors
 from devices import services as device_services
 from devices.models import Device
 from goosebit_project.lib.errors import DomainError, NotFound
@@ -151,7 +152,7 @@ def ddi_view(*methods: str, negotiate: bool = True) -> Callable:
                 if negotiated is None:
                     return _empty(406)
                 content_type = negotiated
-            device = Device.objects.filter(controller_id=controller_id).first()
+            device = device_selectors.device_for_poll(controller_id=controller_id)
             credentials = authenticate(request, controller_id=controller_id, device=device)
             if credentials is None:
                 return _empty(401)
@@ -215,7 +216,7 @@ def root(request: HttpRequest, ctx: DdiContext) -> HttpResponse:
     if device.request_attributes:
         links["configData"] = {"href": f"{base}/configData"}
     # A device that never said who it is polls faster, so registration completes quickly.
-    registering = device.request_attributes and not device.attributes
+    registering = device.request_attributes and device.hardware_id is None
     sleep = settings.GOOSEBIT_POLL_TIME_REGISTRATION if registering else settings.GOOSEBIT_POLL_TIME
     payload: dict[str, Any] = {"config": {"polling": {"sleep": sleep}}}
     if links:

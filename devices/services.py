@@ -7,12 +7,16 @@ code path creates, keeps or cancels actions whoever changed what.
 
 from __future__ import annotations
 
+import atexit
 import re
+import threading
+import time
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
 from devices.models import Device, Hardware
@@ -35,11 +39,63 @@ def device_register(*, controller_id: str, state: str = Device.State.REGISTERED)
         return Device.objects.select_related("hardware").get(controller_id=controller_id)
 
 
+class _PollRecorder:
+    """Buffers last-seen records per process and writes them in one statement.
+
+    Polls dominate traffic; a transaction per poll would make the write path, not the read path,
+    the ceiling (hawkBit persists poll times lazily for the same reason). Each worker flushes its
+    buffer at most every GOOSEBIT_LAST_SEEN_FLUSH_SECONDS, from whichever request finds it due;
+    a crash loses at most that many seconds of last-seen times, never anything else.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pending: dict[int, dict[str, Any]] = {}
+        self._last_flush = time.monotonic()
+
+    def record(self, device_id: int, fields: dict[str, Any]) -> None:
+        with self._lock:
+            self._pending.setdefault(device_id, {}).update(fields)
+            due = (
+                time.monotonic() - self._last_flush >= settings.GOOSEBIT_LAST_SEEN_FLUSH_SECONDS
+                or len(self._pending) >= 500
+            )
+            if not due:
+                return
+            pending, self._pending = self._pending, {}
+            self._last_flush = time.monotonic()
+        self._write(pending)
+
+    def flush(self) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, {}
+            self._last_flush = time.monotonic()
+        self._write(pending)
+
+    @staticmethod
+    def _write(pending: dict[int, dict[str, Any]]) -> None:
+        if not pending:
+            return
+        updates: dict[str, Case] = {}
+        for name in ("last_seen", "last_ip"):
+            whens = [
+                When(pk=pk, then=Value(fields[name])) for pk, fields in pending.items() if name in fields
+            ]
+            if whens:
+                updates[name] = Case(*whens, default=F(name), output_field=Device._meta.get_field(name))
+        Device.objects.filter(pk__in=list(pending)).update(**updates)
+
+
+_poll_recorder = _PollRecorder()
+atexit.register(_poll_recorder.flush)
+
+
 def device_record_poll(*, device: Device, ip: str | None) -> None:
     """Record last_seen and the client IP without a write on most polls.
 
-    A poll writes only when the stored last_seen is older than GOOSEBIT_LAST_SEEN_INTERVAL, the
-    address changed, or the device was pre-commissioned (UNKNOWN → REGISTERED on first poll).
+    Nothing is written while the stored last_seen is younger than GOOSEBIT_LAST_SEEN_INTERVAL and
+    the address is unchanged; otherwise the record is buffered (see _PollRecorder). The first poll
+    of a pre-commissioned device (UNKNOWN → REGISTERED) is written at once.
     """
     now = timezone.now()
     fields: dict[str, Any] = {}
@@ -51,14 +107,13 @@ def device_record_poll(*, device: Device, ip: str | None) -> None:
             fields["last_ip"] = ip
     elif device.last_ip is not None:
         fields["last_ip"] = None
-    if device.state == Device.State.UNKNOWN:
-        fields["state"] = Device.State.REGISTERED
-    if not fields:
-        return
-    # update() rather than save(): no read-modify-write race with a feedback on another worker.
-    Device.objects.filter(pk=device.pk).update(**fields)
     for name, value in fields.items():
         setattr(device, name, value)
+    if device.state == Device.State.UNKNOWN:
+        device.state = Device.State.REGISTERED
+        Device.objects.filter(pk=device.pk).update(state=device.state, **fields)
+    elif fields:
+        _poll_recorder.record(device.pk, fields)
 
 
 def _validate_attribute_text(kind: str, text: str) -> None:

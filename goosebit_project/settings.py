@@ -192,6 +192,10 @@ GOOSEBIT_TRACK_DEVICE_IP = config.parse_bool(
 GOOSEBIT_LAST_SEEN_INTERVAL = config.parse_int(
     "GOOSEBIT_LAST_SEEN_INTERVAL", _get("GOOSEBIT_LAST_SEEN_INTERVAL", "30"), minimum=0
 )
+# ... and buffered per worker, written in one statement at most this often.
+GOOSEBIT_LAST_SEEN_FLUSH_SECONDS = config.parse_int(
+    "GOOSEBIT_LAST_SEEN_FLUSH_SECONDS", _get("GOOSEBIT_LAST_SEEN_FLUSH_SECONDS", "2"), minimum=0
+)
 GOOSEBIT_DEVICE_AUTH_ENABLE = config.parse_bool(
     "GOOSEBIT_DEVICE_AUTH__ENABLE", _get("GOOSEBIT_DEVICE_AUTH__ENABLE", "false")
 )

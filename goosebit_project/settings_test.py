@@ -18,3 +18,5 @@ STORAGES = {
 }
 # Serve static files from the app folders without a collectstatic run.
 WHITENOISE_AUTOREFRESH = True
+# Write last-seen records at once so tests can read them back.
+GOOSEBIT_LAST_SEEN_FLUSH_SECONDS = 0

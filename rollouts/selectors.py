@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import time
 from dataclasses import dataclass
 
+from django.core.cache import cache
 from django.db.models import Count, OuterRef, Q, Subquery
 
 from devices.models import Device
@@ -75,6 +78,60 @@ def target_for_device(*, device: Device) -> Target | None:
     if rollout is None or rollout.status not in DELIVERING_STATUSES:
         return None
     return Target(software=rollout.software, reason=Action.Reason.ROLLOUT, rollout=rollout)
+
+
+# --- the cached short-cut for steady polls --------------------------------------------------
+#
+# Most polls come from idle devices that already run their target. To answer them without the
+# rollout/software queries, the target's (software id, version) is cached per feed + hardware
+# (rollout mode), hardware (latest) or software (assigned). The cache only ever short-cuts
+# "nothing to do": whenever it suggests an action, device_reconcile recomputes the target from
+# the database before creating or canceling anything, so a stale entry can delay an update by at
+# most TARGET_CACHE_SECONDS but can never cause a wrong one. Changes to rollouts and software bump
+# a generation number (signals and services call target_cache_invalidate), so in practice entries
+# are fresh at once.
+
+TARGET_CACHE_SECONDS = 10
+_GENERATION_KEY = "rollouts:target-generation"
+
+
+@dataclass(frozen=True)
+class CachedTarget:
+    software_id: int
+    version: str
+
+
+def target_cache_invalidate() -> None:
+    cache.set(_GENERATION_KEY, time.time_ns(), timeout=None)
+
+
+def _target_cache_key(device: Device) -> str | None:
+    mode = device.update_mode
+    if mode == Device.UpdateMode.ROLLOUT:
+        feed = hashlib.sha1(device.feed.encode()).hexdigest()
+        return f"rollouts:target:r:{feed}:{device.hardware_id}"
+    if mode == Device.UpdateMode.LATEST:
+        return f"rollouts:target:l:{device.hardware_id}"
+    if mode == Device.UpdateMode.ASSIGNED:
+        return f"rollouts:target:a:{device.assigned_software_id}"
+    return None
+
+
+def cached_target_for_device(*, device: Device) -> CachedTarget | None:
+    """The target's id and version, from the cache when fresh (see above)."""
+    if device.update_mode == Device.UpdateMode.PINNED or device.hardware_id is None:
+        return None
+    key = _target_cache_key(device)
+    assert key is not None
+    found = cache.get_many([_GENERATION_KEY, key])
+    generation = found.get(_GENERATION_KEY, 0)
+    entry = found.get(key)
+    if entry is not None and entry[0] == generation:
+        return entry[1]
+    target = target_for_device(device=device)
+    value = CachedTarget(target.software.pk, target.software.version) if target else None
+    cache.set(key, (generation, value), timeout=TARGET_CACHE_SECONDS)
+    return value
 
 
 def action_active_for_device(*, device: Device) -> Action | None:

@@ -54,6 +54,13 @@ def device_reconcile(*, device: Device) -> Action | None:
             _set_device_idle(device)
     if active is not None and active.status == Action.Status.CANCELING:
         return active
+    if active is None:
+        # The steady poll: an idle device that runs its target needs no further query.
+        cached = selectors.cached_target_for_device(device=device)
+        if cached is None:
+            return None
+        if not device.force_update and versions_equal(cached.version, device.sw_version):
+            return None
 
     target = selectors.target_for_device(device=device)
     if active is not None:
@@ -382,4 +389,5 @@ def rollout_check_safety(*, rollout: Rollout) -> bool:
         pause_reason="Paused automatically: " + reason,
         paused_at=timezone.now(),
     )
+    selectors.target_cache_invalidate()
     return bool(paused)
