@@ -236,6 +236,12 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_TEMP_DIR = None
 
+# --- metrics -------------------------------------------------------------------------------
+GOOSEBIT_METRICS_ENABLE = config.parse_bool(
+    "GOOSEBIT_METRICS__PROMETHEUS__ENABLE", _get("GOOSEBIT_METRICS__PROMETHEUS__ENABLE", "false")
+)
+GOOSEBIT_METRICS_TOKEN = _get("GOOSEBIT_METRICS__TOKEN", "")
+
 # --- operator API --------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
