@@ -11,6 +11,8 @@ import zlib
 from typing import Any
 from urllib.parse import quote
 
+from django.conf import settings
+
 from goosebit_project.lib.errors import InvalidInput
 from rollouts.models import Action, ActionStatus
 from rollouts.services import SERVER_PREFIX, Feedback
@@ -127,7 +129,7 @@ def deployment(action: Action, *, base: str, history: list[str] | None) -> dict[
             "update": "forced",
             "chunks": [
                 {
-                    "part": "os",
+                    "part": settings.GOOSEBIT_DDI_CHUNK_PART,
                     "version": software.version,
                     "name": software.filename,
                     "artifacts": [artifact(software, base=base)],

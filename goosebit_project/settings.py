@@ -217,6 +217,9 @@ GOOSEBIT_TRUSTED_AUTHORITIES = [
 GOOSEBIT_RAUC_COMPATIBLE_PATTERN = config.parse_regex(
     "GOOSEBIT_RAUC_COMPATIBLE_PATTERN", _get("GOOSEBIT_RAUC_COMPATIBLE_PATTERN", "")
 )
+# hawkBit's module type of the single chunk: "os" suits SWUpdate and RAUC; Zephyr's client
+# insists on "bApp" (hawkBit's legacy name for "application").
+GOOSEBIT_DDI_CHUNK_PART = _get("GOOSEBIT_DDI_CHUNK_PART", "os")
 # hawkBit's DDI quotas (ddi.md §1.1): beyond them a device gets 429.
 GOOSEBIT_DDI_MAX_ATTRIBUTES = config.parse_int(
     "GOOSEBIT_DDI_MAX_ATTRIBUTES", _get("GOOSEBIT_DDI_MAX_ATTRIBUTES", "100"), minimum=1

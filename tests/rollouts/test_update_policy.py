@@ -139,3 +139,11 @@ def test_operator_cancel_of_a_pending_action_is_immediate_and_sticks(client):
     action.refresh_from_db()
     assert action.status == Action.Status.CANCELED
     assert "deploymentBase" not in poll(client, "dev-1").get("_links", {})
+
+
+def test_the_chunk_part_is_configurable_for_zephyr(client, settings):
+    settings.GOOSEBIT_DDI_CHUNK_PART = "bApp"
+    device = make_device("dev-1", sw_version="1.0.0")
+    device_services.device_assign_software(device=device, software=make_software("2.0.0"))
+    href = poll(client, "dev-1")["_links"]["deploymentBase"]["href"]
+    assert client.get(href).json()["deployment"]["chunks"][0]["part"] == "bApp"
