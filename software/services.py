@@ -92,10 +92,10 @@ def package_filename(raw: str, *, image_format: str, version: str) -> str:
     """
     extension = EXTENSIONS[image_format]
     base = re.split(r"[/\\]", raw or "")[-1]
-    base = _UNSAFE_CHARACTERS.sub("_", base).strip("._-")
     stem, dot, suffix = base.rpartition(".")
     if dot and f".{suffix.lower()}" in EXTENSIONS.values():
-        base = stem.strip("._-")
+        base = stem
+    base = _UNSAFE_CHARACTERS.sub("_", base).strip("._-")
     if not base:
         base = "update-" + _UNSAFE_CHARACTERS.sub("_", version).strip("._-")
     return base[:_MAX_FILENAME] + extension

@@ -47,7 +47,7 @@ class _AnyMediaRenderer(JSONRenderer):
     """
 
     media_type = "*/*"
-    format = None
+    format = "bin"
 
 
 _DOWNLOAD_RENDERERS = [JSONRenderer, _AnyMediaRenderer]
