@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.http import UnreadablePostError
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
@@ -86,7 +87,15 @@ class SoftwareViewSet(viewsets.GenericViewSet):
         if length.isdigit() and int(length) > limit + _MULTIPART_OVERHEAD:
             # Refuse before reading a body that is too big anyway.
             return _error(PackageTooLarge(f"the package is larger than the limit of {limit} bytes"))
-        serializer = SoftwareCreateSerializer(data=request.data)
+        try:
+            payload = request.data
+        except UnreadablePostError as exc:
+            # The client went away mid-upload. Django's multipart parser leaves the partial
+            # temporary file open on this path; upload_interrupted() closes and removes it.
+            for handler in request._request.upload_handlers:
+                handler.upload_interrupted()
+            return Response({"detail": f"the upload broke off: {exc}"}, status=status.HTTP_400_BAD_REQUEST)
+        serializer = SoftwareCreateSerializer(data=payload)
         if not serializer.is_valid():
             return Response({"detail": _flatten(serializer.errors)}, status=status.HTTP_400_BAD_REQUEST)
         data = serializer.validated_data

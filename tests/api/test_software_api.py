@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 
 import pytest
@@ -264,6 +265,36 @@ def test_an_unreachable_url_is_a_400(api):
 
     assert response.status_code == 400
     assert response.json()["detail"].startswith("could not download http://127.0.0.1:9/u.swu: ")
+
+
+def test_a_client_that_disconnects_mid_upload_gets_a_400_and_leaves_nothing(tmp_path, upload_tmp):
+    from django.core.handlers.wsgi import LimitedStream
+    from rest_framework.test import APIRequestFactory, force_authenticate
+
+    from software.api.views import SoftwareViewSet
+
+    factory = APIRequestFactory()
+    upload = swu_upload(tmp_path, files={"big.img": os.urandom(3_000_000)})
+    request = factory.post(LIST, {"file": upload}, format="multipart")
+    body = request.read()
+
+    class Disconnecting(io.BytesIO):
+        def read(self, size=-1):
+            if self.tell() > 1_000_000:
+                raise OSError("client disconnected")
+            return super().read(size)
+
+    request._stream = LimitedStream(Disconnecting(body), len(body))
+    request._read_started = False
+    force_authenticate(request, User.objects.create_superuser("root", password="x"))
+
+    response = SoftwareViewSet.as_view({"post": "create"})(request)
+
+    assert response.status_code == 400
+    assert response.data == {"detail": "the upload broke off: client disconnected"}
+    assert Software.objects.count() == 0
+    assert not (tmp_path / "artifacts").exists()
+    assert list(upload_tmp.iterdir()) == []
 
 
 # --- deleting --------------------------------------------------------------------------------
