@@ -281,10 +281,12 @@ def _serve_stored(software: Software, ranges: list[tuple[int, int]] | None) -> H
                 },
             )
             return _redirect(url)
+        from botocore.exceptions import ClientError
+
         try:
             reader = _S3Reader(storage, name, ranges[0] if ranges else (0, max(software.size - 1, 0)))
-        except Exception as exc:
-            if getattr(exc, "response", {}).get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
                 return _missing(software)
             raise
         if ranges:
@@ -318,7 +320,7 @@ def _serve_stored(software: Software, ranges: list[tuple[int, int]] | None) -> H
 
 
 def _redirect(url: str) -> HttpResponse:
-    # Not HttpResponseRedirect: that refuses no scheme we use, but also sets no Content-Length.
+    # Built by hand so Content-Length is there even where CommonMiddleware is not.
     response = HttpResponse(status=302)
     response["Location"] = url
     response["Content-Length"] = "0"

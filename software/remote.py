@@ -23,6 +23,7 @@ from software.exceptions import RemoteFetchError, SoftwareError
 MAX_REDIRECTS = 5
 TIMEOUT_SECONDS = 30
 SCHEMES = ("http", "https")
+MAX_URL_LENGTH = 2048  # Software.url
 # Query parameters whose value is a secret (presigned S3/GCS/Azure URLs, API tokens).
 _SECRET_QUERY_KEY = re.compile(r"token|key|secret|passw|pwd|signature|sig$|credential|auth", re.IGNORECASE)
 
@@ -52,6 +53,8 @@ def mask_url(url: str) -> str:
 def validate_url(url: str) -> str:
     """Return the URL stripped of whitespace or raise SoftwareError naming what is wrong."""
     url = (url or "").strip()
+    if len(url) > MAX_URL_LENGTH:
+        raise SoftwareError(f"the URL is longer than {MAX_URL_LENGTH} characters")
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError on a non-numeric port

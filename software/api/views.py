@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from software import selectors, services
 from software.api.serializers import SoftwareCreateSerializer, SoftwareSerializer
 from software.downloads import serve_artifact, serve_md5sum
-from software.exceptions import PackageTooLarge, SoftwareConflict, SoftwareError
+from software.exceptions import PackageTooLarge, SoftwareError
 from software.filters import SoftwareFilterSet
 
 # Multipart framing around the file; the service enforces the exact limit on the file itself.
@@ -21,13 +21,8 @@ _MULTIPART_OVERHEAD = 64 * 1024
 
 
 def _error(exc: SoftwareError) -> Response:
-    if isinstance(exc, PackageTooLarge):
-        code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    elif isinstance(exc, SoftwareConflict):
-        code = status.HTTP_409_CONFLICT
-    else:
-        code = status.HTTP_400_BAD_REQUEST
-    return Response({"detail": str(exc)}, status=code)
+    # 400 bad input, 409 duplicate/clash/in use, 413 too large (software.exceptions).
+    return Response({"detail": str(exc)}, status=exc.status_code)
 
 
 def _flatten(errors) -> str:

@@ -10,6 +10,7 @@ message names the problem in words an operator can act on.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 
 from software.exceptions import SoftwareError
@@ -21,6 +22,9 @@ SQUASHFS_MAGIC = b"hsqs"
 # RAUC appends its CMS signature and then the signature's length as a big-endian 64-bit number.
 RAUC_SIGNATURE_SIZE_BYTES = 8
 MAX_RAUC_SIGNATURE = 1024 * 1024
+# Software.version, Hardware.model and Hardware.revision are CharField(max_length=255).
+MAX_NAME_LENGTH = 255
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class PackageError(SoftwareError):
@@ -67,7 +71,37 @@ def parse_package(path: str | os.PathLike[str]) -> ParsedPackage:
     image_format = detect_format(path)
     parser = swu.parse if image_format == "swu" else rauc.parse
     with open(path, "rb") as handle:
-        return parser(handle, os.fstat(handle.fileno()).st_size)
+        parsed = parser(handle, os.fstat(handle.fileno()).st_size)
+    return _checked(parsed)
+
+
+def _checked(parsed: ParsedPackage) -> ParsedPackage:
+    """Refuse names the database cannot hold, and drop NUL characters PostgreSQL cannot store."""
+    values = [("version", parsed.version)]
+    for model, revision in parsed.compatibility:
+        values += [("hardware model", model), ("hardware revision", revision)]
+    for what, value in values:
+        if len(value) > MAX_NAME_LENGTH:
+            raise PackageError(f"the {what} {value[:40]!r}... is longer than {MAX_NAME_LENGTH} characters")
+        if _CONTROL_CHARACTERS.search(value):
+            raise PackageError(f"the {what} {value!r} contains control characters")
+    return ParsedPackage(
+        image_format=parsed.image_format,
+        version=parsed.version,
+        compatibility=parsed.compatibility,
+        signed=parsed.signed,
+        metadata=_without_nul(parsed.metadata),
+    )
+
+
+def _without_nul(value):
+    if isinstance(value, str):
+        return value.replace("\0", "")
+    if isinstance(value, dict):
+        return {_without_nul(key): _without_nul(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_without_nul(item) for item in value]
+    return value
 
 
 def rauc_signature_size(handle, size: int) -> int | None:

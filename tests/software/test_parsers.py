@@ -305,3 +305,33 @@ def test_an_encrypted_crypt_bundle_is_refused_clearly(tmp_path, signer):
     path = build_raucb(tmp_path / "c.raucb", compatible="b", format="crypt", signer=signer)
 
     _expect_error(path, "encrypted RAUC bundle (format=crypt)")
+
+
+@pytest.mark.parametrize(
+    ("description", "message"),
+    [
+        ({"software": {"version": "1.0.0-" + "a" * 300}}, "the version '1.0.0-aaaa"),
+        (
+            {"software": {"version": "1.0", "b" * 300: {"hardware-compatibility": ["1"]}}},
+            "the hardware model 'bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb'... is longer than 255 characters",
+        ),
+        (
+            {"software": {"version": "1.0", "b": {"hardware-compatibility": ["r\n1"]}}},
+            "the hardware revision 'r\\n1' contains control characters",
+        ),
+    ],
+)
+def test_names_the_database_cannot_hold_are_refused(tmp_path, description, message):
+    path = build_swu(tmp_path / "u.swu", description=description, syntax="json")
+
+    _expect_error(path, message)
+
+
+def test_nul_characters_are_dropped_from_metadata(tmp_path):
+    path = build_swu(
+        tmp_path / "u.swu",
+        description={"software": {"version": "1.0", "description": "a\u0000b"}},
+        syntax="json",
+    )
+
+    assert parse_package(path).metadata["description"] == "ab"

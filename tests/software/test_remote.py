@@ -177,6 +177,7 @@ def test_an_unreachable_host_is_reported():
         ("/just/a/path.swu", "software URLs must start with http:// or https://"),
         ("http:///nohost.swu", "the URL has no host name: http:///nohost.swu"),
         ("http://host:port/u.swu", "not a valid URL: http://host:port/u.swu"),
+        ("https://host/" + "a" * 2040, "the URL is longer than 2048 characters"),
     ],
 )
 def test_bad_urls_are_refused_before_any_request(url, message):
