@@ -170,6 +170,26 @@ else:
         "BACKEND": "django.core.files.storage.FileSystemStorage",
         "OPTIONS": {"location": str(ARTIFACTS_DIR), "base_url": None},
     }
+# How the artifact download answers for S3: "redirect" sends devices a presigned URL (no traffic
+# through the app), "proxy" streams from S3 through the app with Range support.
+GOOSEBIT_S3_DOWNLOAD_MODE = config.parse_choice(
+    "GOOSEBIT_STORAGE__S3__DOWNLOAD_MODE",
+    _get("GOOSEBIT_STORAGE__S3__DOWNLOAD_MODE", "redirect"),
+    ("redirect", "proxy"),
+)
+# Behind nginx: answer local-file downloads with X-Accel-Redirect to this internal location.
+GOOSEBIT_DOWNLOAD_X_ACCEL_PREFIX = _get("GOOSEBIT_DOWNLOAD_X_ACCEL_PREFIX", "").strip()
+if GOOSEBIT_DOWNLOAD_X_ACCEL_PREFIX and not (
+    GOOSEBIT_DOWNLOAD_X_ACCEL_PREFIX.startswith("/") and GOOSEBIT_DOWNLOAD_X_ACCEL_PREFIX.endswith("/")
+):
+    raise ImproperlyConfigured(
+        "GOOSEBIT_DOWNLOAD_X_ACCEL_PREFIX must start and end with '/', "
+        f"got {GOOSEBIT_DOWNLOAD_X_ACCEL_PREFIX!r}"
+    )
+# Remote-URL software is served from its URL unless this copies it into the storage.
+GOOSEBIT_REMOTE_SOFTWARE_CACHE = config.parse_bool(
+    "GOOSEBIT_REMOTE_SOFTWARE_CACHE", _get("GOOSEBIT_REMOTE_SOFTWARE_CACHE", "false")
+)
 STORAGES = {
     "default": _default_storage,
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},

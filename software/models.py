@@ -49,3 +49,10 @@ class Software(models.Model):
     @property
     def is_remote(self) -> bool:
         return bool(self.url)
+
+    @property
+    def masked_url(self) -> str:
+        """The remote URL as people may see it: passwords and tokens replaced by ***."""
+        from software.remote import mask_url
+
+        return mask_url(self.url)

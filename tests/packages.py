@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -143,4 +145,64 @@ def build_swu(
         signature_file.unlink()
     entries.extend(files.items())
     path.write_bytes(cpio_archive(entries, crc=crc))
+    return path
+
+
+def build_raucb(
+    path: Path,
+    *,
+    version: str | None = "1.0.0",
+    compatible: str = "board",
+    format: str = "plain",  # noqa: A002 - RAUC's own name for it
+    signer: SigningPair,
+    files: dict[str, bytes] | None = None,
+    description: str | None = None,
+    mksquashfs_args: str | None = None,
+) -> Path:
+    """Write a real RAUC bundle with Debian's ``rauc bundle`` and return its path.
+
+    ``signer`` signs the bundle and is also its keyring. ``version=None`` leaves the version out
+    of the manifest. verity and crypt bundles need more than 4 KiB of squashfs, so a filler
+    image of incompressible bytes is added unless ``files`` is given.
+    """
+    files = files if files is not None else {"rootfs.img": os.urandom(16 * 1024)}
+    content = path.with_suffix(".content")
+    shutil.rmtree(content, ignore_errors=True)
+    content.mkdir(parents=True)
+    manifest = f"[update]\ncompatible={compatible}\n"
+    if version is not None:
+        manifest += f"version={version}\n"
+    if description is not None:
+        manifest += f"description={description}\n"
+    manifest += f"\n[bundle]\nformat={format}\n"
+    for index, (name, data) in enumerate(files.items()):
+        (content / name).write_bytes(data)
+        manifest += f"\n[image.slot{index}]\nfilename={name}\n"
+    (content / "manifest.raucm").write_text(manifest)
+    path.unlink(missing_ok=True)
+    command = [
+        "rauc", "--cert", str(signer.cert), "--key", str(signer.key), "--keyring", str(signer.cert),
+        "bundle", str(content), str(path),
+    ]  # fmt: skip
+    if mksquashfs_args:
+        command.insert(-3, f"--mksquashfs-args={mksquashfs_args}")
+    subprocess.run(command, check=True, capture_output=True)
+    shutil.rmtree(content)
+    return path
+
+
+def build_squashfs(path: Path, files: dict[str, bytes]) -> Path:
+    """A bare squashfs image (``mksquashfs``) holding ``files``: a bundle lookalike without RAUC."""
+    content = path.with_suffix(".content")
+    shutil.rmtree(content, ignore_errors=True)
+    content.mkdir(parents=True)
+    for name, data in files.items():
+        (content / name).write_bytes(data)
+    path.unlink(missing_ok=True)
+    subprocess.run(
+        ["mksquashfs", str(content), str(path), "-noappend", "-all-root", "-quiet"],
+        check=True,
+        capture_output=True,
+    )
+    shutil.rmtree(content)
     return path

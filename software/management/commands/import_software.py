@@ -1,0 +1,118 @@
+"""Add packages from files or URLs: ``manage.py import_software PATH|URL [...]``.
+
+Each source goes through the same service as an upload. A progress bar is drawn on stderr;
+``--json`` prints one result object per source on stdout. The exit status is non-zero when any
+source failed, after trying all of them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+from rest_framework.utils.encoders import JSONEncoder
+
+from software import services
+from software.api.serializers import SoftwareSerializer
+from software.exceptions import SoftwareError
+from software.models import Software
+
+BAR_WIDTH = 30
+
+
+class ProgressBar:
+    """``name [#######.......]  42%  12.3/29.0 MB`` redrawn in place, at most once per percent."""
+
+    def __init__(self, label: str, stream) -> None:
+        self.label = label
+        self.stream = stream
+        self.last = None
+
+    def __call__(self, done: int, total: int | None) -> None:
+        mb = done / 1_000_000
+        if total:
+            percent = min(100, done * 100 // total)
+            if percent == self.last:
+                return
+            self.last = percent
+            filled = BAR_WIDTH * percent // 100
+            bar = "#" * filled + "." * (BAR_WIDTH - filled)
+            line = f"{self.label} [{bar}] {percent:3d}%  {mb:.1f}/{total / 1_000_000:.1f} MB"
+        else:
+            step = int(mb)
+            if step == self.last:
+                return
+            self.last = step
+            line = f"{self.label} {mb:.1f} MB"
+        self.stream.write("\r" + line)
+        self.stream.flush()
+
+    def finish(self) -> None:
+        if self.last is not None:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+class Command(BaseCommand):
+    help = "Add .swu / .raucb packages from files or http(s) URLs."
+
+    def add_arguments(self, parser):
+        parser.add_argument("sources", nargs="+", metavar="PATH|URL")
+        parser.add_argument("--json", action="store_true", help="print the results as JSON on stdout")
+        cache = parser.add_mutually_exclusive_group()
+        cache.add_argument("--cache", action="store_true", help="copy URL packages into the storage")
+        cache.add_argument(
+            "--no-cache", dest="cache", action="store_false", help="devices fetch URL packages from the URL"
+        )
+        # Neither flag: GOOSEBIT_REMOTE_SOFTWARE_CACHE decides.
+        parser.set_defaults(cache=None)
+
+    def handle(self, *args, **options):
+        results = []
+        failures = 0
+        for source in options["sources"]:
+            progress = ProgressBar(source, self.stderr) if options["verbosity"] > 0 else None
+            try:
+                software = self._import(source, cache=options["cache"], progress=progress)
+            except SoftwareError as exc:
+                failures += 1
+                results.append({"source": source, "error": str(exc)})
+                self.stderr.write(f"{source}: {exc}")
+                continue
+            finally:
+                if progress is not None:
+                    progress.finish()
+            results.append({"source": source, "software": SoftwareSerializer(software).data})
+            if not options["json"]:
+                compatibility = ", ".join(str(item) for item in software.compatibility.order_by("pk"))
+                self.stdout.write(
+                    f"Imported software {software.pk}: {software.filename} "
+                    f"(version {software.version}, {software.image_format}) for {compatibility}"
+                )
+        if options["json"]:
+            self.stdout.write(json.dumps(results, cls=JSONEncoder, indent=2))
+        if failures:
+            raise CommandError(f"{failures} of {len(options['sources'])} package(s) could not be imported")
+
+    def _import(self, source: str, *, cache: bool | None, progress) -> Software:
+        if "://" in source:
+            return services.software_create_from_url(url=source, cache=cache, on_progress=progress)
+        path = Path(source)
+        if not path.is_file():
+            raise SoftwareError(f"no such file: {source}")
+        with path.open("rb") as handle:
+            # Tell the service the size so the bar can show a percentage.
+            wrapped = _SizedFile(handle, os.fstat(handle.fileno()).st_size)
+            return services.software_create_from_file(file=wrapped, filename=path.name, on_progress=progress)
+
+
+class _SizedFile:
+    def __init__(self, handle, size: int) -> None:
+        self._handle = handle
+        self.size = size
+        self.name = handle.name
+
+    def read(self, amount: int = -1) -> bytes:
+        return self._handle.read(amount)

@@ -1,0 +1,358 @@
+"""Writes to the software repository. Every entry point (API, admin, command) calls these.
+
+Adding a package always goes the same way:
+
+1. stream it into a temporary file, hashing sha1, md5 and sha256 in the same pass and stopping
+   at GOOSEBIT_MAX_UPLOAD_SIZE (a package is never held in memory);
+2. parse it (``software.parsers``): format, version, hardware compatibility;
+3. refuse duplicates (same sha256) and clashes (same version for a hardware it already has);
+4. store it at the content-addressed name ``<sha256>/<filename>`` in the default storage;
+5. create the Software row and its compatibility in one transaction.
+
+Any failure on the way leaves no stored file, no row and no temporary file behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import logging
+import os
+import re
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from django.conf import settings
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, transaction
+from django.db.models import ProtectedError
+
+from devices.models import Hardware
+from goosebit_project.lib.versions import versions_equal
+from software import remote
+from software.exceptions import (
+    PackageTooLarge,
+    RemoteFetchError,
+    SoftwareConflict,
+    SoftwareError,
+    SoftwareInUse,
+)
+from software.models import Software
+from software.parsers import ParsedPackage, parse_package
+
+__all__ = [
+    "ProgressCallback",
+    "package_filename",
+    "software_create_from_file",
+    "software_create_from_url",
+    "software_delete",
+]
+
+logger = logging.getLogger(__name__)
+
+CHUNK_SIZE = 1024 * 1024
+EXTENSIONS = {Software.ImageFormat.SWU: ".swu", Software.ImageFormat.RAUC: ".raucb"}
+_UNSAFE_CHARACTERS = re.compile(r"[^A-Za-z0-9._+~-]+")
+_MAX_FILENAME = 200
+
+# Called with (bytes received so far, total bytes or None when unknown).
+ProgressCallback = Callable[[int, int | None], None]
+
+
+@dataclass(frozen=True)
+class _Received:
+    path: Path
+    size: int
+    sha1: str
+    md5: str
+    sha256: str
+
+
+class _TemporaryPackage(File):
+    """Lets FileSystemStorage move the temporary file into place instead of copying it."""
+
+    def __init__(self, handle: BinaryIO, path: Path, name: str) -> None:
+        super().__init__(handle, name=name)
+        self._path = path
+
+    def temporary_file_path(self) -> str:
+        return str(self._path)
+
+
+def package_filename(raw: str, *, image_format: str, version: str) -> str:
+    """A safe file name with the extension the device clients require.
+
+    Path parts are dropped, characters outside ``A-Za-z0-9._+~-`` become ``_`` (the name goes
+    into storage keys and Content-Disposition headers unquoted) and the extension is forced:
+    SWUpdate refuses an artifact whose name does not end in ``.swu``.
+    """
+    extension = EXTENSIONS[image_format]
+    base = re.split(r"[/\\]", raw or "")[-1]
+    stem, dot, suffix = base.rpartition(".")
+    if dot and f".{suffix.lower()}" in EXTENSIONS.values():
+        base = stem
+    base = _UNSAFE_CHARACTERS.sub("_", base).strip("._-")
+    if not base:
+        base = "update-" + _UNSAFE_CHARACTERS.sub("_", version).strip("._-")
+    return base[:_MAX_FILENAME] + extension
+
+
+def _receive(
+    source: BinaryIO,
+    *,
+    expected_size: int | None,
+    on_progress: ProgressCallback | None,
+    interrupted: type[SoftwareError] = SoftwareError,
+) -> _Received:
+    """Copy ``source`` into a new temporary file, hashing as it goes; clean up on any failure."""
+    limit = settings.GOOSEBIT_MAX_UPLOAD_SIZE
+    if expected_size is not None and expected_size > limit:
+        raise PackageTooLarge(f"the package is {expected_size} bytes, larger than the limit of {limit} bytes")
+    sha1, md5, sha256 = hashlib.sha1(), hashlib.md5(), hashlib.sha256()
+    size = 0
+    descriptor, name = tempfile.mkstemp(prefix="goosebit-package-", dir=settings.FILE_UPLOAD_TEMP_DIR)
+    path = Path(name)
+    try:
+        with os.fdopen(descriptor, "wb") as out:
+            while True:
+                try:
+                    chunk = source.read(CHUNK_SIZE)
+                except (OSError, http.client.HTTPException) as exc:
+                    raise interrupted(f"the transfer broke off after {size} bytes: {exc}") from None
+                if not chunk:
+                    break
+                size += len(chunk)
+                if size > limit:
+                    raise PackageTooLarge(f"the package is larger than the limit of {limit} bytes")
+                sha1.update(chunk)
+                md5.update(chunk)
+                sha256.update(chunk)
+                out.write(chunk)
+                if on_progress is not None:
+                    on_progress(size, expected_size)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return _Received(path, size, sha1.hexdigest(), md5.hexdigest(), sha256.hexdigest())
+
+
+def _check_duplicate(sha256: str) -> None:
+    existing = Software.objects.filter(sha256=sha256).first()
+    if existing is not None:
+        raise SoftwareConflict(
+            f"this package is already stored as software {existing.pk} ({existing.filename}, "
+            f"version {existing.version})"
+        )
+
+
+def _check_collisions(version: str, hardware: list[Hardware]) -> None:
+    """Two software with one version for the same hardware would make "which one?" ambiguous.
+
+    Versions compare by goosebit_project.lib.versions, so "1.0" clashes with "1.0.0" as it would
+    for a device reporting either.
+    """
+    candidates = (
+        Software.objects.filter(compatibility__in=hardware)
+        .prefetch_related("compatibility")
+        .distinct()
+        .order_by("pk")
+    )
+    for other in candidates:
+        if not versions_equal(other.version, version):
+            continue
+        shared = sorted(
+            (str(item) for item in other.compatibility.all() if item in hardware),
+        )
+        raise SoftwareConflict(
+            f"Software {version} for {', '.join(shared)} exists already "
+            f"(software {other.pk}, {other.filename})"
+        )
+
+
+def _collision_precheck(parsed: ParsedPackage) -> None:
+    existing = [
+        item
+        for model, revision in parsed.compatibility
+        if (item := Hardware.objects.filter(model=model, revision=revision).first()) is not None
+    ]
+    if existing:
+        _check_collisions(parsed.version, existing)
+
+
+def _delete_stored(name: str) -> None:
+    try:
+        default_storage.delete(name)
+    except Exception:  # never mask the error that got us here; an orphan only wastes space
+        logger.exception("could not delete the stored file %s", name)
+
+
+@transaction.atomic
+def _create_row(
+    *,
+    received: _Received,
+    parsed: ParsedPackage,
+    filename: str,
+    stored_name: str,
+    url: str,
+    metadata: dict,
+) -> Software:
+    hardware = [
+        Hardware.objects.get_or_create(model=model, revision=revision)[0]
+        for model, revision in parsed.compatibility
+    ]
+    # Lock the hardware rows so two uploads of one version for one board cannot both pass the
+    # collision check (PostgreSQL; SQLite serialises writers anyway).
+    list(Hardware.objects.select_for_update().filter(pk__in=[item.pk for item in hardware]).order_by("pk"))
+    _check_collisions(parsed.version, hardware)
+    _check_duplicate(received.sha256)
+    software = Software(
+        version=parsed.version,
+        image_format=parsed.image_format,
+        url=url,
+        filename=filename,
+        size=received.size,
+        sha1=received.sha1,
+        md5=received.md5,
+        sha256=received.sha256,
+        signed=parsed.signed,
+        metadata=metadata,
+    )
+    software.file.name = stored_name
+    try:
+        with transaction.atomic():
+            software.save()
+    except IntegrityError:
+        # A concurrent upload of the same bytes won the race past _check_duplicate.
+        _check_duplicate(received.sha256)
+        raise
+    software.compatibility.set(hardware)
+    return software
+
+
+def _finish(
+    received: _Received,
+    *,
+    raw_filename: str,
+    url: str = "",
+    metadata: dict | None = None,
+) -> Software:
+    """Parse, check, store (unless ``url`` is set) and record; the caller removes the temp file."""
+    parsed = parse_package(received.path)
+    filename = package_filename(raw_filename, image_format=parsed.image_format, version=parsed.version)
+    _check_duplicate(received.sha256)
+    _collision_precheck(parsed)
+    stored_name = ""
+    try:
+        if not url:
+            with open(received.path, "rb") as handle:
+                stored_name = default_storage.save(
+                    f"{received.sha256}/{filename}", _TemporaryPackage(handle, received.path, filename)
+                )
+        return _create_row(
+            received=received,
+            parsed=parsed,
+            filename=filename,
+            stored_name=stored_name,
+            url=url,
+            metadata={**parsed.metadata, **(metadata or {})},
+        )
+    except BaseException:
+        if stored_name:
+            _delete_stored(stored_name)
+        raise
+
+
+def software_create_from_file(
+    *,
+    file: BinaryIO,
+    filename: str | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> Software:
+    """Add the package read from ``file`` (a Django UploadedFile or any binary file object).
+
+    ``filename`` defaults to the file's own name; it only names the stored file, the format comes
+    from the content. Raises SoftwareError (PackageError, PackageTooLarge, SoftwareConflict).
+    """
+    raw_filename = filename if filename is not None else (getattr(file, "name", "") or "")
+    expected = getattr(file, "size", None)
+    received = _receive(
+        file, expected_size=expected if isinstance(expected, int) else None, on_progress=on_progress
+    )
+    try:
+        return _finish(received, raw_filename=raw_filename)
+    finally:
+        received.path.unlink(missing_ok=True)
+
+
+def software_create_from_url(
+    *,
+    url: str,
+    cache: bool | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> Software:
+    """Add the package at an http(s) URL.
+
+    The package is downloaded once (size-limited, at most ``remote.MAX_REDIRECTS`` redirects) to
+    be parsed and hashed. With ``cache`` (default GOOSEBIT_REMOTE_SOFTWARE_CACHE) it is then kept
+    in the storage like an upload; otherwise devices download it from ``url`` and only the row is
+    kept. Credentials in ``url`` are used for the download and kept for devices, never shown.
+    """
+    cache = settings.GOOSEBIT_REMOTE_SOFTWARE_CACHE if cache is None else cache
+    url = remote.validate_url(url)
+    with remote.open_url(url) as response:
+        received = _receive(
+            response.stream,
+            expected_size=response.length,
+            on_progress=on_progress,
+            interrupted=RemoteFetchError,
+        )
+    try:
+        if response.length is not None and received.size != response.length:
+            raise RemoteFetchError(
+                f"the download of {remote.mask_url(url)} ended after {received.size} of "
+                f"{response.length} bytes"
+            )
+        return _finish(
+            received,
+            raw_filename=response.filename,
+            url="" if cache else url,
+            metadata={"source_url": remote.mask_url(url)},
+        )
+    finally:
+        received.path.unlink(missing_ok=True)
+
+
+def software_delete(*, software: Software) -> None:
+    """Delete a software and, once the transaction commits, its stored file.
+
+    Refused (SoftwareInUse) while a rollout uses it or any update action refers to it: active
+    actions are being installed right now, and finished ones are the devices' update history,
+    which must keep saying what was installed. Devices that had it assigned lose the assignment.
+    """
+    from rollouts.models import Action
+
+    rollouts = list(software.rollouts.order_by("pk").values_list("name", flat=True)[:4])
+    if rollouts:
+        names = ", ".join(repr(name) for name in rollouts[:3]) + (", ..." if len(rollouts) > 3 else "")
+        raise SoftwareInUse(f"{software} cannot be deleted: it is used by rollout {names}")
+    active = software.actions.filter(status__in=Action.ACTIVE_STATUSES).count()
+    if active:
+        raise SoftwareInUse(f"{software} cannot be deleted: it is being installed on {active} device(s)")
+    finished = software.actions.count()
+    if finished:
+        raise SoftwareInUse(
+            f"{software} cannot be deleted: it is used by {finished} finished update(s) in device history"
+        )
+    stored_name = software.file.name
+    try:
+        with transaction.atomic():
+            software.delete()
+    except ProtectedError:
+        # An action or rollout was created for it since the checks above.
+        raise SoftwareInUse(f"{software} cannot be deleted: it has just been put to use") from None
+    if stored_name:
+        transaction.on_commit(lambda: _delete_stored(stored_name))

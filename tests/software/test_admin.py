@@ -1,0 +1,138 @@
+"""The software admin: adding by upload or URL goes through the service, errors land on the form."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from software.models import Software
+from tests.factories import make_action, make_device, make_software
+from tests.packages import build_swu
+from tests.software.http_server import PackageServer
+
+pytestmark = pytest.mark.django_db
+
+ADD = "/admin/software/software/add/"
+
+
+@pytest.fixture(autouse=True)
+def upload_tmp(settings, tmp_path):
+    directory = tmp_path / "upload-tmp"
+    directory.mkdir()
+    settings.FILE_UPLOAD_TEMP_DIR = str(directory)
+    return directory
+
+
+def test_the_add_form_offers_a_file_a_url_and_the_cache_choice(admin_client):
+    response = admin_client.get(ADD)
+
+    assert response.status_code == 200
+    assert list(response.context["adminform"].form.fields) == ["package", "remote_url", "cache"]
+
+
+def test_uploading_a_package_creates_the_software(admin_client, tmp_path):
+    content = build_swu(tmp_path / "u.swu", version="3.1").read_bytes()
+
+    response = admin_client.post(ADD, {"package": SimpleUploadedFile("fw.swu", content)})
+
+    software = Software.objects.get()
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/admin/software/software/"
+    assert (software.version, software.filename, software.size) == ("3.1", "fw.swu", len(content))
+
+
+def test_a_parser_error_is_shown_on_the_form(admin_client, upload_tmp):
+    response = admin_client.post(ADD, {"package": SimpleUploadedFile("fw.swu", b"garbage")})
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors == {
+        "package": ["not a .swu or .raucb file (unknown file format)"]
+    }
+    assert Software.objects.count() == 0
+    assert list(upload_tmp.iterdir()) == []
+
+
+def test_a_duplicate_is_shown_on_the_form(admin_client, tmp_path):
+    content = build_swu(tmp_path / "u.swu").read_bytes()
+    existing = make_software("1.0.0", content=content, filename="first.swu")
+
+    response = admin_client.post(ADD, {"package": SimpleUploadedFile("again.swu", content)})
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors == {
+        "package": [f"this package is already stored as software {existing.pk} (first.swu, version 1.0.0)"]
+    }
+
+
+@pytest.mark.parametrize(
+    "data",
+    [{}, {"remote_url": "https://example.com/u.swu", "package": SimpleUploadedFile("u.swu", b"x")}],
+)
+def test_exactly_one_source_is_required(admin_client, data):
+    response = admin_client.post(ADD, data)
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.non_field_errors() == [
+        "Upload a package file or give its URL (one of the two)."
+    ]
+
+
+def test_a_url_creates_remote_software_and_its_password_is_never_shown(admin_client, tmp_path):
+    with PackageServer() as server:
+        server.routes["/u.swu"] = (200, {}, build_swu(tmp_path / "u.swu").read_bytes())
+        host = server.url.removeprefix("http://")
+
+        response = admin_client.post(ADD, {"remote_url": f"http://ci:hunter2@{host}/u.swu"})
+
+    software = Software.objects.get()
+    assert response.status_code == 302
+    assert software.url == f"http://ci:hunter2@{host}/u.swu"
+    change = admin_client.get(f"/admin/software/software/{software.pk}/change/")
+    listing = admin_client.get("/admin/software/software/")
+    assert change.status_code == listing.status_code == 200
+    for page in (change, listing):
+        text = page.content.decode()
+        assert "hunter2" not in text
+        assert f"http://ci:***@{host}/u.swu" in text
+
+
+def test_a_bad_url_is_shown_on_the_form(admin_client):
+    response = admin_client.post(ADD, {"remote_url": "ftp://example.com/u.swu"})
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors == {
+        "remote_url": ["software URLs must start with http:// or https://"]
+    }
+
+
+def test_existing_software_is_read_only(admin_client):
+    software = make_software("1.0")
+
+    response = admin_client.get(f"/admin/software/software/{software.pk}/change/")
+
+    assert response.status_code == 200
+    assert response.context["has_change_permission"] is False
+
+
+def test_deleting_in_the_admin_removes_the_file_after_commit(
+    admin_client, django_capture_on_commit_callbacks
+):
+    software = make_software("1.0")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(f"/admin/software/software/{software.pk}/delete/", {"post": "yes"})
+
+    assert response.status_code == 302
+    assert Software.objects.count() == 0
+    assert not software.file.storage.exists(software.file.name)
+
+
+def test_software_in_device_history_cannot_be_deleted_in_the_admin(admin_client):
+    software = make_software("1.0")
+    make_action(make_device(), software)
+
+    response = admin_client.post(f"/admin/software/software/{software.pk}/delete/", {"post": "yes"})
+
+    assert response.status_code == 200
+    assert "protected" in response.content.decode().lower()
+    assert Software.objects.count() == 1
