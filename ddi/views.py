@@ -30,6 +30,7 @@ from goosebit_project.lib.errors import DomainError, NotFound
 from goosebit_project.lib.tokens import token_matches
 from rollouts import services as rollout_services
 from rollouts.models import Action, ActionStatus
+from software.downloads import serve_artifact, serve_md5sum
 
 MAX_CONTROLLER_ID_LENGTH = 256
 HAL_JSON = "application/hal+json"
@@ -329,8 +330,6 @@ def artifacts(request: HttpRequest, ctx: DdiContext, software_id: int) -> HttpRe
 
 @ddi_view("GET", negotiate=False)
 def artifact_download(request: HttpRequest, ctx: DdiContext, software_id: int, filename: str) -> HttpResponse:
-    from software.downloads import serve_artifact, serve_md5sum
-
     action = _accessible_action(ctx, software_id)
     software = action.software
     if filename == software.filename:
