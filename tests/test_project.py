@@ -56,10 +56,10 @@ def test_argon2_is_the_first_password_hasher():
 
 
 def test_argon2_hashes_use_the_lighter_parameters_and_verify():
-    from django.contrib.auth.hashers import check_password
-
     from goosebit_project.hashers import GoosebitArgon2PasswordHasher
 
-    encoded = GoosebitArgon2PasswordHasher().encode("correct horse", GoosebitArgon2PasswordHasher().salt())
+    hasher = GoosebitArgon2PasswordHasher()
+    encoded = hasher.encode("correct horse", hasher.salt())
     assert encoded.startswith("argon2$argon2id$v=19$m=19456,t=2,p=1$")
-    assert check_password("correct horse", encoded, preferred="default")
+    assert hasher.verify("correct horse", encoded)
+    assert not hasher.verify("wrong horse", encoded)
