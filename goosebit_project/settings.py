@@ -303,6 +303,11 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Manage devices, software and rollouts. Devices use the hawkBit DDI API.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Several models have a "status" field with different choices: name their enums apart.
+    "ENUM_NAME_OVERRIDES": {
+        "RolloutStatusEnum": "rollouts.models.Rollout.Status",
+        "ActionStatusEnum": "rollouts.models.Action.Status",
+    },
 }
 
 LOGGING = {
