@@ -575,6 +575,16 @@ def rollout_update(
     return rollout
 
 
+def _targets_changed() -> None:
+    """Drop cached poll targets now, and again once the transition is committed.
+
+    The second call closes a race: a worker polling between the first call and the commit would
+    cache the old target under the new generation (for up to TARGET_CACHE_SECONDS).
+    """
+    selectors.target_cache_invalidate()
+    transaction.on_commit(selectors.target_cache_invalidate)
+
+
 def _refused(rollout: Rollout, verb: str, rule: str) -> Conflict:
     """The error for a transition that lost its compare-and-swap, naming the current state."""
     current = Rollout.objects.filter(pk=rollout.pk).values_list("status", flat=True).first()
@@ -596,6 +606,7 @@ def rollout_start(*, rollout: Rollout) -> Rollout:
         ):
             raise _refused(rollout, "start", "only a draft can be started")
         rollout.status, rollout.started_at = Rollout.Status.RUNNING, now
+        _targets_changed()
         # Every targeted device may already run the software: then there is nothing to do.
         rollout_check_finished(rollout=rollout)
     return rollout
@@ -610,6 +621,7 @@ def rollout_pause(*, rollout: Rollout, by: AbstractBaseUser | None = None) -> Ro
     ):
         raise _refused(rollout, "pause", "only a running rollout can be paused")
     rollout.status, rollout.pause_reason, rollout.paused_at = Rollout.Status.PAUSED, reason, now
+    _targets_changed()
     return rollout
 
 
@@ -626,6 +638,7 @@ def rollout_resume(*, rollout: Rollout) -> Rollout:
         ):
             raise _refused(rollout, "resume", "only a paused rollout can be resumed")
         rollout.status, rollout.pause_reason, rollout.paused_at = Rollout.Status.RUNNING, "", None
+        _targets_changed()
         rollout_check_finished(rollout=rollout)
     return rollout
 
@@ -647,6 +660,7 @@ def rollout_stop(*, rollout: Rollout) -> Rollout:
         ).update(status=Rollout.Status.STOPPED, finished_at=now):
             raise _refused(rollout, "stop", "only a running, paused or finished rollout can be stopped")
         rollout.status, rollout.finished_at = Rollout.Status.STOPPED, now
+        _targets_changed()
         pending = Action.objects.filter(rollout=rollout, status=Action.Status.PENDING).select_related(
             "device"
         )
