@@ -6,13 +6,14 @@ import django_filters
 from django.db.models import Q, QuerySet
 
 from devices.models import Device
+from goosebit_project.api_filters import IdFilter
 
 
 class DeviceFilterSet(django_filters.FilterSet):
     state = django_filters.MultipleChoiceFilter(choices=Device.State.choices)
     update_mode = django_filters.MultipleChoiceFilter(choices=Device.UpdateMode.choices)
     feed = django_filters.CharFilter()
-    hardware = django_filters.NumberFilter(field_name="hardware_id", help_text="hardware id")
+    hardware = IdFilter(field_name="hardware_id", help_text="hardware id")
     hardware_model = django_filters.CharFilter(field_name="hardware__model")
     sw_version = django_filters.CharFilter()
     search = django_filters.CharFilter(

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import django_filters
 
+from goosebit_project.api_filters import IdFilter
 from rollouts.models import Action, Rollout
 
 
 class RolloutFilterSet(django_filters.FilterSet):
     status = django_filters.MultipleChoiceFilter(choices=Rollout.Status.choices)
     feed = django_filters.CharFilter()
-    software = django_filters.NumberFilter(field_name="software_id")
+    software = IdFilter(field_name="software_id")
 
     class Meta:
         model = Rollout
@@ -19,8 +20,8 @@ class RolloutFilterSet(django_filters.FilterSet):
 
 class ActionFilterSet(django_filters.FilterSet):
     device = django_filters.CharFilter(field_name="device__controller_id", help_text="controller id")
-    rollout = django_filters.NumberFilter(field_name="rollout_id")
-    software = django_filters.NumberFilter(field_name="software_id")
+    rollout = IdFilter(field_name="rollout_id")
+    software = IdFilter(field_name="software_id")
     status = django_filters.MultipleChoiceFilter(choices=Action.Status.choices)
     reason = django_filters.MultipleChoiceFilter(choices=Action.Reason.choices)
 

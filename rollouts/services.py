@@ -440,6 +440,7 @@ UNSET = _Unset.UNSET
 """Marks a safety setting the caller did not give: the GOOSEBIT_ROLLOUT_* default applies."""
 
 MAX_NAME_LENGTH = 255
+MAX_SETTING = 2**31 - 1
 
 
 def _validate_optional_number(label: str, value: int | None, *, maximum: int | None = None) -> None:
@@ -464,9 +465,10 @@ def rollout_validate_safety(
     _validate_optional_number("pause_on_failure_percent", pause_on_failure_percent, maximum=100)
     if pause_min_results is None:
         raise InvalidInput("pause_min_results must be a whole number of at least 1")
-    _validate_optional_number("pause_min_results", pause_min_results)
-    _validate_optional_number("pause_on_failure_count", pause_on_failure_count)
-    _validate_optional_number("max_parallel", max_parallel)
+    # The columns are PositiveIntegerFields: beyond this the database would refuse the row.
+    _validate_optional_number("pause_min_results", pause_min_results, maximum=MAX_SETTING)
+    _validate_optional_number("pause_on_failure_count", pause_on_failure_count, maximum=MAX_SETTING)
+    _validate_optional_number("max_parallel", max_parallel, maximum=MAX_SETTING)
 
 
 def _clean_name(name: str) -> str:

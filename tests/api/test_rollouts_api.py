@@ -112,6 +112,10 @@ VALID = {"name": "r", "feed": "default", "software": "SOFTWARE"}
         ({"name": "r", "feed": "", "software": "SOFTWARE"}, "feed: This field may not be blank."),
         ({**VALID, "pause_on_failure_percent": 0}, "pause_on_failure_percent must be at least 1, got 0"),
         ({**VALID, "max_parallel": "many"}, "max_parallel: A valid integer is required."),
+        (
+            {**VALID, "pause_on_failure_count": 10**12},
+            f"pause_on_failure_count must be at most {2**31 - 1}, got {10**12}",
+        ),
     ],
 )
 def test_create_refuses_bad_input_and_writes_nothing(api, body, detail):
@@ -145,6 +149,12 @@ def test_list_shows_live_statistics_newest_first(api, client):
         "failed": 1,
         "progress_percent": 50,
     }
+
+
+def test_an_out_of_range_id_filter_is_a_400_not_a_database_error(api):
+    response = api.get(f"/api/v1/actions/?rollout={10**30}")
+    assert response.status_code == 400
+    assert response.json() == {"detail": f"rollout: Ensure this value is less than or equal to {2**63 - 1}."}
 
 
 def test_list_filters_by_status_and_feed(api):
