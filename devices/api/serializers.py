@@ -4,13 +4,10 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from devices.models import Device, Hardware
+from devices.models import Device
 
-
-class HardwareSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = Hardware
-        fields = ["id", "model", "revision"]
+# One "Hardware" schema component for the whole API (the software API defined it first).
+from software.api.serializers import HardwareSerializer
 
 
 class DeviceSerializer(serializers.ModelSerializer):
