@@ -20,8 +20,11 @@ from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
 from devices.models import Device, Hardware
-from goosebit_project.lib.errors import InvalidInput, QuotaExceeded
+from goosebit_project.lib.errors import Conflict, InvalidInput, NotAllowed, QuotaExceeded
 from goosebit_project.lib.tokens import MAX_TOKEN_LENGTH, generate_token, hash_token
+from rollouts import selectors as rollout_selectors
+from rollouts import services as rollout_services
+from rollouts.models import Action
 from software.models import Software
 
 MAX_ATTRIBUTE_LENGTH = 128  # hawkBit's limit for keys and values (ddi.md §1.7)
@@ -268,3 +271,114 @@ def device_clear_token(*, device: Device) -> Device:
     device.token_hash = ""
     device.save(update_fields=["token_hash", "updated"])
     return device
+
+
+# --- operator registry edits (API, admin, commands) -------------------------------------------
+
+MAX_CONTROLLER_ID_LENGTH = 256
+
+
+def _clean_feed(feed: str) -> str:
+    feed = (feed or "").strip()
+    if not feed:
+        raise InvalidInput("a feed name must not be empty")
+    if len(feed) > 255:
+        raise InvalidInput("a feed name is at most 255 characters")
+    return feed
+
+
+def _clean_name(name: str) -> str:
+    name = (name or "").strip()
+    if len(name) > 255:
+        raise InvalidInput("a device name is at most 255 characters")
+    return name
+
+
+@transaction.atomic
+def device_create(
+    *, controller_id: str, name: str = "", feed: str = "default", token: str | None = None
+) -> Device:
+    """Pre-register a device (e.g. with its token for strict authentication) before it polls.
+
+    It starts in state "unknown" and in rollout mode on ``feed``; its first poll makes it
+    "registered", its configData tells its hardware.
+    """
+    controller_id = controller_id or ""
+    if not controller_id.strip():
+        raise InvalidInput("a device needs a controller id")
+    if controller_id != controller_id.strip():
+        raise InvalidInput("a controller id must not start or end with spaces")
+    if len(controller_id) > MAX_CONTROLLER_ID_LENGTH:
+        raise InvalidInput(f"a controller id is at most {MAX_CONTROLLER_ID_LENGTH} characters")
+    if "/" in controller_id:
+        # It is a path segment of every DDI URL.
+        raise InvalidInput("a controller id must not contain '/'")
+    if Device.objects.filter(controller_id=controller_id).exists():
+        raise Conflict(f"device {controller_id} exists already")
+    device = Device(
+        controller_id=controller_id,
+        name=_clean_name(name),
+        feed=_clean_feed(feed),
+        state=Device.State.UNKNOWN,
+    )
+    try:
+        with transaction.atomic():
+            device.save()
+    except IntegrityError:
+        raise Conflict(f"device {controller_id} exists already") from None
+    if token is not None:
+        device_set_token(device=device, token=token)
+    return device
+
+
+def device_update(*, device: Device, name: str | None = None, feed: str | None = None) -> Device:
+    """Rename a device or change its feed without touching its update mode.
+
+    (device_set_feed is "follow this feed": it also switches to rollout mode.)
+    """
+    fields = []
+    if name is not None:
+        device.name = _clean_name(name)
+        fields.append("name")
+    if feed is not None:
+        device.feed = _clean_feed(feed)
+        fields.append("feed")
+    if fields:
+        device.save(update_fields=[*fields, "updated"])
+    return device
+
+
+def device_delete(*, device: Device) -> None:
+    """Forget a device and its update history. If it polls again it registers anew."""
+    device.delete()
+
+
+def device_cancel_update(*, device: Device) -> Action:
+    """Cancel the device's current update: at once if it never started, else via cancelAction.
+
+    The device is not offered the same software again until an operator retries it.
+    """
+    action = rollout_selectors.action_active_for_device(device=device)
+    if action is None:
+        raise Conflict(f"device {device.controller_id} has no update under way to cancel")
+    action.device = device
+    try:
+        return rollout_services.action_cancel(action=action)
+    except NotAllowed as error:
+        # The update closed between our read and the cancel.
+        raise Conflict(error.message) from None
+
+
+def device_force_quit(*, device: Device) -> Action:
+    """Close a cancel the device never confirms (it may be offline for good or not support it)."""
+    action = rollout_selectors.action_active_for_device(device=device)
+    if action is None or action.status != Action.Status.CANCELING:
+        raise Conflict(
+            f"device {device.controller_id} has no update being canceled; "
+            "force-quit applies only after a cancel the device has not confirmed"
+        )
+    action.device = device
+    try:
+        return rollout_services.action_force_quit(action=action)
+    except NotAllowed as error:
+        raise Conflict(error.message) from None

@@ -205,6 +205,25 @@ GOOSEBIT_POLL_TIME_REGISTRATION = config.parse_poll_time(
 GOOSEBIT_MAX_CONCURRENT_UPDATES = config.parse_int(
     "GOOSEBIT_MAX_CONCURRENT_UPDATES", _get("GOOSEBIT_MAX_CONCURRENT_UPDATES", "1000"), minimum=0
 )
+# Defaults for new rollouts' safety settings (each rollout can override them; empty disables a
+# rule): pause once this share of finished devices failed, judged after this many results ...
+GOOSEBIT_ROLLOUT_PAUSE_ON_FAILURE_PERCENT = config.parse_optional_int(
+    "GOOSEBIT_ROLLOUT_PAUSE_ON_FAILURE_PERCENT",
+    _get("GOOSEBIT_ROLLOUT_PAUSE_ON_FAILURE_PERCENT", "20"),
+    minimum=1,
+    maximum=100,
+)
+GOOSEBIT_ROLLOUT_PAUSE_MIN_RESULTS = config.parse_int(
+    "GOOSEBIT_ROLLOUT_PAUSE_MIN_RESULTS", _get("GOOSEBIT_ROLLOUT_PAUSE_MIN_RESULTS", "5"), minimum=1
+)
+# ... or once this many devices failed, whatever the share ...
+GOOSEBIT_ROLLOUT_PAUSE_ON_FAILURE_COUNT = config.parse_optional_int(
+    "GOOSEBIT_ROLLOUT_PAUSE_ON_FAILURE_COUNT", _get("GOOSEBIT_ROLLOUT_PAUSE_ON_FAILURE_COUNT", ""), minimum=1
+)
+# ... and let at most this many devices of one rollout update at once.
+GOOSEBIT_ROLLOUT_MAX_PARALLEL = config.parse_optional_int(
+    "GOOSEBIT_ROLLOUT_MAX_PARALLEL", _get("GOOSEBIT_ROLLOUT_MAX_PARALLEL", ""), minimum=1
+)
 GOOSEBIT_TRACK_DEVICE_IP = config.parse_bool(
     "GOOSEBIT_TRACK_DEVICE_IP", _get("GOOSEBIT_TRACK_DEVICE_IP", "true")
 )
@@ -276,12 +295,19 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Service errors (goosebit_project.lib.errors) and validation errors answer {"detail": "..."}.
+    "EXCEPTION_HANDLER": "goosebit_project.api_errors.exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "goosebit_project operator API",
     "DESCRIPTION": "Manage devices, software and rollouts. Devices use the hawkBit DDI API.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Several models have a "status" field with different choices: name their enums apart.
+    "ENUM_NAME_OVERRIDES": {
+        "RolloutStatusEnum": "rollouts.models.Rollout.Status",
+        "ActionStatusEnum": "rollouts.models.Action.Status",
+    },
 }
 
 LOGGING = {

@@ -1,16 +1,19 @@
-"""Reads behind the update decision and rollout safety."""
+"""Reads behind the update decision, rollout safety, statistics and previews."""
 
 from __future__ import annotations
 
 import hashlib
 import time
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.core.cache import cache
-from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from devices.models import Device
-from goosebit_project.lib.versions import Version
+from goosebit_project.lib.versions import Version, versions_equal
 from rollouts.models import Action, Rollout
 from software.models import Software
 
@@ -35,6 +38,19 @@ class Target:
     rollout: Rollout | None = None
 
 
+# "Newest" means the rollout that most recently took its feed: a draft created last week and
+# started today beats a rollout created and started yesterday. Rollouts put straight into a
+# holding state without a start time (fixtures, imports) count from their creation.
+_TOOK_FEED = Coalesce("started_at", "created")
+
+
+def _took_feed(rollout: Rollout) -> datetime:
+    """When the rollout took (or, for a draft, would take now) its feed."""
+    if rollout.status == Rollout.Status.DRAFT:
+        return timezone.now()
+    return rollout.started_at or rollout.created
+
+
 def rollout_for_device(*, device: Device) -> Rollout | None:
     """The rollout that owns this device: the newest one of its feed that fits its hardware.
 
@@ -49,7 +65,8 @@ def rollout_for_device(*, device: Device) -> Rollout | None:
             software__compatibility=device.hardware_id,
         )
         .select_related("software")
-        .order_by("-created", "-id")
+        .annotate(took_feed=_TOOK_FEED)
+        .order_by("-took_feed", "-id")
         .first()
     )
 
@@ -179,3 +196,242 @@ def rollout_results(*, rollout: Rollout) -> RolloutResults:
         )
     )
     return RolloutResults(succeeded=per_device["succeeded"], failed=per_device["failed"])
+
+
+# --- statistics and previews ----------------------------------------------------------------
+
+
+def rollout_newer_holders(*, rollout: Rollout) -> QuerySet[Rollout]:
+    """Rollouts of the same feed that took it after ``rollout`` and so win where their hardware fits."""
+    took = _took_feed(rollout)
+    return (
+        Rollout.objects.filter(feed=rollout.feed, status__in=FEED_HOLDING_STATUSES)
+        .exclude(pk=rollout.pk)
+        .annotate(took_feed=_TOOK_FEED)
+        .filter(Q(took_feed__gt=took) | Q(took_feed=took, pk__gt=rollout.pk))
+    )
+
+
+def rollout_targeted_devices(*, rollout: Rollout) -> QuerySet[Device]:
+    """The devices this rollout is (or, for a draft, would be once started) responsible for.
+
+    Devices of its feed in rollout mode whose hardware the software fits, minus those a newer
+    rollout of the same feed claims for their hardware (rollout_for_device's precedence rule).
+    """
+    compatible = Software.compatibility.through.objects.filter(software_id=rollout.software_id).values(
+        "hardware_id"
+    )
+    claimed = rollout_newer_holders(rollout=rollout).filter(software__compatibility=OuterRef("hardware_id"))
+    return Device.objects.filter(
+        feed=rollout.feed, update_mode=Device.UpdateMode.ROLLOUT, hardware_id__in=compatible
+    ).filter(~Exists(claimed))
+
+
+@dataclass(frozen=True)
+class RolloutStats:
+    """Where each targeted device stands, from its newest action in this rollout.
+
+    ``targeted`` = not_started + pending + running + succeeded + failed + canceled +
+    already_on_version: every targeted device is counted exactly once. A device being canceled
+    counts as running (it is still working on the update). ``left`` counts devices that have
+    actions in this rollout but are no longer targeted (moved to another feed or mode).
+    """
+
+    targeted: int
+    not_started: int
+    pending: int
+    running: int
+    succeeded: int
+    failed: int
+    canceled: int
+    already_on_version: int
+    left: int
+
+    @property
+    def done(self) -> int:
+        """Targeted devices that run the rollout's software."""
+        return self.succeeded + self.already_on_version
+
+    @property
+    def progress_percent(self) -> int:
+        """Share of targeted devices on the rollout's software, rounded down (100 only when all are)."""
+        return self.done * 100 // self.targeted if self.targeted else 0
+
+    @property
+    def all_done(self) -> bool:
+        return self.targeted > 0 and self.done == self.targeted
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "targeted": self.targeted,
+            "not_started": self.not_started,
+            "pending": self.pending,
+            "running": self.running,
+            "succeeded": self.succeeded,
+            "failed": self.failed,
+            "canceled": self.canceled,
+            "already_on_version": self.already_on_version,
+            "left": self.left,
+            "progress_percent": self.progress_percent,
+        }
+
+
+_STATUS_BUCKET = {
+    Action.Status.PENDING: "pending",
+    Action.Status.RUNNING: "running",
+    Action.Status.CANCELING: "running",
+    Action.Status.FINISHED: "succeeded",
+    Action.Status.ERROR: "failed",
+    Action.Status.CANCELED: "canceled",
+}
+
+
+def rollout_stats(*, rollout: Rollout) -> RolloutStats:
+    """Statistics aggregated from the rollout's actions; never stored, so they cannot drift.
+
+    Two aggregate queries whatever the fleet size (three if ``rollout.software`` is not loaded
+    yet): one groups each device's newest action in this rollout by status, one groups the
+    targeted devices without any action by the version they report.
+    """
+    version = rollout.software.version
+    targeted = rollout_targeted_devices(rollout=rollout)
+    newest = Action.objects.filter(rollout=rollout, device=OuterRef("device")).order_by("-created", "-id")
+    by_status = (
+        Action.objects.filter(rollout=rollout, pk=Subquery(newest.values("pk")[:1]))
+        .values("status")
+        .annotate(
+            targeted=Count("pk", filter=Q(device__in=targeted.values("pk"))),
+            total=Count("pk"),
+        )
+        .order_by()
+    )
+    counts = dict.fromkeys(("pending", "running", "succeeded", "failed", "canceled"), 0)
+    left = 0
+    for row in by_status:
+        counts[_STATUS_BUCKET[row["status"]]] += row["targeted"]
+        left += row["total"] - row["targeted"]
+
+    idle = (
+        targeted.filter(~Exists(Action.objects.filter(rollout=rollout, device=OuterRef("pk"))))
+        .values("sw_version")
+        .annotate(devices=Count("pk"))
+        .order_by()
+    )
+    already = not_started = 0
+    for row in idle:
+        if versions_equal(row["sw_version"], version):
+            already += row["devices"]
+        else:
+            not_started += row["devices"]
+    return RolloutStats(
+        targeted=sum(counts.values()) + already + not_started,
+        not_started=not_started,
+        already_on_version=already,
+        left=left,
+        **counts,
+    )
+
+
+@dataclass(frozen=True)
+class HardwarePreview:
+    hardware_id: int
+    model: str
+    revision: str
+    devices: int
+    already_on_version: int
+
+
+@dataclass(frozen=True)
+class RolloutPreview:
+    """What a rollout of ``software`` on ``feed`` would reach if it were started now."""
+
+    feed: str
+    software_id: int
+    version: str
+    devices: int
+    already_on_version: int
+    by_hardware: list[HardwarePreview]
+    # Devices of the feed in rollout mode that it would not reach: hardware unknown or not listed
+    # in the software's compatibility.
+    incompatible: int
+    # Devices whose feed is this one but that do not follow it now (latest, assigned, pinned).
+    not_following: int
+
+    @property
+    def to_update(self) -> int:
+        return self.devices - self.already_on_version
+
+    def as_dict(self) -> dict:
+        return {
+            "feed": self.feed,
+            "software": self.software_id,
+            "version": self.version,
+            "devices": self.devices,
+            "already_on_version": self.already_on_version,
+            "to_update": self.to_update,
+            "incompatible": self.incompatible,
+            "not_following": self.not_following,
+            "by_hardware": [
+                {
+                    "hardware": item.hardware_id,
+                    "model": item.model,
+                    "revision": item.revision,
+                    "devices": item.devices,
+                    "already_on_version": item.already_on_version,
+                }
+                for item in self.by_hardware
+            ],
+        }
+
+
+def rollout_preview(*, feed: str, software: Software) -> RolloutPreview:
+    """Devices a new rollout would reach, by hardware: two queries whatever the fleet size.
+
+    A rollout started now is the newest of its feed, so it reaches every device of the feed in
+    rollout mode whose hardware the software fits.
+    """
+    compatible = set(software.compatibility.values_list("pk", flat=True))
+    rows = (
+        Device.objects.filter(feed=feed)
+        .values("update_mode", "hardware_id", "hardware__model", "hardware__revision", "sw_version")
+        .annotate(devices=Count("pk"))
+        .order_by()
+    )
+    per_hardware: dict[int, dict] = {}
+    incompatible = not_following = 0
+    for row in rows:
+        if row["update_mode"] != Device.UpdateMode.ROLLOUT:
+            not_following += row["devices"]
+            continue
+        if row["hardware_id"] not in compatible:
+            incompatible += row["devices"]
+            continue
+        entry = per_hardware.setdefault(
+            row["hardware_id"],
+            {"model": row["hardware__model"], "revision": row["hardware__revision"], "devices": 0, "on": 0},
+        )
+        entry["devices"] += row["devices"]
+        if versions_equal(row["sw_version"], software.version):
+            entry["on"] += row["devices"]
+    by_hardware = [
+        HardwarePreview(
+            hardware_id=hardware_id,
+            model=entry["model"],
+            revision=entry["revision"],
+            devices=entry["devices"],
+            already_on_version=entry["on"],
+        )
+        for hardware_id, entry in sorted(
+            per_hardware.items(), key=lambda item: (item[1]["model"], item[1]["revision"])
+        )
+    ]
+    return RolloutPreview(
+        feed=feed,
+        software_id=software.pk,
+        version=software.version,
+        devices=sum(item.devices for item in by_hardware),
+        already_on_version=sum(item.already_on_version for item in by_hardware),
+        by_hardware=by_hardware,
+        incompatible=incompatible,
+        not_following=not_following,
+    )

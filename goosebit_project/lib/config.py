@@ -40,6 +40,18 @@ def parse_int(name: str, raw: str, *, minimum: int | None = None) -> int:
     return value
 
 
+def parse_optional_int(
+    name: str, raw: str, *, minimum: int | None = None, maximum: int | None = None
+) -> int | None:
+    """A whole number, or None when empty (or "none"/"off"): the rule it sets is disabled."""
+    if raw.strip().lower() in ("", "none", "off"):
+        return None
+    value = parse_int(name, raw, minimum=minimum)
+    if maximum is not None and value > maximum:
+        raise ImproperlyConfigured(f"{name} must be at most {maximum}, got {value}")
+    return value
+
+
 def parse_poll_time(name: str, raw: str) -> str:
     """hawkBit's ``config.polling.sleep`` is HH:MM:SS and at most 23:59:59 (ddi.md §1.2)."""
     value = raw.strip()

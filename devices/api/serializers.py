@@ -1,0 +1,84 @@
+"""Device API shapes. Tokens are write-only and shown once; their hashes never leave the server."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from devices.models import Device
+
+# One "Hardware" schema component for the whole API (the software API defined it first).
+from software.api.serializers import HardwareSerializer
+
+
+class DeviceSerializer(serializers.ModelSerializer):
+    hardware = HardwareSerializer(read_only=True)
+    has_token = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = Device
+        fields = [
+            "id",
+            "controller_id",
+            "name",
+            "hardware",
+            "sw_version",
+            "update_mode",
+            "feed",
+            "assigned_software",
+            "force_update",
+            "state",
+            "progress",
+            "last_seen",
+            "last_ip",
+            "has_token",
+            "attributes",
+            "created",
+            "updated",
+        ]
+        read_only_fields = fields
+
+
+class DeviceCreatedSerializer(DeviceSerializer):
+    token = serializers.CharField(
+        read_only=True, allow_null=True, help_text="the device's token, shown only in this response"
+    )
+
+    class Meta(DeviceSerializer.Meta):
+        fields = [*DeviceSerializer.Meta.fields, "token"]
+        read_only_fields = fields
+
+
+class DeviceCreateSerializer(serializers.Serializer):
+    controller_id = serializers.CharField(trim_whitespace=False)
+    name = serializers.CharField(required=False, allow_blank=True, default="")
+    feed = serializers.CharField(required=False, default="default")
+    token = serializers.CharField(
+        required=False, write_only=True, trim_whitespace=False, help_text="TargetToken the device will send"
+    )
+    generate_token = serializers.BooleanField(
+        required=False, default=False, help_text="generate a random token (returned once)"
+    )
+
+    def validate(self, attrs: dict) -> dict:
+        if attrs.get("token") is not None and attrs["generate_token"]:
+            raise serializers.ValidationError("give a token or generate_token, not both")
+        return attrs
+
+
+class DeviceUpdateSerializer(serializers.Serializer):
+    name = serializers.CharField(required=False, allow_blank=True)
+    feed = serializers.CharField(
+        required=False, help_text="changes the feed without changing the update mode"
+    )
+
+
+class AssignSoftwareSerializer(serializers.Serializer):
+    software = serializers.IntegerField(help_text="software id")
+
+
+class SetFeedSerializer(serializers.Serializer):
+    feed = serializers.CharField(allow_blank=True)
+
+
+class TokenSerializer(serializers.Serializer):
+    token = serializers.CharField(read_only=True, help_text="shown only in this response")

@@ -1,0 +1,153 @@
+"""The device API: the registry, plus operator commands as POST actions on one device.
+
+Every write calls devices.services; errors come back as {"detail": ...} through
+goosebit_project.api_errors.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from devices import services
+from devices.api import serializers
+from devices.filters import DeviceFilterSet
+from devices.models import Device
+from goosebit_project.api_permissions import ModelPermissions
+from goosebit_project.lib.errors import InvalidInput
+from goosebit_project.lib.tokens import generate_token
+from software.models import Software
+
+_DEVICE = OpenApiResponse(serializers.DeviceSerializer)
+
+
+class DeviceViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Devices, addressed by their controller id."""
+
+    queryset = Device.objects.select_related("hardware").order_by("controller_id", "id")
+    serializer_class = serializers.DeviceSerializer
+    filterset_class = DeviceFilterSet
+    permission_classes = [ModelPermissions]
+    lookup_field = "controller_id"
+    lookup_value_regex = "[^/]+"
+
+    def _respond(self, device: Device, code: int = status.HTTP_200_OK) -> Response:
+        device.refresh_from_db()
+        return Response(serializers.DeviceSerializer(device).data, status=code)
+
+    def _input(self, serializer_class: type, request: Request) -> dict[str, Any]:
+        serializer = serializer_class(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+    @extend_schema(
+        request=serializers.DeviceCreateSerializer, responses={201: serializers.DeviceCreatedSerializer}
+    )
+    def create(self, request: Request) -> Response:
+        """Pre-register a device; a token given or generated here is returned only in this response."""
+        data = self._input(serializers.DeviceCreateSerializer, request)
+        token = generate_token() if data["generate_token"] else data.get("token")
+        device = services.device_create(
+            controller_id=data["controller_id"], name=data["name"], feed=data["feed"], token=token
+        )
+        device = self.get_queryset().get(pk=device.pk)
+        device.token = token
+        return Response(serializers.DeviceCreatedSerializer(device).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=serializers.DeviceUpdateSerializer, responses=_DEVICE)
+    def partial_update(self, request: Request, controller_id: str) -> Response:
+        """Rename a device or change its feed (the update mode stays as it is)."""
+        device = self.get_object()
+        data = self._input(serializers.DeviceUpdateSerializer, request)
+        services.device_update(device=device, name=data.get("name"), feed=data.get("feed"))
+        return self._respond(device)
+
+    def perform_destroy(self, instance: Device) -> None:
+        services.device_delete(device=instance)
+
+    @extend_schema(request=serializers.AssignSoftwareSerializer, responses=_DEVICE)
+    @action(detail=True, methods=["post"])
+    def assign(self, request: Request, controller_id: str) -> Response:
+        """Assigned mode: the device should run this software (it must fit the device's hardware)."""
+        device = self.get_object()
+        software_id = self._input(serializers.AssignSoftwareSerializer, request)["software"]
+        software = Software.objects.filter(pk=software_id).first()
+        if software is None:
+            raise InvalidInput(f"software {software_id} does not exist")
+        services.device_assign_software(device=device, software=software)
+        return self._respond(device)
+
+    @extend_schema(request=serializers.SetFeedSerializer, responses=_DEVICE)
+    @action(detail=True, methods=["post"], url_path="set-feed")
+    def set_feed(self, request: Request, controller_id: str) -> Response:
+        """Rollout mode: the device follows the rollouts of this feed."""
+        device = self.get_object()
+        services.device_set_feed(
+            device=device, feed=self._input(serializers.SetFeedSerializer, request)["feed"]
+        )
+        return self._respond(device)
+
+    @extend_schema(request=None, responses=_DEVICE)
+    @action(detail=True, methods=["post"])
+    def latest(self, request: Request, controller_id: str) -> Response:
+        """Latest mode: the highest compatible software version."""
+        device = self.get_object()
+        services.device_set_latest(device=device)
+        return self._respond(device)
+
+    @extend_schema(request=None, responses=_DEVICE)
+    @action(detail=True, methods=["post"])
+    def pin(self, request: Request, controller_id: str) -> Response:
+        """Pinned: no update is offered (one already running may finish)."""
+        device = self.get_object()
+        services.device_pin(device=device)
+        return self._respond(device)
+
+    @extend_schema(request=None, responses=_DEVICE)
+    @action(detail=True, methods=["post"])
+    def unpin(self, request: Request, controller_id: str) -> Response:
+        """Back to rollout mode on the device's feed."""
+        device = self.get_object()
+        services.device_unpin(device=device)
+        return self._respond(device)
+
+    @extend_schema(request=None, responses=_DEVICE)
+    @action(detail=True, methods=["post"])
+    def retry(self, request: Request, controller_id: str) -> Response:
+        """Offer the target software again on the next poll (after a failure or a cancel)."""
+        device = self.get_object()
+        services.device_retry(device=device)
+        return self._respond(device)
+
+    @extend_schema(request=None, responses=_DEVICE)
+    @action(detail=True, methods=["post"], url_path="cancel-update")
+    def cancel_update(self, request: Request, controller_id: str) -> Response:
+        """Cancel the update under way: at once if not started, else the device is asked to stop."""
+        device = self.get_object()
+        services.device_cancel_update(device=device)
+        return self._respond(device)
+
+    @extend_schema(request=None, responses=_DEVICE)
+    @action(detail=True, methods=["post"], url_path="force-quit")
+    def force_quit(self, request: Request, controller_id: str) -> Response:
+        """Close a cancel the device has not confirmed."""
+        device = self.get_object()
+        services.device_force_quit(device=device)
+        return self._respond(device)
+
+    @extend_schema(request=None, responses=serializers.TokenSerializer)
+    @action(detail=True, methods=["post"], url_path="rotate-token")
+    def rotate_token(self, request: Request, controller_id: str) -> Response:
+        """Give the device a new random token, returned only in this response."""
+        device = self.get_object()
+        return Response({"token": services.device_rotate_token(device=device)})

@@ -1,0 +1,36 @@
+"""Filters of the device list (API): ?state=&update_mode=&feed=&hardware=&search=."""
+
+from __future__ import annotations
+
+import django_filters
+from django.db.models import Q, QuerySet
+
+from devices.models import Device
+from goosebit_project.api_filters import IdFilter
+
+
+class DeviceFilterSet(django_filters.FilterSet):
+    state = django_filters.MultipleChoiceFilter(choices=Device.State.choices)
+    update_mode = django_filters.MultipleChoiceFilter(choices=Device.UpdateMode.choices)
+    feed = django_filters.CharFilter()
+    hardware = IdFilter(field_name="hardware_id", help_text="hardware id")
+    hardware_model = django_filters.CharFilter(field_name="hardware__model")
+    sw_version = django_filters.CharFilter()
+    search = django_filters.CharFilter(
+        method="filter_search", help_text="part of the controller id, name, installed version or IP"
+    )
+
+    class Meta:
+        model = Device
+        fields = ["state", "update_mode", "feed", "hardware", "hardware_model", "sw_version", "search"]
+
+    def filter_search(self, queryset: QuerySet[Device], name: str, value: str) -> QuerySet[Device]:
+        value = value.strip()
+        if not value:
+            return queryset
+        return queryset.filter(
+            Q(controller_id__icontains=value)
+            | Q(name__icontains=value)
+            | Q(sw_version__icontains=value)
+            | Q(last_ip__icontains=value)
+        )

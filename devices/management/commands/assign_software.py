@@ -1,0 +1,51 @@
+"""Decide what devices run: a software, the latest compatible one, nothing (pinned), or a feed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import CommandError, CommandParser
+from django.db import transaction
+
+from devices import services
+from devices.management.commands._device_command import DevicesCommand
+from devices.management.output import device_summary, device_summary_text
+from goosebit_project.lib.commands import Output, get_one
+from software.models import Software
+
+
+class Command(DevicesCommand):
+    help = (
+        "Set the update mode of devices: --software ID (assigned), --software latest, "
+        "--software pinned (no updates), or --feed FEED (follow that feed's rollouts). "
+        "All devices change or none does."
+    )
+
+    def add_device_arguments(self, parser: CommandParser) -> None:
+        choice = parser.add_mutually_exclusive_group(required=True)
+        choice.add_argument("--software", metavar="ID|latest|pinned")
+        choice.add_argument("--feed", metavar="FEED", help="rollout mode: follow this feed")
+
+    def run(self, **options: Any) -> Output:
+        devices = self.get_devices(options["devices"])
+        choice = options["software"]
+        software = None
+        if choice is not None and choice not in ("latest", "pinned"):
+            if not choice.isdigit():
+                raise CommandError(f"--software takes a software id, 'latest' or 'pinned', got {choice!r}")
+            software = get_one(Software.objects.all(), "software", pk=int(choice))
+        # One transaction: an incompatible device leaves every device as it was.
+        with transaction.atomic():
+            for device in devices:
+                if options["feed"] is not None:
+                    services.device_set_feed(device=device, feed=options["feed"])
+                elif choice == "latest":
+                    services.device_set_latest(device=device)
+                elif choice == "pinned":
+                    services.device_pin(device=device)
+                else:
+                    services.device_assign_software(device=device, software=software)
+        return Output(
+            data=[device_summary(device) for device in devices],
+            text="\n".join(device_summary_text(device) for device in devices),
+        )

@@ -1,0 +1,26 @@
+"""Offer devices their target software again (after a failed or canceled update)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+
+from devices import services
+from devices.management.commands._device_command import DevicesCommand
+from devices.management.output import device_summary, device_summary_text
+from goosebit_project.lib.commands import Output
+
+
+class Command(DevicesCommand):
+    help = "Retry the update of devices on their next poll (also reinstalls an installed version)."
+
+    def run(self, **options: Any) -> Output:
+        devices = self.get_devices(options["devices"])
+        with transaction.atomic():
+            for device in devices:
+                services.device_retry(device=device)
+        return Output(
+            data=[device_summary(device) for device in devices],
+            text="\n".join(device_summary_text(device) for device in devices),
+        )

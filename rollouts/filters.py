@@ -1,0 +1,30 @@
+"""Filters of the rollout and action lists (API)."""
+
+from __future__ import annotations
+
+import django_filters
+
+from goosebit_project.api_filters import IdFilter
+from rollouts.models import Action, Rollout
+
+
+class RolloutFilterSet(django_filters.FilterSet):
+    status = django_filters.MultipleChoiceFilter(choices=Rollout.Status.choices)
+    feed = django_filters.CharFilter()
+    software = IdFilter(field_name="software_id")
+
+    class Meta:
+        model = Rollout
+        fields = ["status", "feed", "software"]
+
+
+class ActionFilterSet(django_filters.FilterSet):
+    device = django_filters.CharFilter(field_name="device__controller_id", help_text="controller id")
+    rollout = IdFilter(field_name="rollout_id")
+    software = IdFilter(field_name="software_id")
+    status = django_filters.MultipleChoiceFilter(choices=Action.Status.choices)
+    reason = django_filters.MultipleChoiceFilter(choices=Action.Reason.choices)
+
+    class Meta:
+        model = Action
+        fields = ["device", "rollout", "software", "status", "reason"]
