@@ -18,7 +18,6 @@ from devices import services
 from devices.api import serializers
 from devices.filters import DeviceFilterSet
 from devices.models import Device
-from goosebit_project.api_permissions import ModelPermissions
 from goosebit_project.lib.errors import InvalidInput
 from goosebit_project.lib.tokens import generate_token
 from software.models import Software
@@ -37,7 +36,6 @@ class DeviceViewSet(
     queryset = Device.objects.select_related("hardware").order_by("controller_id", "id")
     serializer_class = serializers.DeviceSerializer
     filterset_class = DeviceFilterSet
-    permission_classes = [ModelPermissions]
     lookup_field = "controller_id"
     lookup_value_regex = "[^/]+"
 

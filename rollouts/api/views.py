@@ -10,7 +10,6 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from goosebit_project.api_permissions import ModelPermissions
 from goosebit_project.lib.errors import InvalidInput
 from rollouts import selectors, services
 from rollouts.api import serializers
@@ -45,7 +44,6 @@ class RolloutViewSet(
     queryset = Rollout.objects.select_related("software", "created_by").order_by("-created", "-id")
     serializer_class = serializers.RolloutSerializer
     filterset_class = RolloutFilterSet
-    permission_classes = [ModelPermissions]
 
     def _respond(self, rollout: Rollout, code: int = status.HTTP_200_OK) -> Response:
         rollout = self.get_queryset().get(pk=rollout.pk)
@@ -117,7 +115,6 @@ class ActionViewSet(viewsets.ReadOnlyModelViewSet):
     queryset = Action.objects.select_related("device", "software").order_by("-id")
     serializer_class = serializers.ActionSerializer
     filterset_class = ActionFilterSet
-    permission_classes = [ModelPermissions]
 
     def get_serializer_class(self) -> type:
         if self.action == "retrieve":

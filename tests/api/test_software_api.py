@@ -396,3 +396,21 @@ def test_the_openapi_schema_describes_the_software_endpoints(client):
 
     assert response.status_code == 200
     assert "/api/v1/software/{id}/download/" in response.json()["paths"]
+
+
+def test_reading_software_needs_the_view_permission():
+    make_software("1.0.0")
+    client = APIClient()
+    user = User.objects.create_user("nobody", password="x")
+    client.force_authenticate(user)
+    assert client.get(LIST).status_code == 403
+
+    user.user_permissions.add(Permission.objects.get(codename="view_software"))
+    user = User.objects.get(pk=user.pk)  # drop the cached permissions
+    client.force_authenticate(user)
+    assert client.get(LIST).status_code == 200
+    assert client.post(LIST, {"url": "https://example.com/a.swu"}).status_code == 403
+
+
+def test_the_api_refuses_anonymous_requests():
+    assert APIClient().get(LIST).status_code in (401, 403)
