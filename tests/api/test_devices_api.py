@@ -5,36 +5,19 @@ from __future__ import annotations
 import base64
 
 import pytest
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Permission
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from devices.models import Device
 from goosebit_project.lib.tokens import hash_token, token_matches
 from rollouts.models import Action
+from tests.api.helpers import post, user_with
 from tests.factories import make_device, make_hardware, make_rollout, make_software
 from tests.rollouts.ddi_helpers import feedback, offered_action_id
 
 pytestmark = pytest.mark.django_db
 
 URL = "/api/v1/devices/"
-
-
-def user_with(*codenames: str):
-    user = get_user_model().objects.create_user(f"user-{'-'.join(codenames) or 'none'}", password="pw")
-    user.user_permissions.set(Permission.objects.filter(codename__in=codenames))
-    return user
-
-
-@pytest.fixture
-def api(client):
-    client.force_login(get_user_model().objects.create_superuser("root", password="pw"))
-    return client
-
-
-def post(api, path: str, data: dict | None = None):
-    return api.post(path, data or {}, content_type="application/json")
 
 
 # --- read ------------------------------------------------------------------------------------

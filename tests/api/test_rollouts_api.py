@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Permission
 from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from rollouts.models import Action, Rollout
+from tests.api.helpers import post, user_with
 from tests.factories import make_device, make_hardware, make_rollout, make_software
 from tests.rollouts.ddi_helpers import BASE, feedback, install, offered_action_id
 
@@ -28,22 +27,6 @@ ZERO_STATS = {
     "left": 0,
     "progress_percent": 0,
 }
-
-
-def user_with(*codenames: str):
-    user = get_user_model().objects.create_user(f"user-{'-'.join(codenames) or 'none'}", password="pw")
-    user.user_permissions.set(Permission.objects.filter(codename__in=codenames))
-    return user
-
-
-@pytest.fixture
-def api(client):
-    client.force_login(get_user_model().objects.create_superuser("root", password="pw"))
-    return client
-
-
-def post(api, path: str, data: dict | None = None):
-    return api.post(path, data or {}, content_type="application/json")
 
 
 # --- create ----------------------------------------------------------------------------------
