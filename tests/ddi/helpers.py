@@ -66,7 +66,8 @@ def send_json(
     **headers,
 ):
     data = body if isinstance(body, str | bytes) else json.dumps(body)
-    return getattr(client, method)(url, data=data, content_type=content_type, **headers)
+    # generic() sends the body whatever the method (SWUpdate sends a Content-Type even on GET).
+    return client.generic(method.upper(), url, data=data, content_type=content_type, **headers)
 
 
 def post_feedback(
@@ -129,14 +130,17 @@ def install(device: Device, software: Software) -> Action:
     device.assigned_software = software
     device.sw_version = software.version
     device.state = Device.State.FINISHED
-    device.save()
-    return make_action(
+    action = make_action(
         device,
         software,
         status=Action.Status.FINISHED,
         reason=Action.Reason.ASSIGNED,
         finished_at=timezone.now(),
     )
+    # What a closed+success feedback records: the action that installed what the device runs.
+    device.installed_action = action
+    device.save()
+    return action
 
 
 def artifact_json(cid: str, software: Software, *, tenant: str = "DEFAULT") -> dict:

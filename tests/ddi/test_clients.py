@@ -14,7 +14,7 @@ import pytest
 from devices.models import Device
 from rollouts.models import Action
 from tests.ddi.helpers import abs_url, content_of, ddi_url, deployment_href_matches
-from tests.factories import make_device, make_rollout, make_software
+from tests.factories import make_device, make_hardware, make_rollout, make_software
 
 pytestmark = pytest.mark.django_db
 
@@ -146,6 +146,9 @@ class RaucHawkbitUpdater:
 def fleet():
     """A device with a token that has never talked to us, and a rollout waiting for it."""
     device = make_device("swu-1", token=TOKEN, request_attributes=True, attributes={}, sw_version="")
+    # Pre-commissioned with its token only: the hardware comes from its first configData.
+    Device.objects.filter(pk=device.pk).update(hardware=None)
+    device.refresh_from_db()
     software = make_software("2.0.0", content=IMAGE, filename="image-2.0.0.swu")
     make_rollout(software)
     return device, software
@@ -160,7 +163,7 @@ def test_swupdate_2022_12_full_update_cycle_across_a_reboot(ddi_client, fleet):
 
     # Start-up: poll, then configData from the identify section, then poll again at once.
     first = swupdate.root()
-    assert first["_links"]["configData"] == {"href": abs_url("swu-1", "configData")}
+    assert first["_links"] == {"configData": {"href": abs_url("swu-1", "configData")}}
     response = swupdate.config_data({"hw_boardname": "board", "hw_revision": "1", "sw_version": "1.0.0"})
     assert (response.status_code, response.content) == (200, b"")
 
@@ -406,7 +409,8 @@ def test_rauc_hawkbit_updater_refusing_a_cancel_continues_the_install(ddi_client
 
 def test_a_client_sending_no_accept_header_like_hawkbit_rs_gets_hal_json(ddi_client, fleet):
     device, _ = fleet
-    device.attributes = {"hw_boardname": "board"}
+    device.attributes = {"hw_boardname": "board", "hw_revision": "1"}
+    device.hardware = make_hardware("board", "1")
     device.sw_version = "1.0.0"
     device.save()
 
