@@ -364,3 +364,23 @@ def test_setup_accepts_a_request_without_a_token_and_keeps_the_stored_one(ddi_cl
 
     device.refresh_from_db()
     assert device.token_hash == hash_token(TOKEN)
+
+
+# --- bad tokens ----------------------------------------------------------------------------
+
+
+def test_setup_mode_refuses_an_overlong_token_without_registering_the_device(ddi_client, setup_mode):
+    response = ddi_client.get(ddi_url("brand-new"), **target("t" * 200))
+
+    assert 400 <= response.status_code < 500
+    assert not Device.objects.exists()
+
+
+def test_setup_mode_refuses_an_overlong_token_for_a_known_device_and_keeps_its_token(ddi_client, setup_mode):
+    device = known_device("dev-1", token=TOKEN)
+
+    response = ddi_client.get(ddi_url("dev-1"), **target("t" * 200))
+
+    assert 400 <= response.status_code < 500
+    device.refresh_from_db()
+    assert device.token_hash == hash_token(TOKEN)

@@ -11,6 +11,7 @@ from tests.ddi.helpers import (
     ddi_url,
     deployment_href_matches,
     deployment_json,
+    etag_of,
     feedback_body,
     install,
     known_device,
@@ -78,6 +79,8 @@ def test_cancel_action_names_the_action_to_stop_with_string_ids(ddi_client, canc
     assert response.status_code == 200
     assert media_type(response) == "application/json"
     assert response.json() == {"id": str(canceling.pk), "cancelAction": {"stopId": str(canceling.pk)}}
+    assert response["ETag"] == etag_of(response.content)
+    assert response["Content-Length"] == str(len(response.content))
 
 
 def test_the_cancel_href_from_the_root_can_be_followed_as_is(ddi_client, canceling):

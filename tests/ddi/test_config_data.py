@@ -349,3 +349,21 @@ def test_zephyr_config_data_body_is_accepted(ddi_client):
 
     assert response.status_code == 200
     assert _attributes("dev-1") == {"VIN": "JH4TB2H26CC000000", "hwRevision": "3"}
+
+
+def test_config_data_that_is_not_utf8_is_refused_with_400(ddi_client):
+    known_device("dev-1", attributes={"a": "1"})
+
+    response = put_config(ddi_client, "dev-1", b"\xff\xfe{")
+
+    assert response.status_code == 400
+    assert _attributes("dev-1") == {"a": "1"}
+
+
+def test_a_nested_attribute_value_is_refused_with_400(ddi_client):
+    known_device("dev-1", attributes={"a": "1"})
+
+    response = put_config(ddi_client, "dev-1", {"data": {"b": {"nested": "x"}}})
+
+    assert response.status_code == 400
+    assert _attributes("dev-1") == {"a": "1"}

@@ -408,3 +408,44 @@ def test_the_default_details_quota_is_50(ddi_client, action):
 
     assert accepted.status_code == 200
     assert refused.status_code == 429
+
+
+# --- robustness ----------------------------------------------------------------------------
+
+
+def test_feedback_that_is_not_utf8_is_refused_with_400(ddi_client, action):
+    response = post_feedback(ddi_client, "dev-1", action.pk, b"\xff\xfe{not json")
+
+    assert response.status_code == 400
+    assert not action.statuses.exists()
+
+
+def test_a_detail_line_with_a_nul_character_is_stored(ddi_client, action):
+    # SWUpdate inserts some error lines unescaped (ddi.md §3.3); a control character in a log
+    # line must not lose the feedback, on any database.
+    body = feedback_body("proceeding", "none", ["bad \u0000 byte", "next line"])
+
+    response = post_feedback(ddi_client, "dev-1", action.pk, body)
+
+    assert response.status_code == 200
+    assert action.statuses.filter(source="device").count() == 1
+
+
+def test_a_status_code_too_big_for_the_database_is_not_a_server_error(ddi_client, action):
+    body = feedback_body("proceeding", "none", ["x"])
+    body["status"]["code"] = 2**70
+
+    response = post_feedback(ddi_client, "dev-1", action.pk, body)
+
+    assert response.status_code in (200, 400)
+    assert action.statuses.count() == (1 if response.status_code == 200 else 0)
+
+
+def test_huge_progress_counters_are_not_a_server_error(ddi_client, device, action):
+    body = feedback_body("proceeding", "none", ["x"], progress={"cnt": 10**30, "of": 3})
+
+    response = post_feedback(ddi_client, "dev-1", action.pk, body)
+
+    assert response.status_code == 200
+    device.refresh_from_db()
+    assert device.progress == 100

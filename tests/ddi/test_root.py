@@ -442,3 +442,45 @@ def test_a_steady_poll_costs_the_same_queries_however_big_the_fleet(
     _fill_the_database()
 
     _steady_poll(ddi_client, django_assert_num_queries, device)
+
+
+# --- odd requests --------------------------------------------------------------------------
+
+
+def test_links_are_built_from_the_host_the_device_used(ddi_client):
+    known_device("dev-1", request_attributes=True)
+
+    body = poll(ddi_client, "dev-1", HTTP_HOST="updates.example.com:8443")
+
+    assert body["_links"] == {
+        "configData": {"href": "http://updates.example.com:8443/DEFAULT/controller/v1/dev-1/configData"}
+    }
+
+
+def test_a_controller_id_with_a_space_is_registered_decoded_and_linked_encoded(ddi_client):
+    response = ddi_client.get("/DEFAULT/controller/v1/my%20device")
+
+    assert response.status_code == 200
+    assert response.json()["_links"] == {
+        "configData": {"href": "http://testserver/DEFAULT/controller/v1/my%20device/configData"}
+    }
+    assert Device.objects.filter(controller_id="my device").exists()
+
+
+def test_an_empty_controller_id_answers_404(ddi_client):
+    assert ddi_client.get("/DEFAULT/controller/v1/").status_code == 404
+    assert not Device.objects.exists()
+
+
+def test_a_controller_id_with_a_nul_character_is_refused_without_a_server_error(ddi_client):
+    response = ddi_client.get("/DEFAULT/controller/v1/dev%00one")
+
+    assert response.status_code in (400, 404)
+    assert not Device.objects.exists()
+
+
+def test_a_huge_action_id_answers_404(ddi_client):
+    known_device("dev-1")
+
+    assert ddi_client.get(ddi_url("dev-1", "deploymentBase", 10**30)).status_code == 404
+    assert ddi_client.get(ddi_url("dev-1", "softwaremodules", 10**30, "artifacts")).status_code == 404
