@@ -19,6 +19,7 @@ from tests.ddi.helpers import (
     known_device,
     links_of,
     post_feedback,
+    send_json,
 )
 from tests.factories import make_action, make_hardware, make_rollout, make_software
 
@@ -355,3 +356,72 @@ def test_a_failed_action_for_older_software_does_not_block_a_newer_rollout(ddi_c
 
     assert action is not None
     assert action.software == newer
+
+
+# --- what changed since the last poll is seen by the next one ------------------------------
+
+
+def test_a_rollout_started_after_a_steady_poll_is_offered_on_the_next_poll(ddi_client):
+    device = known_device("dev-1", sw_version="1.0.0")
+    make_rollout(make_software("1.0.0"))
+    assert _offered(ddi_client, device) is None
+
+    newer = make_rollout(make_software("2.0.0"))
+
+    action = _offered(ddi_client, device)
+    assert action is not None
+    assert action.rollout == newer
+
+
+def test_resuming_a_paused_rollout_is_seen_by_the_next_poll(ddi_client):
+    device = known_device("dev-1", sw_version="1.0.0")
+    rollout = make_rollout(make_software("2.0.0"), status=Rollout.Status.PAUSED)
+    assert _offered(ddi_client, device) is None
+
+    rollout.status = Rollout.Status.RUNNING
+    rollout.save()
+
+    action = _offered(ddi_client, device)
+    assert action is not None
+    assert action.rollout == rollout
+
+
+def test_a_paused_rollout_created_after_a_steady_poll_holds_the_feed_until_resumed(ddi_client):
+    device = known_device("dev-1", sw_version="1.0.0")
+    old = make_software("1.0.0")
+    _age(make_rollout(old), minutes=10)
+    assert _offered(ddi_client, device) is None
+    newer = make_rollout(make_software("2.0.0"), status=Rollout.Status.PAUSED)
+
+    assert _offered(ddi_client, device) is None
+    newer.status = Rollout.Status.RUNNING
+    newer.save()
+    assert _offered(ddi_client, device) is not None
+
+
+def test_hardware_added_to_existing_software_is_seen_by_the_next_poll(ddi_client, device_services):
+    board = make_hardware("board", "1")
+    device = known_device("dev-1", hardware=board, sw_version="1.0.0")
+    device_services.device_set_latest(device=device)
+    software = make_software("2.0.0", compatibility=[])
+    assert _offered(ddi_client, device) is None
+
+    software.compatibility.add(board)
+
+    action = _offered(ddi_client, device)
+    assert action is not None
+    assert action.software == software
+
+
+def test_a_device_that_reports_an_older_version_after_a_steady_poll_is_offered_its_target(ddi_client):
+    device = known_device("dev-1", sw_version="2.0.0")
+    software = make_software("2.0.0")
+    make_rollout(software)
+    assert _offered(ddi_client, device) is None
+
+    response = send_json(ddi_client, "put", ddi_url("dev-1", "configData"), {"data": {"sw_version": "1.0.0"}})
+    assert response.status_code == 200
+
+    action = _offered(ddi_client, device)
+    assert action is not None
+    assert action.software == software
