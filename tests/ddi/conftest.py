@@ -26,3 +26,12 @@ def device_services():
 @pytest.fixture
 def rollout_services():
     return importlib.import_module("rollouts.services")
+
+
+@pytest.fixture(autouse=True)
+def _pinned_settings(settings):
+    # Payload assertions spell out sleep, tenant and chunk part: pin them whatever the environment says.
+    settings.GOOSEBIT_POLL_TIME = "00:01:00"
+    settings.GOOSEBIT_POLL_TIME_REGISTRATION = "00:00:10"
+    settings.GOOSEBIT_TENANTS = ["DEFAULT"]
+    settings.GOOSEBIT_DDI_CHUNK_PART = "os"

@@ -26,8 +26,6 @@ IMAGE = b"SWU image bytes " * 512  # 8 KiB
 def _strict_auth(settings):
     settings.GOOSEBIT_DEVICE_AUTH_ENABLE = True
     settings.GOOSEBIT_DEVICE_AUTH_MODE = "strict"
-    settings.GOOSEBIT_POLL_TIME = "00:01:00"
-    settings.GOOSEBIT_POLL_TIME_REGISTRATION = "00:00:10"
 
 
 def _path(href: str) -> str:

@@ -31,12 +31,6 @@ pytestmark = pytest.mark.django_db
 PLAIN_ROOT = {"config": {"polling": {"sleep": "00:01:00"}}}
 
 
-@pytest.fixture(autouse=True)
-def _poll_times(settings):
-    settings.GOOSEBIT_POLL_TIME = "00:01:00"
-    settings.GOOSEBIT_POLL_TIME_REGISTRATION = "00:00:10"
-
-
 # --- content negotiation -------------------------------------------------------------------
 
 
