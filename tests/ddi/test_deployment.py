@@ -329,3 +329,16 @@ def test_the_artifact_hrefs_use_the_tenant_the_device_used(ddi_client, settings)
     assert response.json() == deployment_json(action, tenant="b")
     artifact_href = response.json()["deployment"]["chunks"][0]["artifacts"][0]["_links"]["download"]["href"]
     assert artifact_href.startswith(abs_url("dev-1", tenant="b") + "/softwaremodules/")
+
+
+def test_the_chunk_part_follows_the_configured_module_type_for_zephyr(ddi_client, settings):
+    settings.GOOSEBIT_DDI_CHUNK_PART = "bApp"
+    device = known_device("dev-1")
+    action = start_action(device, make_software("2.0.0"))
+
+    response = ddi_client.get(ddi_url("dev-1", "deploymentBase", action.pk))
+
+    assert response.status_code == 200
+    expected = deployment_json(action)
+    expected["deployment"]["chunks"][0]["part"] = "bApp"
+    assert response.json() == expected
