@@ -478,4 +478,14 @@ def test_a_huge_action_id_answers_404(ddi_client):
     known_device("dev-1")
 
     assert ddi_client.get(ddi_url("dev-1", "deploymentBase", 10**30)).status_code == 404
+    assert ddi_client.get(ddi_url("dev-1", "installedBase", 10**30)).status_code == 404
+    assert ddi_client.get(ddi_url("dev-1", "cancelAction", 10**30)).status_code == 404
+
+
+def test_a_huge_software_id_answers_404(ddi_client):
+    known_device("dev-1")
+
     assert ddi_client.get(ddi_url("dev-1", "softwaremodules", 10**30, "artifacts")).status_code == 404
+    assert (
+        ddi_client.get(ddi_url("dev-1", "softwaremodules", 10**30, "artifacts", "a.swu")).status_code == 404
+    )
