@@ -46,15 +46,26 @@ def parse_json_object(body: bytes) -> dict[str, Any]:
     return data
 
 
-def _optional_int(value: Any) -> int | None:
-    # Lenient: real clients send odd counters; a value we cannot read is ignored, not rejected.
+_INT32 = 2**31 - 1
+
+
+def _optional_int(value: Any, *, limit: int | None = None) -> int | None:
+    # Lenient: real clients send odd counters; a value we cannot read (or, with a limit, store
+    # in a 32-bit column) is ignored, not rejected.
     if isinstance(value, bool):
         return None
-    if isinstance(value, int):
-        return value
     if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value)
+        value = int(value)
+    if isinstance(value, int) and (limit is None or -limit <= value <= limit):
+        return value
     return None
+
+
+def _detail_text(detail: Any) -> str:
+    text = detail if isinstance(detail, str) else json.dumps(detail)
+    # SWUpdate inserts some error lines unescaped (ddi.md §3.3); PostgreSQL's JSON cannot hold
+    # NUL, and a log line must never lose the feedback it belongs to.
+    return text.replace("\x00", "\ufffd")
 
 
 def parse_feedback(body: bytes) -> Feedback:
@@ -83,8 +94,8 @@ def parse_feedback(body: bytes) -> Feedback:
         finished=finished,
         progress_cnt=_optional_int(progress.get("cnt")),
         progress_of=_optional_int(progress.get("of")),
-        code=_optional_int(status.get("code")),
-        details=[detail if isinstance(detail, str) else json.dumps(detail) for detail in details],
+        code=_optional_int(status.get("code"), limit=_INT32),
+        details=[_detail_text(detail) for detail in details],
     )
 
 

@@ -147,6 +147,8 @@ def ddi_view(*methods: str, negotiate: bool = True) -> Callable:
                 return _empty(404)
             if len(controller_id) > MAX_CONTROLLER_ID_LENGTH:
                 return _error(400, f"controllerId is longer than {MAX_CONTROLLER_ID_LENGTH} characters")
+            if not controller_id.isprintable():
+                return _error(400, "controllerId must not contain control characters")
             content_type = JSON
             if negotiate:
                 negotiated = _negotiate(request)
@@ -157,11 +159,11 @@ def ddi_view(*methods: str, negotiate: bool = True) -> Callable:
             credentials = authenticate(request, controller_id=controller_id, device=device)
             if credentials is None:
                 return _empty(401)
-            token = credentials.token_to_store
-            if device is not None and token and not token_matches(token, device.token_hash):
-                device_services.device_set_token(device=device, token=token)
             ctx = DdiContext(tenant, controller_id, device, credentials, content_type)
             try:
+                token = credentials.token_to_store
+                if device is not None and token and not token_matches(token, device.token_hash):
+                    device_services.device_set_token(device=device, token=token)
                 return view(request, ctx, **kwargs)
             except DomainError as error:
                 return _error(error.status_code, error.message)
@@ -199,9 +201,9 @@ def root(request: HttpRequest, ctx: DdiContext) -> HttpResponse:
     if device is None:
         if not ctx.credentials.may_register:
             return _empty(401)
-        device = device_services.device_register(controller_id=ctx.controller_id)
-        if ctx.credentials.token_to_store:
-            device_services.device_set_token(device=device, token=ctx.credentials.token_to_store)
+        device = device_services.device_register(
+            controller_id=ctx.controller_id, token=ctx.credentials.token_to_store
+        )
     device_services.device_record_poll(device=device, ip=_client_ip(request))
     action = rollout_services.device_reconcile(device=device)
 

@@ -33,13 +33,20 @@ _ATTRIBUTE_TEXT = re.compile(r"^[a-zA-Z0-9_\-!@#$%^&*()+=\[\]{}|;:'\",.<>/\\?\s~
 ATTRIBUTE_MODES = ("merge", "replace", "remove")
 
 
-def device_register(*, controller_id: str, state: str = Device.State.REGISTERED) -> Device:
-    """Plug-and-play: create the device on first contact, or return the one a racing worker made."""
+def device_register(
+    *, controller_id: str, token: str | None = None, state: str = Device.State.REGISTERED
+) -> Device:
+    """Plug-and-play: create the device on first contact, or return the one a racing worker made.
+
+    A token (gooseBit's setup mode stores the one a device presents) is validated first, so a bad
+    one registers nothing.
+    """
+    token_hash = hash_token(_valid_token(token)) if token else ""
     try:
         with transaction.atomic():
-            return Device.objects.create(controller_id=controller_id, state=state)
+            return Device.objects.create(controller_id=controller_id, state=state, token_hash=token_hash)
     except IntegrityError:
-        return Device.objects.select_related("hardware").get(controller_id=controller_id)
+        return Device.objects.get(controller_id=controller_id)
 
 
 class _PollRecorder:
@@ -251,11 +258,15 @@ def device_retry(*, device: Device) -> Device:
     return device
 
 
-def device_set_token(*, device: Device, token: str) -> Device:
+def _valid_token(token: str) -> str:
     token = token.strip()
     if not token or len(token) > MAX_TOKEN_LENGTH or any(ch.isspace() for ch in token):
         raise InvalidInput(f"a device token is 1 to {MAX_TOKEN_LENGTH} characters without spaces")
-    device.token_hash = hash_token(token)
+    return token
+
+
+def device_set_token(*, device: Device, token: str) -> Device:
+    device.token_hash = hash_token(_valid_token(token))
     device.save(update_fields=["token_hash", "updated"])
     return device
 

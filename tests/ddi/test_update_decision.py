@@ -177,16 +177,27 @@ def test_a_newer_rollout_that_is_not_running_holds_the_feed_without_falling_back
     assert not device.actions.exists()
 
 
-@pytest.mark.parametrize("status", [Rollout.Status.DRAFT, Rollout.Status.FINISHED])
-def test_a_newer_draft_or_finished_rollout_does_not_hold_the_feed(ddi_client, status):
+def test_a_newer_draft_rollout_does_not_hold_the_feed(ddi_client):
     device = known_device("dev-1", sw_version="1.0.0")
     running = _age(make_rollout(make_software("2.0.0")), minutes=10)
-    _age(make_rollout(make_software("3.0.0"), status=status), minutes=1)
+    _age(make_rollout(make_software("3.0.0"), status=Rollout.Status.DRAFT), minutes=1)
 
     action = _offered(ddi_client, device)
 
     assert action is not None
     assert action.rollout == running
+
+
+def test_a_newer_finished_rollout_keeps_its_feed_and_serves_devices_that_join_later(ddi_client):
+    # Falling back to the older rollout would downgrade late joiners (gooseBit's bug).
+    device = known_device("dev-1", sw_version="1.0.0")
+    _age(make_rollout(make_software("2.0.0")), minutes=10)
+    finished = _age(make_rollout(make_software("3.0.0"), status=Rollout.Status.FINISHED), minutes=1)
+
+    action = _offered(ddi_client, device)
+
+    assert action is not None
+    assert action.rollout == finished
 
 
 # --- when not to update --------------------------------------------------------------------
