@@ -122,7 +122,8 @@ def test_devices_assign_software_needs_every_device_compatible():
     software = make_software("2.0.0", compatibility=[rpi])
     make_device("rpi-1", hardware=rpi)
     make_device("imx-1", hardware=imx)
-    make_device("new-1", hardware=None)
+    make_device("new-1")
+    Device.objects.filter(controller_id="new-1").update(hardware=None)
 
     with pytest.raises(InvalidInput) as error:
         services.devices_assign_software(devices=Device.objects.all(), software=software)
