@@ -121,6 +121,34 @@ class RolloutFilter(admin.SimpleListFilter):
         )
 
 
+class InstalledSoftwareFilter(admin.SimpleListFilter):
+    """Devices that run a software: ``?installed_software=<id>`` (the software list links here).
+
+    Shown in the sidebar only while active (there may be hundreds of packages to choose from).
+    """
+
+    title = "installed software"
+    parameter_name = "installed_software"
+
+    def lookups(self, request, model_admin):
+        value = self.value()
+        software = Software.objects.filter(pk=value).first() if value and value.isdigit() else None
+        return [(value, software.version)] if software else []
+
+    def has_output(self) -> bool:
+        # Applied (and shown) whenever the parameter is given, so an unknown id is an error
+        # rather than a silently unfiltered list.
+        return self.value() is not None
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value is None:
+            return queryset
+        if not self.lookup_choices:
+            raise IncorrectLookupParameters(f"installed software filter {value!r}")
+        return queryset.filter(installed_action__software_id=int(value))
+
+
 # --- forms ------------------------------------------------------------------------------------
 
 
@@ -252,6 +280,7 @@ class DeviceAdmin(admin.ModelAdmin):
         "feed",
         ("hardware", admin.RelatedOnlyFieldListFilter),
         RolloutFilter,
+        InstalledSoftwareFilter,
     ]
     search_fields = [
         "controller_id",

@@ -18,6 +18,7 @@ from django.test import Client
 from devices.models import Device
 from rollouts.models import Action
 from tests.factories import make_hardware, make_software
+from tests.packages import build_swu
 
 sync_api = pytest.importorskip("playwright.sync_api")
 
@@ -179,3 +180,25 @@ def test_the_live_log_grows_while_the_device_reports(logged_in, live_server):
     sync_api.expect(page.locator("#gb-live-state")).to_have_text("Up to date")
     sync_api.expect(page.locator("#gb-live-status")).to_have_text("Finished")
     sync_api.expect(page.locator("#gb-live-progress .gb-progress__label")).to_have_text("100%")
+
+
+def test_uploading_a_swu_goes_through_the_progress_upload_and_shows_parser_errors(logged_in, tmp_path):
+    page = logged_in
+    garbage = tmp_path / "broken.swu"
+    garbage.write_bytes(b"not a package")
+    package = build_swu(tmp_path / "fw.swu", version="4.2.0", board="rpi4", revisions=["1.2"])
+
+    page.goto("/admin/software/software/add/")
+    # Survives only if the page is never reloaded: proves the XHR upload path ran.
+    page.evaluate("window.uploadedWithoutReload = true")
+    page.set_input_files("#id_package", str(garbage))
+    page.click("input[name=_save]")
+    sync_api.expect(page.locator(".errorlist")).to_contain_text("not a .swu or .raucb file")
+
+    page.set_input_files("#id_package", str(package))
+    page.click("input[name=_save]")
+    sync_api.expect(page.locator(".messagelist")).to_contain_text("was added successfully")
+    sync_api.expect(page.locator("#result_list tbody tr").first).to_contain_text("4.2.0")
+    sync_api.expect(page.locator("#result_list tbody tr").first).to_contain_text("rpi4 1.2")
+    assert page.url.endswith("/admin/software/software/")
+    assert page.evaluate("window.uploadedWithoutReload") is True

@@ -163,7 +163,10 @@ def test_the_hardware_filter_lists_only_boards_in_use(admin_client, fleet):
     assert "imx8 B" in html and "unused 0" not in html
 
 
-@pytest.mark.parametrize("query", ["rollout=abc", "rollout=1:exploded", "presence=sideways", "failed=maybe"])
+@pytest.mark.parametrize(
+    "query",
+    ["rollout=abc", "rollout=1:exploded", "presence=sideways", "failed=maybe", "installed_software=99999"],
+)
 def test_a_nonsense_filter_value_resets_the_list_instead_of_failing(admin_client, fleet, query):
     response = admin_client.get(URL + "?" + query)
 
