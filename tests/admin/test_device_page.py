@@ -233,24 +233,39 @@ def test_the_form_sets_and_removes_the_token(admin_client):
 
 
 def test_adding_a_device_pre_commissions_it_with_a_token(admin_client):
-    board = make_hardware("rpi4", "1")
-
     response = admin_client.post(
         "/admin/devices/device/add/",
-        {"controller_id": "gw-9", "name": "Spare", "hardware": board.pk, "update_mode": "rollout",
-         "feed": "beta", "assigned_software": "", "new_token": "t0ken"},
-    )  # fmt: skip
+        {
+            "controller_id": "gw-9",
+            "name": "Spare",
+            "update_mode": "rollout",
+            "feed": "beta",
+            "new_token": "t0ken",
+        },
+    )
 
     assert response.status_code == 302
     device = Device.objects.get()
     assert (device.controller_id, device.name, device.hardware, device.feed, device.state) == (
         "gw-9",
         "Spare",
-        board,
+        None,
         "beta",
         Device.State.UNKNOWN,
     )
     assert token_matches("t0ken", device.token_hash)
+
+
+def test_adding_a_device_id_with_a_slash_is_a_form_error(admin_client):
+    response = admin_client.post(
+        "/admin/devices/device/add/", {"controller_id": "a/b", "update_mode": "latest", "feed": "default"}
+    )
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors == {
+        "controller_id": ["a controller id must not contain '/'"]
+    }
+    assert Device.objects.count() == 0
 
 
 def test_adding_an_existing_device_id_is_a_form_error(admin_client):
@@ -306,7 +321,9 @@ def test_a_command_that_does_not_apply_is_a_message_not_an_error(admin_client):
     response = admin_client.post(page_url(device, "cancel-update/"), follow=True)
 
     assert response.status_code == 200
-    assert [str(message) for message in response.context["messages"]] == ["idle has no update to cancel"]
+    assert [str(message) for message in response.context["messages"]] == [
+        "device idle has no update under way to cancel"
+    ]
 
 
 def test_retry_from_the_page(admin_client):
