@@ -49,6 +49,19 @@ def by_version(items: list[Software]) -> list[Software]:
     return sorted(items, key=lambda software: (Version(software.version), software.created), reverse=True)
 
 
+class RefuseHiddenActionsMixin:
+    """The admin hides bulk actions a user may not run; this refuses them (403) when posted
+    anyway, where Django would only redirect with "No action selected". Shared by the fleet's
+    ModelAdmins (devices, software, rollouts)."""
+
+    def changelist_view(self, request, extra_context=None):
+        if request.method == "POST":
+            allowed = self.get_actions(request)
+            if any(name and name not in allowed for name in request.POST.getlist("action")):
+                raise PermissionDenied
+        return super().changelist_view(request, extra_context)
+
+
 @admin.register(Hardware)
 class HardwareAdmin(admin.ModelAdmin):
     list_display = ["model", "revision", "device_link"]
@@ -97,9 +110,8 @@ class FailedFilter(admin.SimpleListFilter):
 
 
 class RolloutFilter(admin.SimpleListFilter):
-    """Devices a rollout reached: ``?rollout=<id>``, or ``?rollout=<id>:<action status>``.
-
-    The second form is what the rollout pages link to from each count.
+    """Devices a rollout targets: ``?rollout=<id>``, or one number of its statistics with
+    ``?rollout=<id>:<bucket>`` (succeeded, failed, not_started, …; the rollout pages link here).
     """
 
     title = "rollout"
@@ -113,12 +125,15 @@ class RolloutFilter(admin.SimpleListFilter):
         value = self.value()
         if value is None:
             return queryset
-        rollout_id, _, status = value.partition(":")
-        if not rollout_id.isdigit() or (status and status not in Action.Status.values):
-            raise IncorrectLookupParameters(f"rollout filter {value!r}")
-        return selectors.devices_in_rollout(
-            devices=queryset, rollout_id=int(rollout_id), status=status or None
+        rollout_id, _, bucket = value.partition(":")
+        rollout = (
+            Rollout.objects.select_related("software").filter(pk=int(rollout_id)).first()
+            if rollout_id.isdigit()
+            else None
         )
+        if rollout is None or (bucket and bucket not in selectors.ROLLOUT_BUCKETS):
+            raise IncorrectLookupParameters(f"rollout filter {value!r}")
+        return selectors.devices_in_rollout(devices=queryset, rollout=rollout, bucket=bucket or None)
 
 
 class InstalledSoftwareFilter(admin.SimpleListFilter):
@@ -258,7 +273,7 @@ class DeviceChangeList(ChangeList):
 
 
 @admin.register(Device)
-class DeviceAdmin(admin.ModelAdmin):
+class DeviceAdmin(RefuseHiddenActionsMixin, admin.ModelAdmin):
     form = DeviceForm
     list_display = [
         "controller_id",
@@ -378,14 +393,7 @@ class DeviceAdmin(admin.ModelAdmin):
         return actions
 
     def changelist_view(self, request, extra_context=None):
-        extra_context = {"title": "Devices", **(extra_context or {})}
-        # The admin hides actions a user may not run; refuse them outright when posted anyway
-        # (Django would only redirect with "No action selected").
-        if request.method == "POST":
-            allowed = self.get_actions(request)
-            if any(name and name not in allowed for name in request.POST.getlist("action")):
-                raise PermissionDenied
-        return super().changelist_view(request, extra_context)
+        return super().changelist_view(request, {"title": "Devices", **(extra_context or {})})
 
     # --- bulk actions ---
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
 from devices.models import Device
@@ -185,3 +186,69 @@ def log_line(status: ActionStatus) -> dict[str, Any]:
         "code": "" if status.code is None else str(status.code),
         "details": details_text(status.details),
     }
+
+
+# Rollout statistics (rollouts.selectors.RolloutStats): label and tone of each bucket, in bar order.
+ROLLOUT_BUCKET_DISPLAY = {
+    "succeeded": ("updated", "ok"),
+    "already_on_version": ("already on version", "info"),
+    "failed": ("failed", "bad"),
+    "running": ("updating", "active"),
+    "pending": ("pending", "warn"),
+    "canceled": ("canceled", "muted"),
+    "not_started": ("not started", ""),
+    "left": ("left the rollout", ""),
+}
+
+
+def rollout_devices_url(rollout: Rollout, bucket: str | None = None) -> str:
+    """The device list filtered to the devices behind one number of a rollout's statistics."""
+    value = f"{rollout.pk}:{bucket}" if bucket else str(rollout.pk)
+    return reverse("admin:devices_device_changelist") + f"?rollout={value}"
+
+
+def rollout_counts(rollout: Rollout, stats) -> list[dict[str, Any]]:
+    """The non-zero numbers of ``stats`` with label, tone and a link to their devices."""
+    return [
+        {
+            "bucket": bucket,
+            "label": label,
+            "tone": tone,
+            "count": getattr(stats, bucket),
+            "url": rollout_devices_url(rollout, bucket),
+        }
+        for bucket, (label, tone) in ROLLOUT_BUCKET_DISPLAY.items()
+        if getattr(stats, bucket)
+    ]
+
+
+def rollout_bar(stats) -> SafeString:
+    """Targeted devices as one bar: done, failed, in flight; the rest (not started) stays empty."""
+    segments = [
+        (label, getattr(stats, bucket), tone)
+        for bucket, (label, tone) in ROLLOUT_BUCKET_DISPLAY.items()
+        if tone and bucket != "left"
+    ]
+    return stacked_bar(segments, total=stats.targeted)
+
+
+def rollout_summary(rollout: Rollout, stats) -> SafeString:
+    """Bar, percentage and linked counts: the rollout list's, page's and dashboard's progress."""
+    counts = format_html_join(
+        " ",
+        '<a href="{}"><span class="gb-dot gb-dot--{}"></span>{} {}</a>',
+        (
+            (item["url"], item["tone"] or "none", item["count"], item["label"])
+            for item in rollout_counts(rollout, stats)
+        ),
+    )
+    return format_html(
+        '<div class="gb-rollout">{}<div class="gb-rollout__line"><strong>{}%</strong> '
+        '<span class="gb-muted">({}/{}, {} failed)</span> <span class="gb-counts">{}</span></div></div>',
+        rollout_bar(stats),
+        stats.progress_percent,
+        stats.done,
+        stats.targeted,
+        stats.failed,
+        counts or format_html('<span class="gb-muted">{}</span>', "no device targeted yet"),
+    )

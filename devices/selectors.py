@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from devices.models import Device
 from goosebit_project.lib.config import poll_seconds
-from goosebit_project.lib.versions import Version
+from goosebit_project.lib.versions import Version, versions_equal
 from rollouts import selectors as rollout_selectors
 from rollouts.models import Action, ActionStatus, Rollout
 from software.models import Software
@@ -154,36 +154,17 @@ def updates_per_day(*, days: int = 14, now=None) -> list[DayCount]:
 # --- rollouts on the dashboard ----------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class RolloutProgress:
-    rollout: Rollout
-    counts: dict[str, int]  # Action.Status value -> actions of this rollout in that status
+def rollouts_active(*, limit: int = 10) -> list[tuple[Rollout, rollout_selectors.RolloutStats]]:
+    """Running and paused rollouts, newest first, with their statistics (rollout_stats).
 
-    @property
-    def total(self) -> int:
-        return sum(self.counts.values())
-
-    def percent(self, status: str) -> int:
-        return self.counts.get(status, 0) * 100 // self.total if self.total else 0
-
-
-def rollouts_active_progress(*, limit: int = 10) -> list[RolloutProgress]:
-    """Running and paused rollouts with their actions per status: two queries."""
-    rollouts = list(
+    Two or three queries per rollout (rollout_stats), whatever the number of devices.
+    """
+    rollouts = (
         Rollout.objects.filter(status__in=[Rollout.Status.RUNNING, Rollout.Status.PAUSED])
         .select_related("software")
         .order_by("-created", "-id")[:limit]
     )
-    counts: dict[int, dict[str, int]] = {rollout.pk: {} for rollout in rollouts}
-    rows = (
-        Action.objects.filter(rollout__in=counts.keys())
-        .order_by()
-        .values("rollout", "status")
-        .annotate(n=Count("pk"))
-    )
-    for row in rows:
-        counts[row["rollout"]][row["status"]] = row["n"]
-    return [RolloutProgress(rollout=rollout, counts=counts[rollout.pk]) for rollout in rollouts]
+    return [(rollout, rollout_selectors.rollout_stats(rollout=rollout)) for rollout in rollouts]
 
 
 # --- targets for a page of devices ------------------------------------------------------------
@@ -349,16 +330,49 @@ def devices_with_failures(*, devices: QuerySet[Device], failed: str) -> QuerySet
     raise ValueError(f"unknown failure filter {failed!r}")
 
 
-def devices_in_rollout(
-    *, devices: QuerySet[Device], rollout_id: int, status: str | None = None
-) -> QuerySet[Device]:
-    """Devices that got an action from the rollout; with ``status``, those whose newest one has it.
+# The buckets of rollouts.selectors.RolloutStats, each reachable as a device list filter.
+ROLLOUT_BUCKETS = (
+    "succeeded",
+    "already_on_version",
+    "failed",
+    "running",
+    "pending",
+    "canceled",
+    "not_started",
+    "left",
+)
 
-    "Newest" matches rollouts.selectors.rollout_results: a device that retried counts once, by the
-    outcome of its last attempt.
+
+def devices_in_rollout(
+    *, devices: QuerySet[Device], rollout: Rollout, bucket: str | None = None
+) -> QuerySet[Device]:
+    """The devices behind one number of rollout_stats; without ``bucket``, all it targets.
+
+    Each bucket selects exactly the devices rollout_stats counts in it (a test holds both to
+    that): targeted devices by the status of their newest action in the rollout, those without
+    one by whether they report the rollout's version already, and "left" for devices that got
+    an action but are no longer targeted.
     """
-    actions = Action.objects.filter(rollout_id=rollout_id, device=OuterRef("pk"))
-    if status is None:
-        return devices.filter(Exists(actions))
+    targeted = rollout_selectors.rollout_targeted_devices(rollout=rollout).values("pk")
+    actions = Action.objects.filter(rollout=rollout, device=OuterRef("pk"))
+    if bucket is None:
+        return devices.filter(pk__in=targeted)
+    if bucket == "left":
+        return devices.filter(Exists(actions)).exclude(pk__in=targeted)
+    if bucket in ("not_started", "already_on_version"):
+        idle = devices.filter(pk__in=targeted).filter(~Exists(actions))
+        reported = idle.order_by().values_list("sw_version", flat=True).distinct()
+        on_version = [text for text in reported if versions_equal(text, rollout.software.version)]
+        if bucket == "already_on_version":
+            return idle.filter(sw_version__in=on_version)
+        return idle.exclude(sw_version__in=on_version)
+    # rollout_stats' own bucketing of action statuses (a device being canceled counts as running).
+    statuses = [status for status, name in rollout_selectors._STATUS_BUCKET.items() if name == bucket]
+    if not statuses:
+        raise ValueError(f"unknown rollout bucket {bucket!r}")
     newest = actions.order_by("-created", "-id").values("status")[:1]
-    return devices.alias(rollout_status=Subquery(newest)).filter(rollout_status=status)
+    return (
+        devices.filter(pk__in=targeted)
+        .alias(rollout_status=Subquery(newest))
+        .filter(rollout_status__in=statuses)
+    )

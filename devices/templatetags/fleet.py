@@ -10,7 +10,6 @@ from django.utils.safestring import mark_safe
 
 from devices import display, selectors
 from devices.models import Device
-from rollouts.models import Action
 
 register = template.Library()
 
@@ -158,29 +157,10 @@ def _chart(days: list[selectors.DayCount]) -> dict:
 
 
 def _rollout_panel() -> dict:
-    rows = []
-    for progress in selectors.rollouts_active_progress():
-        segments = [
-            (Action.Status(status).label, progress.counts.get(status, 0), display.ACTION_STATUS_TONES[status])
-            for status in display.ACTION_BAR_ORDER
-        ]
-        rows.append(
-            {
-                "rollout": progress.rollout,
-                "total": progress.total,
-                "bar": display.stacked_bar(segments),
-                "counts": [
-                    {
-                        "label": label,
-                        "count": count,
-                        "tone": tone,
-                        "url": _devices_url(rollout=f"{progress.rollout.pk}:{status}"),
-                    }
-                    for (label, count, tone), status in zip(segments, display.ACTION_BAR_ORDER, strict=True)
-                    if count
-                ],
-            }
-        )
+    rows = [
+        {"rollout": rollout, "stats": stats, "summary": display.rollout_summary(rollout, stats)}
+        for rollout, stats in selectors.rollouts_active()
+    ]
     return {"rollouts": rows}
 
 

@@ -202,3 +202,32 @@ def test_uploading_a_swu_goes_through_the_progress_upload_and_shows_parser_error
     sync_api.expect(page.locator("#result_list tbody tr").first).to_contain_text("rpi4 1.2")
     assert page.url.endswith("/admin/software/software/")
     assert page.evaluate("window.uploadedWithoutReload") is True
+
+
+def test_an_operator_creates_and_starts_a_rollout_after_seeing_its_preview(logged_in, live_server):
+    page = logged_in
+    board = make_hardware("rpi4", "1.2")
+    software = make_software("2.0.0", compatibility=[board])
+    gateway = Device_(live_server, "gw-r1")
+    gateway.register("rpi4", "1.2", "1.0.0")
+
+    page.goto("/admin/rollouts/rollout/add/")
+    page.fill("#id_name", "Spring")
+    page.fill("#id_feed", "default")
+    page.select_option("#id_software", str(software.pk))
+    page.check("#id_start")
+    page.click("input[value='Preview…']")
+    sync_api.expect(page.locator(".gb-preview")).to_contain_text(
+        "1 device of feed default would update to 2.0.0"
+    )
+    page.click("input[value='Create and start the rollout']")
+
+    sync_api.expect(page.locator(".messagelist")).to_contain_text("was added successfully")
+    row = page.locator("#result_list tbody tr", has_text="Spring")
+    sync_api.expect(row).to_contain_text("Running")
+    assert "deploymentBase" in gateway.poll()["_links"]
+    page.reload()
+    sync_api.expect(row).to_contain_text("1 pending")
+    row.get_by_text("1 pending").click()
+    sync_api.expect(page.locator("#result_list tbody tr")).to_have_count(1)
+    sync_api.expect(page.locator("#result_list tbody tr")).to_contain_text("gw-r1")

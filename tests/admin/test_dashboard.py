@@ -49,22 +49,27 @@ def test_the_dashboard_counts_devices_by_state_and_polling(admin_client):
 def test_the_dashboard_shows_active_rollouts_with_links_per_outcome(admin_client):
     software = make_software("2.0.0")
     rollout = make_rollout(software, name="Spring")
-    make_rollout(software, name="Old", status=Rollout.Status.FINISHED)
+    make_rollout(software, name="Old", feed="old", status=Rollout.Status.FINISHED)
     make_rollout(
         software,
         name="Held",
+        feed="beta",
         status=Rollout.Status.PAUSED,
         pause_reason="Paused automatically: 3 devices failed",
     )
     for index, status in enumerate(["finished", "finished", "error"]):
         make_action(make_device(f"d{index}"), software, rollout=rollout, status=status, reason="rollout")
+    make_device("waiting")
 
     response = admin_client.get("/admin/")
 
     html = response.content.decode()
     assert [row["rollout"].name for row in response.context["rollouts"]["rollouts"]] == ["Held", "Spring"]
-    assert f'href="/admin/devices/device/?rollout={rollout.pk}:finished">' in html
-    assert "2 finished</a>" in html and "1 failed</a>" in html
+    succeeded = f'<a href="/admin/devices/device/?rollout={rollout.pk}:succeeded">'
+    assert succeeded + '<span class="gb-dot gb-dot--ok"></span>2 updated</a>' in html
+    assert f'<a href="/admin/devices/device/?rollout={rollout.pk}:failed">' in html
+    assert "1 not started</a>" in html
+    assert '<strong>50%</strong> <span class="gb-muted">(2/4, 1 failed)</span>' in html
     assert "Paused automatically: 3 devices failed" in html
     assert "Old" not in html
 

@@ -141,9 +141,10 @@ def fleet():
         ("failed=never", ["latest", "never", "online", "overdue"]),
         ("update_mode__exact=latest", ["latest"]),
         ("feed=beta", ["latest"]),
-        ("rollout={rollout}", ["failed", "recovered"]),
-        ("rollout={rollout}:error", ["failed"]),
-        ("rollout={rollout}:finished", ["recovered"]),
+        ("rollout={rollout}", ["failed", "never", "online", "overdue"]),
+        ("rollout={rollout}:failed", ["failed"]),
+        ("rollout={rollout}:not_started", ["never", "online", "overdue"]),
+        ("rollout={rollout}:left", ["recovered"]),
     ],
 )
 def test_each_filter_narrows_the_list(admin_client, fleet, query, expected):
@@ -165,7 +166,14 @@ def test_the_hardware_filter_lists_only_boards_in_use(admin_client, fleet):
 
 @pytest.mark.parametrize(
     "query",
-    ["rollout=abc", "rollout=1:exploded", "presence=sideways", "failed=maybe", "installed_software=99999"],
+    [
+        "rollout=abc",
+        "rollout=1:exploded",
+        "rollout=99999",
+        "presence=sideways",
+        "failed=maybe",
+        "installed_software=99999",
+    ],
 )
 def test_a_nonsense_filter_value_resets_the_list_instead_of_failing(admin_client, fleet, query):
     response = admin_client.get(URL + "?" + query)

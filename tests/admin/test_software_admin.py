@@ -94,16 +94,16 @@ def test_downloading_a_stored_package_from_the_admin(admin_client):
     response = admin_client.get(f"{URL}{software.pk}/download/")
 
     assert response.status_code == 200
+    # Reading the stream to the end closes the file (the test client's WSGI emulation).
     assert b"".join(response.streaming_content) == b"firmware bytes"
-    response.close()
     assert response["Content-Disposition"] == "attachment;filename=update-2.0.0.swu"
 
 
 def test_a_viewer_may_download_but_a_user_without_permission_may_not(viewer_client, client):
     software = make_software("2.0.0")
     allowed = viewer_client.get(f"{URL}{software.pk}/download/")
-    allowed.close()
     assert allowed.status_code == 200
+    assert len(b"".join(allowed.streaming_content)) == software.size
 
     client.force_login(User.objects.create_user("nobody", password="x-secret-123", is_staff=True))
     assert client.get(f"{URL}{software.pk}/download/").status_code == 403

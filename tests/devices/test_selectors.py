@@ -153,23 +153,43 @@ def test_software_compatible_with_all_needs_every_board():
     assert selectors.software_compatible_with_all(devices=Device.objects.none()) == []
 
 
-def test_devices_in_rollout_by_the_outcome_of_each_devices_newest_action():
-    software = make_software("2.0.0")
+def test_each_rollout_bucket_filter_selects_exactly_the_devices_rollout_stats_counts():
+    rpi, imx = make_hardware("rpi4", "1"), make_hardware("imx8", "B")
+    software = make_software("2.0.0", compatibility=[rpi])
     rollout = make_rollout(software)
-    retried = make_device("retried")
-    failed = make_device("failed")
-    make_device("untouched")
-    make_action(retried, software, rollout=rollout, status=Action.Status.ERROR, reason="rollout")
-    make_action(retried, software, rollout=rollout, status=Action.Status.FINISHED, reason="rollout")
-    make_action(failed, software, rollout=rollout, status=Action.Status.ERROR, reason="rollout")
+    outcomes = {
+        "succeeded": [Action.Status.ERROR, Action.Status.FINISHED],  # retried: counts by the newest
+        "failed": [Action.Status.ERROR],
+        "running": [Action.Status.CANCELING],  # a cancel under way still counts as running
+        "pending": [Action.Status.PENDING],
+        "canceled": [Action.Status.CANCELED],
+    }
+    for bucket, statuses in outcomes.items():
+        device = make_device(bucket, hardware=rpi, sw_version="1.0")
+        for status in statuses:
+            make_action(device, software, rollout=rollout, status=status, reason="rollout")
+    make_device("already", hardware=rpi, sw_version="2.0")
+    make_device("waiting", hardware=rpi, sw_version="1.0")
+    moved = make_device("moved", hardware=rpi, feed="other")
+    make_action(moved, software, rollout=rollout, status=Action.Status.FINISHED, reason="rollout")
+    make_device("other-board", hardware=imx)
 
-    def ids(**kwargs):
-        found = selectors.devices_in_rollout(devices=Device.objects.order_by("controller_id"), **kwargs)
-        return list(found.values_list("controller_id", flat=True))
+    stats = rollout_selectors.rollout_stats(rollout=rollout)
 
-    assert ids(rollout_id=rollout.pk) == ["failed", "retried"]
-    assert ids(rollout_id=rollout.pk, status="finished") == ["retried"]
-    assert ids(rollout_id=rollout.pk, status="error") == ["failed"]
+    def ids(bucket=None):
+        found = selectors.devices_in_rollout(devices=Device.objects.all(), rollout=rollout, bucket=bucket)
+        return sorted(found.values_list("controller_id", flat=True))
+
+    for bucket in selectors.ROLLOUT_BUCKETS:
+        assert len(ids(bucket)) == getattr(stats, bucket), bucket
+    assert ids() == sorted(["succeeded", "failed", "running", "pending", "canceled", "already", "waiting"])
+    assert (ids("already_on_version"), ids("not_started"), ids("left")) == (
+        ["already"],
+        ["waiting"],
+        ["moved"],
+    )
+    with pytest.raises(ValueError, match="unknown rollout bucket 'exploded'"):
+        selectors.devices_in_rollout(devices=Device.objects.all(), rollout=rollout, bucket="exploded")
 
 
 def test_devices_with_failures_now_ever_never():
@@ -189,18 +209,17 @@ def test_devices_with_failures_now_ever_never():
     assert (ids("now"), ids("ever"), ids("never")) == (["now"], ["now", "once"], ["never"])
 
 
-def test_rollouts_active_progress_counts_actions_per_status():
+def test_rollouts_active_lists_running_and_paused_rollouts_with_their_statistics():
     software = make_software("2.0.0")
     running = make_rollout(software, name="running")
-    make_rollout(software, name="done", status=Rollout.Status.FINISHED)
-    paused = make_rollout(software, name="paused", status=Rollout.Status.PAUSED)
-    for index, status in enumerate(["finished", "finished", "error", "running"]):
-        make_action(make_device(f"d{index}"), software, rollout=running, status=status, reason="rollout")
+    make_rollout(software, name="done", feed="old", status=Rollout.Status.FINISHED)
+    paused = make_rollout(make_software("3.0.0"), name="paused", feed="beta", status=Rollout.Status.PAUSED)
+    make_device("a", sw_version="1.0")
+    make_device("b", sw_version="2.0.0")
 
-    progress = selectors.rollouts_active_progress()
+    active = selectors.rollouts_active()
 
-    assert [(item.rollout, item.counts, item.total) for item in progress] == [
-        (paused, {}, 0),
-        (running, {"finished": 2, "error": 1, "running": 1}, 4),
+    assert [(rollout, stats.targeted, stats.already_on_version) for rollout, stats in active] == [
+        (paused, 0, 0),
+        (running, 2, 1),
     ]
-    assert progress[1].percent("finished") == 50
