@@ -68,6 +68,7 @@ def populate() -> int:
     for version in ("1.4.0", "1.5.0"):
         make_software(version, compatibility=[rpi])
     spring = make_software("2.0.0", compatibility=[rpi])
+    make_software("2.1.0", compatibility=[rpi])
     imx_sw = make_software("3.2.1", compatibility=[imx])
 
     def poll(cid: str, ip: str) -> dict:
@@ -189,6 +190,19 @@ def shoot(base: str, running_pk: int) -> None:
         page.goto(f"{base}/admin/devices/device/{running_pk}/change/")
         page.wait_for_selector("#gb-live-log tbody tr")
         page.screenshot(path=str(OUT / "live-log.png"), full_page=False)
+        page.goto(f"{base}/admin/software/software/")
+        page.screenshot(path=str(OUT / "software-list.png"), full_page=False)
+        page.goto(f"{base}/admin/rollouts/rollout/")
+        page.screenshot(path=str(OUT / "rollout-list.png"), full_page=False)
+        # A new rollout shows what it would reach before it is created.
+        page.goto(f"{base}/admin/rollouts/rollout/add/")
+        page.fill("#id_name", "Summer release 2.1")
+        page.fill("#id_feed", "default")
+        page.select_option("#id_software", label="2.1.0 — update-2.1.0.swu (rpi4 1.2)")
+        page.check("#id_start")
+        page.click("input[value='Preview…']")
+        page.wait_for_selector(".gb-preview")
+        page.screenshot(path=str(OUT / "rollout-preview.png"), full_page=False)
         browser.close()
 
 

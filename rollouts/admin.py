@@ -33,8 +33,14 @@ CONFIRM_FIELD = "_confirmed"
 
 def rollout_preview_context(*, feed: str, software, exclude: Rollout | None = None) -> dict:
     """What an operator checks before a rollout reaches devices: who gets it, who it takes over."""
-    holders = Rollout.objects.filter(feed=feed, status__in=selectors.FEED_HOLDING_STATUSES).select_related(
-        "software"
+    holders = (
+        Rollout.objects.filter(
+            feed=feed,
+            status__in=selectors.FEED_HOLDING_STATUSES,
+            software__compatibility__in=software.compatibility.values("pk"),
+        )
+        .select_related("software")
+        .distinct()
     )
     if exclude is not None:
         holders = holders.exclude(pk=exclude.pk)
@@ -133,6 +139,13 @@ class RolloutAdmin(RefuseHiddenActionsMixin, admin.ModelAdmin):
     list_per_page = 25  # each row aggregates its statistics
     ordering = ["-created"]
     actions = ["start_rollouts", "pause_rollouts", "resume_rollouts", "stop_rollouts"]
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name == "software":
+            # A plain select (RolloutForm orders it by version): the related-object shortcuts
+            # would lead away from the rollout being created.
+            return db_field.formfield(**kwargs)
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
 
     def get_fields(self, request: HttpRequest, obj: Rollout | None = None) -> list[str]:
         if obj is None:

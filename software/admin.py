@@ -114,7 +114,9 @@ class SoftwareAdmin(RefuseHiddenActionsMixin, admin.ModelAdmin):
     list_display_links = ["version"]
     list_filter = ["image_format", "signed", ("compatibility", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["filename", "version", "sha1", "sha256", "compatibility__model"]
-    ordering = ["-created", "-pk"]
+    # The page is ordered by version in Python (SoftwareChangeList); "-pk" only keeps the SQL
+    # stable without marking a column header as the sort.
+    ordering = ["-pk"]
     list_per_page = 50
     # The URL field itself may hold a password: only its masked form is ever displayed.
     detail_fields = [
