@@ -1,10 +1,31 @@
-"""Reads of the device registry."""
+"""Reads of the device registry: the DDI lookup, and what the operator screens show (fleet
+summary, device targets in bulk, live update log).
+
+The operator reads cost a fixed number of queries whatever the fleet size, because the admin
+renders them on pages an operator reloads all day.
+"""
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
 from functools import cache
 
+from django.conf import settings
+from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
 from devices.models import Device
+from goosebit_project.lib.config import poll_seconds
+from goosebit_project.lib.versions import Version, versions_equal
+from rollouts import selectors as rollout_selectors
+from rollouts.models import Action, ActionStatus, Rollout
+from software.models import Software
+
+# --- the DDI lookup ---------------------------------------------------------------------------
 
 
 @cache
@@ -26,3 +47,332 @@ def device_for_poll(*, controller_id: str) -> Device | None:
     for device in Device.objects.raw(_device_lookup_sql(), [controller_id]):
         return device
     return None
+
+
+# --- presence ---------------------------------------------------------------------------------
+
+
+def overdue_after() -> timedelta:
+    """How long after its last poll a device counts as overdue.
+
+    A device polls every GOOSEBIT_POLL_TIME, but last_seen is recorded at most every
+    GOOSEBIT_LAST_SEEN_INTERVAL and then buffered for up to GOOSEBIT_LAST_SEEN_FLUSH_SECONDS
+    (devices.services.device_record_poll), so an on-time device can look that much older; ten
+    more seconds absorb network and clock jitter (gooseBit uses +10 s).
+    """
+    return timedelta(
+        seconds=poll_seconds(settings.GOOSEBIT_POLL_TIME)
+        + settings.GOOSEBIT_LAST_SEEN_INTERVAL
+        + settings.GOOSEBIT_LAST_SEEN_FLUSH_SECONDS
+        + 10
+    )
+
+
+def is_overdue(last_seen, *, now=None) -> bool:
+    if last_seen is None:
+        return False
+    return (now or timezone.now()) - last_seen > overdue_after()
+
+
+@dataclass(frozen=True)
+class Presence:
+    online: int
+    overdue: int
+    never_seen: int
+
+    @property
+    def total(self) -> int:
+        return self.online + self.overdue + self.never_seen
+
+
+def device_presence_counts(*, now=None) -> Presence:
+    """Devices polling on time, overdue, and never seen: one aggregate query."""
+    threshold = (now or timezone.now()) - overdue_after()
+    counts = Device.objects.aggregate(
+        online=Count("pk", filter=Q(last_seen__gte=threshold)),
+        overdue=Count("pk", filter=Q(last_seen__lt=threshold)),
+        never_seen=Count("pk", filter=Q(last_seen__isnull=True)),
+    )
+    return Presence(**counts)
+
+
+def device_state_counts() -> dict[str, int]:
+    """Devices per update state, every state present (zero when none): one GROUP BY query."""
+    counts = dict.fromkeys(Device.State.values, 0)
+    for row in Device.objects.order_by().values("state").annotate(n=Count("pk")):
+        counts[row["state"]] = row["n"]
+    return counts
+
+
+# --- failures and activity --------------------------------------------------------------------
+
+
+def action_failures_recent(*, limit: int = 8) -> list[Action]:
+    """The newest failed updates, each with ``last_details``: what the device said last."""
+    last_details = ActionStatus.objects.filter(action=OuterRef("pk")).order_by("-id").values("details")[:1]
+    return list(
+        Action.objects.filter(status=Action.Status.ERROR)
+        .select_related("device", "software", "rollout")
+        .annotate(last_details=Subquery(last_details))
+        .order_by("-finished_at", "-id")[:limit]
+    )
+
+
+@dataclass(frozen=True)
+class DayCount:
+    day: date
+    finished: int
+    failed: int
+
+
+def updates_per_day(*, days: int = 14, now=None) -> list[DayCount]:
+    """Updates that ended per day (operator's time zone), oldest first, every day present."""
+    today = timezone.localdate(now or timezone.now())
+    first = today - timedelta(days=days - 1)
+    start = timezone.make_aware(datetime.combine(first, time.min))
+    rows = (
+        Action.objects.filter(
+            finished_at__gte=start, status__in=[Action.Status.FINISHED, Action.Status.ERROR]
+        )
+        .annotate(day=TruncDate("finished_at", tzinfo=timezone.get_current_timezone()))
+        .order_by()
+        .values("day")
+        .annotate(
+            finished=Count("pk", filter=Q(status=Action.Status.FINISHED)),
+            failed=Count("pk", filter=Q(status=Action.Status.ERROR)),
+        )
+    )
+    by_day = {row["day"]: row for row in rows}
+    result = []
+    for offset in range(days):
+        day = first + timedelta(days=offset)
+        row = by_day.get(day, {"finished": 0, "failed": 0})
+        result.append(DayCount(day=day, finished=row["finished"], failed=row["failed"]))
+    return result
+
+
+# --- rollouts on the dashboard ----------------------------------------------------------------
+
+
+def rollouts_active(*, limit: int = 10) -> list[tuple[Rollout, rollout_selectors.RolloutStats]]:
+    """Running and paused rollouts, newest first, with their statistics (rollout_stats).
+
+    Two or three queries per rollout (rollout_stats), whatever the number of devices.
+    """
+    rollouts = (
+        Rollout.objects.filter(status__in=[Rollout.Status.RUNNING, Rollout.Status.PAUSED])
+        .select_related("software")
+        .order_by("-created", "-id")[:limit]
+    )
+    return [(rollout, rollout_selectors.rollout_stats(rollout=rollout)) for rollout in rollouts]
+
+
+# --- targets for a page of devices ------------------------------------------------------------
+
+
+def targets_for_devices(*, devices: Sequence[Device]) -> dict[int, rollout_selectors.Target | None]:
+    """rollouts.selectors.target_for_device for many devices in at most two queries.
+
+    The device list shows every row's target; asking target_for_device per row would cost one or
+    two queries per device. This applies the same rules (and rollout_for_device's order of who
+    took the feed last) (tests/devices/test_selectors.py checks
+    that both agree) to a whole page: one query for the software of the boards in "latest" mode,
+    one for the rollouts that own the (feed, board) pairs in "rollout" mode. ``devices`` must
+    have ``assigned_software`` loaded (select_related) to avoid a query per assigned device.
+    """
+    latest_boards = {
+        d.hardware_id for d in devices if d.update_mode == Device.UpdateMode.LATEST and d.hardware_id
+    }
+    rollout_keys = {
+        (d.feed, d.hardware_id)
+        for d in devices
+        if d.update_mode == Device.UpdateMode.ROLLOUT and d.hardware_id and d.feed
+    }
+
+    latest: dict[int, Software] = {}
+    if latest_boards:
+        candidates: dict[int, list[Software]] = defaultdict(list)
+        for software in Software.objects.filter(compatibility__in=latest_boards).annotate(
+            board=F("compatibility")
+        ):
+            candidates[software.board].append(software)
+        latest = {
+            board: max(found, key=lambda software: (Version(software.version), software.created))
+            for board, found in candidates.items()
+        }
+
+    owners: dict[tuple[str, int], Rollout] = {}
+    if rollout_keys:
+        rollouts = (
+            Rollout.objects.filter(
+                feed__in={feed for feed, _ in rollout_keys},
+                status__in=rollout_selectors.FEED_HOLDING_STATUSES,
+                software__compatibility__in={board for _, board in rollout_keys},
+            )
+            .annotate(board=F("software__compatibility"), took_feed=rollout_selectors._TOOK_FEED)
+            .select_related("software")
+            .order_by("-took_feed", "-id")
+        )
+        for rollout in rollouts:
+            owners.setdefault((rollout.feed, rollout.board), rollout)
+
+    targets: dict[int, rollout_selectors.Target | None] = {}
+    for device in devices:
+        target = None
+        mode = device.update_mode
+        if mode == Device.UpdateMode.PINNED or device.hardware_id is None:
+            pass
+        elif mode == Device.UpdateMode.ASSIGNED:
+            if device.assigned_software_id is not None:
+                target = rollout_selectors.Target(
+                    software=device.assigned_software, reason=Action.Reason.ASSIGNED
+                )
+        elif mode == Device.UpdateMode.LATEST:
+            software = latest.get(device.hardware_id)
+            if software is not None:
+                target = rollout_selectors.Target(software=software, reason=Action.Reason.LATEST)
+        else:
+            rollout = owners.get((device.feed, device.hardware_id))
+            if rollout is not None and rollout.status in rollout_selectors.DELIVERING_STATUSES:
+                target = rollout_selectors.Target(
+                    software=rollout.software, reason=Action.Reason.ROLLOUT, rollout=rollout
+                )
+        targets[device.pk] = target
+    return targets
+
+
+# --- software for a set of devices ------------------------------------------------------------
+
+
+def software_compatible_with_all(*, devices: QuerySet[Device]) -> list[Software]:
+    """Software that fits every device of ``devices``, highest version first.
+
+    Empty when any device has not reported its hardware: nothing is known to fit it.
+    """
+    if devices.filter(hardware__isnull=True).exists():
+        return []
+    boards = set(devices.order_by().values_list("hardware_id", flat=True).distinct())
+    if not boards:
+        return []
+    fitting = (
+        Software.objects.filter(compatibility__in=boards)
+        .annotate(fits=Count("compatibility", distinct=True))
+        .filter(fits=len(boards))
+        .prefetch_related("compatibility")
+    )
+    return sorted(fitting, key=lambda software: (Version(software.version), software.created), reverse=True)
+
+
+def feeds_in_use() -> list[str]:
+    """Feed names devices or rollouts use, for suggestions."""
+    names = set(Device.objects.order_by().values_list("feed", flat=True).distinct())
+    names |= set(Rollout.objects.order_by().values_list("feed", flat=True).distinct())
+    return sorted(name for name in names if name)
+
+
+# --- one device: current update, live log, history --------------------------------------------
+
+
+def action_current_for_device(*, device: Device) -> Action | None:
+    """The device's active action, else its newest one.
+
+    A new action is only created when none is active, so the newest action is the active one
+    whenever there is one.
+    """
+    return (
+        Action.objects.filter(device=device)
+        .select_related("software", "rollout")
+        .order_by("-created", "-id")
+        .first()
+    )
+
+
+def action_statuses_after(*, action: Action, after_id: int = 0, limit: int = 500) -> list[ActionStatus]:
+    """Log lines of ``action`` newer than ``after_id``, oldest first (the live log's poll)."""
+    return list(action.statuses.filter(id__gt=after_id).order_by("id")[:limit])
+
+
+def action_history_for_device(*, device: Device, limit: int = 20) -> list[Action]:
+    """The device's newest actions with every status (two queries)."""
+    return list(
+        Action.objects.filter(device=device)
+        .select_related("software", "rollout")
+        .prefetch_related(Prefetch("statuses", queryset=ActionStatus.objects.order_by("id")))
+        .order_by("-created", "-id")[:limit]
+    )
+
+
+# --- device list filters (shared with the dashboard's counts) ---------------------------------
+
+PRESENCE_CHOICES = (("online", "On time"), ("overdue", "Overdue"), ("never", "Never seen"))
+FAILED_CHOICES = (("now", "Last update failed"), ("ever", "Failed at least once"), ("never", "Never failed"))
+
+
+def devices_with_presence(*, devices: QuerySet[Device], presence: str, now=None) -> QuerySet[Device]:
+    threshold = (now or timezone.now()) - overdue_after()
+    if presence == "online":
+        return devices.filter(last_seen__gte=threshold)
+    if presence == "overdue":
+        return devices.filter(last_seen__lt=threshold)
+    if presence == "never":
+        return devices.filter(last_seen__isnull=True)
+    raise ValueError(f"unknown presence {presence!r}")
+
+
+def devices_with_failures(*, devices: QuerySet[Device], failed: str) -> QuerySet[Device]:
+    if failed == "now":
+        return devices.filter(state=Device.State.ERROR)
+    any_failure = Exists(Action.objects.filter(device=OuterRef("pk"), status=Action.Status.ERROR))
+    if failed == "ever":
+        return devices.filter(any_failure)
+    if failed == "never":
+        return devices.filter(~any_failure)
+    raise ValueError(f"unknown failure filter {failed!r}")
+
+
+# The buckets of rollouts.selectors.RolloutStats, each reachable as a device list filter.
+ROLLOUT_BUCKETS = (
+    "succeeded",
+    "already_on_version",
+    "failed",
+    "running",
+    "pending",
+    "canceled",
+    "not_started",
+    "left",
+)
+
+
+def devices_in_rollout(
+    *, devices: QuerySet[Device], rollout: Rollout, bucket: str | None = None
+) -> QuerySet[Device]:
+    """The devices behind one number of rollout_stats; without ``bucket``, all it targets.
+
+    Each bucket selects exactly the devices rollout_stats counts in it (a test holds both to
+    that): targeted devices by the status of their newest action in the rollout, those without
+    one by whether they report the rollout's version already, and "left" for devices that got
+    an action but are no longer targeted.
+    """
+    targeted = rollout_selectors.rollout_targeted_devices(rollout=rollout).values("pk")
+    actions = Action.objects.filter(rollout=rollout, device=OuterRef("pk"))
+    if bucket is None:
+        return devices.filter(pk__in=targeted)
+    if bucket == "left":
+        return devices.filter(Exists(actions)).exclude(pk__in=targeted)
+    if bucket in ("not_started", "already_on_version"):
+        idle = devices.filter(pk__in=targeted).filter(~Exists(actions))
+        reported = idle.order_by().values_list("sw_version", flat=True).distinct()
+        on_version = [text for text in reported if versions_equal(text, rollout.software.version)]
+        if bucket == "already_on_version":
+            return idle.filter(sw_version__in=on_version)
+        return idle.exclude(sw_version__in=on_version)
+    # rollout_stats' own bucketing of action statuses (a device being canceled counts as running).
+    statuses = [status for status, name in rollout_selectors._STATUS_BUCKET.items() if name == bucket]
+    if not statuses:
+        raise ValueError(f"unknown rollout bucket {bucket!r}")
+    newest = actions.order_by("-created", "-id").values("status")[:1]
+    return (
+        devices.filter(pk__in=targeted)
+        .alias(rollout_status=Subquery(newest))
+        .filter(rollout_status__in=statuses)
+    )

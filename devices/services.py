@@ -16,7 +16,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Case, F, Value, When
+from django.db.models import Case, F, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from devices.models import Device, Hardware
@@ -214,13 +214,19 @@ def device_assign_software(*, device: Device, software: Software) -> Device:
     return device
 
 
-def device_set_feed(*, device: Device, feed: str) -> Device:
-    """Rollout mode: the device follows the rollouts of ``feed``."""
+def device_validate_feed(*, feed: str) -> str:
+    """Return the feed name as it will be stored (stripped), or raise InvalidInput."""
     feed = (feed or "").strip()
     if not feed:
         raise InvalidInput("a feed name is required for rollout mode")
     if len(feed) > 255:
         raise InvalidInput("a feed name is at most 255 characters")
+    return feed
+
+
+def device_set_feed(*, device: Device, feed: str) -> Device:
+    """Rollout mode: the device follows the rollouts of ``feed``."""
+    feed = device_validate_feed(feed=feed)
     device.update_mode = Device.UpdateMode.ROLLOUT
     device.feed = feed
     device.assigned_software = None
@@ -265,6 +271,11 @@ def _valid_token(token: str) -> str:
     return token
 
 
+def device_validate_token(*, token: str) -> str:
+    """Return the token as it will be stored (stripped), or raise InvalidInput (for forms)."""
+    return _valid_token(token)
+
+
 def device_set_token(*, device: Device, token: str) -> Device:
     device.token_hash = hash_token(_valid_token(token))
     device.save(update_fields=["token_hash", "updated"])
@@ -305,15 +316,8 @@ def _clean_name(name: str) -> str:
     return name
 
 
-@transaction.atomic
-def device_create(
-    *, controller_id: str, name: str = "", feed: str = "default", token: str | None = None
-) -> Device:
-    """Pre-register a device (e.g. with its token for strict authentication) before it polls.
-
-    It starts in state "unknown" and in rollout mode on ``feed``; its first poll makes it
-    "registered", its configData tells its hardware.
-    """
+def device_validate_controller_id(*, controller_id: str) -> str:
+    """Return ``controller_id`` if an operator may register it, else raise InvalidInput."""
     controller_id = controller_id or ""
     if not controller_id.strip():
         raise InvalidInput("a device needs a controller id")
@@ -324,6 +328,19 @@ def device_create(
     if "/" in controller_id:
         # It is a path segment of every DDI URL.
         raise InvalidInput("a controller id must not contain '/'")
+    return controller_id
+
+
+@transaction.atomic
+def device_create(
+    *, controller_id: str, name: str = "", feed: str = "default", token: str | None = None
+) -> Device:
+    """Pre-register a device (e.g. with its token for strict authentication) before it polls.
+
+    It starts in state "unknown" and in rollout mode on ``feed``; its first poll makes it
+    "registered", its configData tells its hardware.
+    """
+    controller_id = device_validate_controller_id(controller_id=controller_id)
     if Device.objects.filter(controller_id=controller_id).exists():
         raise Conflict(f"device {controller_id} exists already")
     device = Device(
@@ -393,3 +410,152 @@ def device_force_quit(*, device: Device) -> Action:
         return rollout_services.action_force_quit(action=action)
     except NotAllowed as error:
         raise Conflict(error.message) from None
+
+
+# --- operator decisions from the admin --------------------------------------------------------
+# The admin edits one device through device_configure and many through the devices_* functions
+# below. The bulk functions write with one UPDATE so that "select all 20,000 devices of this feed"
+# stays one statement; their rules are the same as the single-device functions above.
+
+
+def device_validate_configuration(
+    *, device: Device, update_mode: str, feed: str, assigned_software: Software | None
+) -> None:
+    """Raise InvalidInput unless the update settings can be applied to ``device``."""
+    if update_mode not in Device.UpdateMode.values:
+        raise InvalidInput(f"unknown update mode {update_mode!r}")
+    if update_mode == Device.UpdateMode.ROLLOUT:
+        device_validate_feed(feed=feed)
+    if update_mode == Device.UpdateMode.ASSIGNED:
+        if assigned_software is None:
+            raise InvalidInput("choose the software to assign")
+        _check_compatible(device=device, software=assigned_software)
+
+
+@transaction.atomic
+def device_configure(
+    *,
+    device: Device,
+    name: str,
+    update_mode: str,
+    feed: str,
+    assigned_software: Software | None,
+) -> Device:
+    """Apply what an operator chose on a device's page: its name and how it gets updates."""
+    device_validate_configuration(
+        device=device, update_mode=update_mode, feed=feed, assigned_software=assigned_software
+    )
+    device.name = _clean_name(name)
+    if update_mode == Device.UpdateMode.ROLLOUT:
+        device_set_feed(device=device, feed=feed)
+    elif update_mode == Device.UpdateMode.ASSIGNED:
+        assert assigned_software is not None  # checked by device_validate_configuration
+        device_assign_software(device=device, software=assigned_software)
+    elif update_mode == Device.UpdateMode.LATEST:
+        device_set_latest(device=device)
+    else:
+        device_pin(device=device)
+    device.save(update_fields=["name", "updated"])
+    return device
+
+
+def _bulk_update(devices: QuerySet[Device], **fields: Any) -> int:
+    # update() skips auto_now: set it, so "changed" sorting in the admin stays truthful.
+    return devices.order_by().update(updated=timezone.now(), **fields)
+
+
+def devices_set_feed(*, devices: QuerySet[Device], feed: str) -> int:
+    """Rollout mode on ``feed`` for every device; returns how many changed."""
+    feed = device_validate_feed(feed=feed)
+    return _bulk_update(devices, update_mode=Device.UpdateMode.ROLLOUT, feed=feed, assigned_software=None)
+
+
+def devices_set_latest(*, devices: QuerySet[Device]) -> int:
+    return _bulk_update(devices, update_mode=Device.UpdateMode.LATEST, assigned_software=None)
+
+
+def devices_pin(*, devices: QuerySet[Device]) -> int:
+    return _bulk_update(devices, update_mode=Device.UpdateMode.PINNED)
+
+
+def devices_unpin(*, devices: QuerySet[Device]) -> int:
+    """Pinned devices go back to their feed (the default feed if they had none); others are left."""
+    return _bulk_update(
+        devices.filter(update_mode=Device.UpdateMode.PINNED),
+        update_mode=Device.UpdateMode.ROLLOUT,
+        feed=Case(When(feed="", then=Value("default")), default=F("feed")),
+        assigned_software=None,
+    )
+
+
+def devices_incompatible_with(*, devices: QuerySet[Device], software: Software) -> QuerySet[Device]:
+    """The devices ``software`` does not fit: other hardware, or hardware not reported yet."""
+    fitting = software.compatibility.values("pk")
+    return devices.filter(Q(hardware__isnull=True) | ~Q(hardware__in=fitting))
+
+
+@transaction.atomic
+def devices_assign_software(*, devices: QuerySet[Device], software: Software) -> int:
+    """Assigned mode with ``software`` for every device; all of them must be compatible."""
+    incompatible = list(
+        devices_incompatible_with(devices=devices, software=software)
+        .order_by("controller_id")
+        .values_list("controller_id", flat=True)[:6]
+    )
+    if incompatible:
+        shown = ", ".join(incompatible[:5]) + (", …" if len(incompatible) > 5 else "")
+        raise InvalidInput(
+            f"software {software.version} ({software.filename}) does not fit every selected device: {shown}"
+        )
+    return _bulk_update(
+        devices, update_mode=Device.UpdateMode.ASSIGNED, assigned_software=software, force_update=False
+    )
+
+
+def devices_retry_failed(*, devices: QuerySet[Device]) -> int:
+    """Offer the target again to devices whose last update failed (see device_retry)."""
+    return _bulk_update(
+        devices.filter(state=Device.State.ERROR), force_update=True, state=Device.State.REGISTERED
+    )
+
+
+def devices_force_update(*, devices: QuerySet[Device]) -> int:
+    """Offer the target on the next poll even if the device reports that version already."""
+    return _bulk_update(devices, force_update=True)
+
+
+def devices_cancel_updates(*, devices: QuerySet[Device]) -> int:
+    """Cancel every pending or running update of ``devices``; returns how many were canceled."""
+    canceled = 0
+    actions = Action.objects.filter(
+        device__in=devices.order_by().values("pk"),
+        status__in=[Action.Status.PENDING, Action.Status.RUNNING],
+    ).select_related("device")
+    for action in actions:
+        try:
+            rollout_services.action_cancel(action=action)
+        except NotAllowed:
+            continue  # the device closed it meanwhile
+        canceled += 1
+    return canceled
+
+
+@transaction.atomic
+def devices_rotate_tokens(*, devices: QuerySet[Device]) -> list[tuple[Device, str]]:
+    """Give every device a new random token; returns (device, token) pairs, the only copy."""
+    now = timezone.now()
+    pairs = []
+    for device in devices.order_by("controller_id"):
+        token = generate_token()
+        device.token_hash = hash_token(token)
+        device.updated = now
+        pairs.append((device, token))
+    Device.objects.bulk_update([device for device, _ in pairs], ["token_hash", "updated"], batch_size=500)
+    return pairs
+
+
+@transaction.atomic
+def devices_delete(*, devices: QuerySet[Device]) -> int:
+    """Delete devices with their update history; returns how many devices were deleted."""
+    _, per_model = devices.order_by().delete()
+    return per_model.get(Device._meta.label, 0)

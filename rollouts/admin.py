@@ -1,4 +1,8 @@
-"""Basic rollout admin: create with safety settings, start/pause/resume/stop through the services."""
+"""Rollouts in the admin: create with a preview of the devices reached, start/pause/resume/stop,
+progress per device outcome with links to those devices, and the update history.
+
+Every change goes through rollouts.services; the numbers come from rollouts.selectors.
+"""
 
 from __future__ import annotations
 
@@ -7,18 +11,53 @@ from collections.abc import Callable
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
 
+from devices import display
+from devices.admin import RefuseHiddenActionsMixin
 from goosebit_project.lib.errors import DomainError
+from goosebit_project.lib.versions import Version
 from rollouts import selectors, services
 from rollouts.models import Action, ActionStatus, Rollout
 
 SAFETY_FIELDS = ["pause_on_failure_percent", "pause_min_results", "pause_on_failure_count", "max_parallel"]
+# The add form's confirmation: set from the preview page, valid only for what it previewed.
+CONFIRM_FIELD = "_confirmed"
+
+
+def rollout_preview_context(*, feed: str, software, exclude: Rollout | None = None) -> dict:
+    """What an operator checks before a rollout reaches devices: who gets it, who it takes over."""
+    holders = (
+        Rollout.objects.filter(
+            feed=feed,
+            status__in=selectors.FEED_HOLDING_STATUSES,
+            software__compatibility__in=software.compatibility.values("pk"),
+        )
+        .select_related("software")
+        .distinct()
+    )
+    if exclude is not None:
+        holders = holders.exclude(pk=exclude.pk)
+    return {
+        "preview": selectors.rollout_preview(feed=feed, software=software),
+        "holders": list(holders.order_by("-created")[:10]),
+        "preview_feed_url": reverse("admin:devices_device_changelist") + f"?feed={feed}",
+    }
 
 
 class RolloutForm(forms.ModelForm):
-    """Validates with the services' own rules so errors show on the form, not as a 500."""
+    """Validates with the services' own rules so errors show on the form, not as a 500.
+
+    A new rollout is shown with a preview of the devices it reaches before it is created: the
+    first submit renders the preview, the second (carrying CONFIRM_FIELD for the same feed,
+    software and start choice) creates it.
+    """
 
     start = forms.BooleanField(
         required=False, help_text="Start at once. Otherwise the rollout is saved as a draft to start later."
@@ -35,6 +74,30 @@ class RolloutForm(forms.ModelForm):
             "max_parallel": "At most this many devices of this rollout update at once. Empty: no limit.",
         }
 
+    preview_context: dict | None = None
+    confirm_token = ""
+    will_start = False
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        field = self.fields.get("software")
+        if field is not None:
+            # Highest version first, each with the boards it fits: what an operator chooses by.
+            software = sorted(
+                field.queryset.prefetch_related("compatibility"),
+                key=lambda item: (Version(item.version), item.created),
+                reverse=True,
+            )
+            field.choices = [("", "---------")] + [
+                (
+                    item.pk,
+                    f"{item.version} — {item.filename} ("
+                    + (", ".join(str(board) for board in item.compatibility.all()) or "no hardware")
+                    + ")",
+                )
+                for item in software
+            ]
+
     def clean(self) -> dict:
         cleaned = super().clean()
         safety = {field: cleaned.get(field, getattr(self.instance, field)) for field in SAFETY_FIELDS}
@@ -46,20 +109,43 @@ class RolloutForm(forms.ModelForm):
                 # "constraint violated" message for the same value.
                 field = next((name for name in SAFETY_FIELDS if error.message.startswith(name)), None)
                 self.add_error(field, error.message)
+        if self.instance.pk is None and not self.errors:
+            self._require_confirmation(cleaned)
         return cleaned
+
+    def _require_confirmation(self, cleaned: dict) -> None:
+        feed = (cleaned.get("feed") or "").strip()
+        software = cleaned.get("software")
+        if not feed or software is None:
+            return
+        self.will_start = bool(cleaned.get("start"))
+        self.confirm_token = f"{feed}|{software.pk}|{int(self.will_start)}"
+        if self.data.get(CONFIRM_FIELD) == self.confirm_token:
+            return
+        self.preview_context = rollout_preview_context(feed=feed, software=software)
+        raise forms.ValidationError(
+            "Check which devices this rollout reaches, then confirm below.", code="confirm"
+        )
 
 
 @admin.register(Rollout)
-class RolloutAdmin(admin.ModelAdmin):
+class RolloutAdmin(RefuseHiddenActionsMixin, admin.ModelAdmin):
     form = RolloutForm
-    list_display = ["name", "feed", "software", "status", "progress", "pause_reason", "created"]
+    list_display = ["name", "feed_link", "software_version", "status_badge", "progress", "created"]
+    list_display_links = ["name"]
     list_filter = ["status", "feed"]
     search_fields = ["name", "feed", "software__version"]
     list_select_related = ["software"]
     list_per_page = 25  # each row aggregates its statistics
-    raw_id_fields = ["software"]
     ordering = ["-created"]
     actions = ["start_rollouts", "pause_rollouts", "resume_rollouts", "stop_rollouts"]
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name == "software":
+            # A plain select (RolloutForm orders it by version): the related-object shortcuts
+            # would lead away from the rollout being created.
+            return db_field.formfield(**kwargs)
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
 
     def get_fields(self, request: HttpRequest, obj: Rollout | None = None) -> list[str]:
         if obj is None:
@@ -82,10 +168,30 @@ class RolloutAdmin(admin.ModelAdmin):
         initial.setdefault("max_parallel", settings.GOOSEBIT_ROLLOUT_MAX_PARALLEL)
         return initial
 
-    @admin.display(description="progress")
+    # --- columns ---
+
+    @admin.display(description="Feed", ordering="feed")
+    def feed_link(self, rollout: Rollout) -> str:
+        url = reverse("admin:devices_device_changelist") + f"?feed={rollout.feed}"
+        return format_html('<a href="{}" title="Devices of this feed">{}</a>', url, rollout.feed)
+
+    @admin.display(description="Software", ordering="software__version")
+    def software_version(self, rollout: Rollout) -> str:
+        return rollout.software.version
+
+    @admin.display(description="Status", ordering="status")
+    def status_badge(self, rollout: Rollout) -> str:
+        if rollout.pause_reason:
+            return format_html(
+                '{}<div class="gb-reason">{}</div>',
+                display.rollout_status_badge(rollout),
+                rollout.pause_reason,
+            )
+        return display.rollout_status_badge(rollout)
+
+    @admin.display(description="Progress")
     def progress(self, rollout: Rollout) -> str:
-        stats = selectors.rollout_stats(rollout=rollout)
-        return f"{stats.progress_percent}% ({stats.done}/{stats.targeted}, {stats.failed} failed)"
+        return display.rollout_summary(rollout, selectors.rollout_stats(rollout=rollout))
 
     @admin.display(description="statistics")
     def statistics(self, rollout: Rollout) -> str:
@@ -97,6 +203,25 @@ class RolloutAdmin(admin.ModelAdmin):
             f"{stats.canceled} canceled, {stats.not_started} not started"
             + (f"; {stats.left} left the feed" if stats.left else "")
         )
+
+    def changelist_view(self, request, extra_context=None):
+        return super().changelist_view(request, {"title": "Rollouts", **(extra_context or {})})
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        form = context["adminform"].form
+        if add and form.preview_context:
+            context.update(form.preview_context, confirm_token=form.confirm_token, will_start=form.will_start)
+        if obj is not None and obj.pk:
+            stats = selectors.rollout_stats(rollout=obj)
+            context.update(
+                title=obj.name,
+                subtitle=f"{obj.software.version} to feed {obj.feed}",
+                stats=stats,
+                summary=display.rollout_summary(obj, stats),
+                can_change_rollout=self.has_change_permission(request, obj),
+                targeted_url=display.rollout_devices_url(obj),
+            )
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
     def save_model(self, request: HttpRequest, obj: Rollout, form: forms.ModelForm, change: bool) -> None:
         data = form.cleaned_data
@@ -124,6 +249,8 @@ class RolloutAdmin(admin.ModelAdmin):
         for rollout in queryset:
             services.rollout_delete(rollout=rollout)
 
+    # --- lifecycle: bulk actions ---
+
     def _apply(self, request: HttpRequest, queryset: QuerySet[Rollout], done: str, change: Callable) -> None:
         count = 0
         for rollout in queryset:
@@ -138,9 +265,32 @@ class RolloutAdmin(admin.ModelAdmin):
                 request, f"{done} {count} rollout{'s' if count != 1 else ''}.", messages.SUCCESS
             )
 
-    @admin.action(description="Start selected draft rollouts", permissions=["change"])
-    def start_rollouts(self, request: HttpRequest, queryset: QuerySet[Rollout]) -> None:
-        self._apply(request, queryset, "Started", lambda rollout: services.rollout_start(rollout=rollout))
+    @admin.action(description="Start selected draft rollouts…", permissions=["change"])
+    def start_rollouts(self, request: HttpRequest, queryset: QuerySet[Rollout]):
+        if "apply" in request.POST:
+            self._apply(request, queryset, "Started", lambda rollout: services.rollout_start(rollout=rollout))
+            return None
+        drafts = list(queryset.select_related("software").order_by("-created"))
+        return TemplateResponse(
+            request,
+            "admin/rollouts/rollout/action_start.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": "Start rollouts",
+                "opts": self.opts,
+                "rows": [
+                    {
+                        "rollout": rollout,
+                        **rollout_preview_context(
+                            feed=rollout.feed, software=rollout.software, exclude=rollout
+                        ),
+                    }
+                    for rollout in drafts
+                ],
+                "selected": request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME),
+                "select_across": request.POST.get("select_across") == "1",
+            },
+        )
 
     @admin.action(description="Pause selected rollouts", permissions=["change"])
     def pause_rollouts(self, request: HttpRequest, queryset: QuerySet[Rollout]) -> None:
@@ -159,6 +309,87 @@ class RolloutAdmin(admin.ModelAdmin):
     def stop_rollouts(self, request: HttpRequest, queryset: QuerySet[Rollout]) -> None:
         self._apply(request, queryset, "Stopped", lambda rollout: services.rollout_stop(rollout=rollout))
 
+    # --- lifecycle: buttons on a rollout's page ---
+
+    def get_urls(self):
+        def view(func, name):
+            return path(
+                f"<int:object_id>/{name}/",
+                self.admin_site.admin_view(func),
+                name=f"rollouts_rollout_{name}",
+            )
+
+        return [
+            view(self.start_view, "start"),
+            view(self.pause_view, "pause"),
+            view(self.resume_view, "resume"),
+            view(self.stop_view, "stop"),
+        ] + super().get_urls()
+
+    def _rollout_for(self, request: HttpRequest, object_id: int) -> Rollout:
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        return get_object_or_404(Rollout.objects.select_related("software"), pk=object_id)
+
+    def _transition(
+        self, request: HttpRequest, rollout: Rollout, change: Callable, done: str
+    ) -> HttpResponse:
+        try:
+            change()
+        except DomainError as error:
+            self.message_user(request, error.message, messages.ERROR)
+        else:
+            self.log_change(request, rollout, done)
+            self.message_user(request, f"{done}: {rollout.name}.", messages.SUCCESS)
+        return redirect("admin:rollouts_rollout_change", rollout.pk)
+
+    def _confirm_page(self, request: HttpRequest, rollout: Rollout, template: str, title: str, **context):
+        return TemplateResponse(
+            request,
+            f"admin/rollouts/rollout/{template}",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.opts,
+                "original": rollout,
+                "title": title,
+                **context,
+            },
+        )
+
+    def start_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        """GET: what starting would reach; POST: start it."""
+        rollout = self._rollout_for(request, object_id)
+        if request.method == "POST":
+            return self._transition(
+                request, rollout, lambda: services.rollout_start(rollout=rollout), "Started"
+            )
+        preview = rollout_preview_context(feed=rollout.feed, software=rollout.software, exclude=rollout)
+        return self._confirm_page(request, rollout, "confirm_start.html", f"Start {rollout.name}?", **preview)
+
+    def stop_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        """GET: what stopping means; POST: stop it for good."""
+        rollout = self._rollout_for(request, object_id)
+        if request.method == "POST":
+            return self._transition(
+                request, rollout, lambda: services.rollout_stop(rollout=rollout), "Stopped"
+            )
+        stats = selectors.rollout_stats(rollout=rollout)
+        return self._confirm_page(request, rollout, "confirm_stop.html", f"Stop {rollout.name}?", stats=stats)
+
+    def pause_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        rollout = self._rollout_for(request, object_id)
+        return self._transition(
+            request, rollout, lambda: services.rollout_pause(rollout=rollout, by=request.user), "Paused"
+        )
+
+    def resume_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        rollout = self._rollout_for(request, object_id)
+        return self._transition(request, rollout, lambda: services.rollout_resume(rollout=rollout), "Resumed")
+
 
 class ActionStatusInline(admin.TabularInline):
     model = ActionStatus
@@ -174,8 +405,10 @@ class ActionStatusInline(admin.TabularInline):
 
 @admin.register(Action)
 class ActionAdmin(admin.ModelAdmin):
-    list_display = ["id", "device", "software", "rollout", "reason", "status", "progress", "created"]
-    list_filter = ["status", "reason"]
+    """The update history of the whole fleet: one row per attempt to update one device."""
+
+    list_display = ["id", "device", "software", "rollout", "reason", "status_badge", "progress", "created"]
+    list_filter = ["status", "reason", ("rollout", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["device__controller_id", "software__version", "rollout__name"]
     list_select_related = ["device", "software", "rollout"]
     raw_id_fields = ["device", "software", "rollout"]
@@ -183,3 +416,10 @@ class ActionAdmin(admin.ModelAdmin):
     inlines = [ActionStatusInline]
     ordering = ["-id"]
     show_full_result_count = False
+
+    @admin.display(description="Status", ordering="status")
+    def status_badge(self, action: Action) -> str:
+        return display.action_status_badge(action)
+
+    def changelist_view(self, request, extra_context=None):
+        return super().changelist_view(request, {"title": "Update history", **(extra_context or {})})

@@ -35,6 +35,12 @@ def form_data(software, **overrides) -> dict:
     return data
 
 
+def confirmed(data: dict) -> dict:
+    """The add form's second submit: the operator saw the preview of what it reaches."""
+    start = int(data.get("start") == "on")
+    return {**data, "_confirmed": f"{data['feed']}|{data['software']}|{start}"}
+
+
 def messages_of(response) -> list[str]:
     return [str(message) for message in get_messages(response.wsgi_request)]
 
@@ -51,7 +57,7 @@ def test_the_add_form_offers_the_configured_safety_defaults(operator, settings):
 
 def test_adding_creates_a_draft_through_the_service(operator):
     software = make_software("2.0.0")
-    response = operator.post(f"{CHANGELIST}add/", form_data(software, pause_on_failure_count="3"))
+    response = operator.post(f"{CHANGELIST}add/", confirmed(form_data(software, pause_on_failure_count="3")))
     assert response.status_code == 302
     rollout = Rollout.objects.get()
     assert (rollout.name, rollout.status, rollout.created_by.username) == ("spring", "draft", "alice")
@@ -64,7 +70,7 @@ def test_adding_creates_a_draft_through_the_service(operator):
 
 def test_adding_with_start_runs_the_rollout(operator):
     software = make_software("2.0.0")
-    operator.post(f"{CHANGELIST}add/", form_data(software, start="on"))
+    operator.post(f"{CHANGELIST}add/", confirmed(form_data(software, start="on")))
     rollout = Rollout.objects.get()
     assert rollout.status == Rollout.Status.RUNNING
     assert rollout.started_at is not None
@@ -112,7 +118,8 @@ def test_editing_safety_settings_never_overwrites_the_status(operator):
 def run_action(operator, action: str, *rollouts: Rollout):
     return operator.post(
         CHANGELIST,
-        {"action": action, "_selected_action": [str(rollout.pk) for rollout in rollouts]},
+        # apply: past the preview page the start action shows first.
+        {"action": action, "_selected_action": [str(rollout.pk) for rollout in rollouts], "apply": "1"},
         follow=True,
     )
 
@@ -154,7 +161,7 @@ def test_the_changelist_shows_progress(operator, client):
     install(client, "a")
     response = operator.get(CHANGELIST)
     assert response.status_code == 200
-    assert "50% (1/2, 0 failed)" in response.content.decode()
+    assert '<strong>50%</strong> <span class="gb-muted">(1/2, 0 failed)</span>' in response.content.decode()
 
 
 def test_deleting_a_draft_works_and_a_used_rollout_is_protected(operator, client):
