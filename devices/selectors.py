@@ -209,7 +209,7 @@ def targets_for_devices(*, devices: Sequence[Device]) -> dict[int, rollout_selec
                 status__in=rollout_selectors.FEED_HOLDING_STATUSES,
                 software__compatibility__in={board for _, board in rollout_keys},
             )
-            .annotate(board=F("software__compatibility"), took_feed=rollout_selectors._TOOK_FEED)
+            .annotate(board=F("software__compatibility"), took_feed=rollout_selectors.TOOK_FEED)
             .select_related("software")
             .order_by("-took_feed", "-id")
         )
@@ -367,7 +367,7 @@ def devices_in_rollout(
             return idle.filter(sw_version__in=on_version)
         return idle.exclude(sw_version__in=on_version)
     # rollout_stats' own bucketing of action statuses (a device being canceled counts as running).
-    statuses = [status for status, name in rollout_selectors._STATUS_BUCKET.items() if name == bucket]
+    statuses = [status for status, name in rollout_selectors.STATUS_BUCKET.items() if name == bucket]
     if not statuses:
         raise ValueError(f"unknown rollout bucket {bucket!r}")
     newest = actions.order_by("-created", "-id").values("status")[:1]

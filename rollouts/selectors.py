@@ -41,7 +41,7 @@ class Target:
 # "Newest" means the rollout that most recently took its feed: a draft created last week and
 # started today beats a rollout created and started yesterday. Rollouts put straight into a
 # holding state without a start time (fixtures, imports) count from their creation.
-_TOOK_FEED = Coalesce("started_at", "created")
+TOOK_FEED = Coalesce("started_at", "created")
 
 
 def _took_feed(rollout: Rollout) -> datetime:
@@ -65,7 +65,7 @@ def rollout_for_device(*, device: Device) -> Rollout | None:
             software__compatibility=device.hardware_id,
         )
         .select_related("software")
-        .annotate(took_feed=_TOOK_FEED)
+        .annotate(took_feed=TOOK_FEED)
         .order_by("-took_feed", "-id")
         .first()
     )
@@ -207,7 +207,7 @@ def rollout_newer_holders(*, rollout: Rollout) -> QuerySet[Rollout]:
     return (
         Rollout.objects.filter(feed=rollout.feed, status__in=FEED_HOLDING_STATUSES)
         .exclude(pk=rollout.pk)
-        .annotate(took_feed=_TOOK_FEED)
+        .annotate(took_feed=TOOK_FEED)
         .filter(Q(took_feed__gt=took) | Q(took_feed=took, pk__gt=rollout.pk))
     )
 
@@ -276,7 +276,7 @@ class RolloutStats:
         }
 
 
-_STATUS_BUCKET = {
+STATUS_BUCKET = {
     Action.Status.PENDING: "pending",
     Action.Status.RUNNING: "running",
     Action.Status.CANCELING: "running",
@@ -308,7 +308,7 @@ def rollout_stats(*, rollout: Rollout) -> RolloutStats:
     counts = dict.fromkeys(("pending", "running", "succeeded", "failed", "canceled"), 0)
     left = 0
     for row in by_status:
-        counts[_STATUS_BUCKET[row["status"]]] += row["targeted"]
+        counts[STATUS_BUCKET[row["status"]]] += row["targeted"]
         left += row["total"] - row["targeted"]
 
     idle = (
