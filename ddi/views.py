@@ -174,8 +174,12 @@ def ddi_view(*methods: str, negotiate: bool = True) -> Callable:
 
 
 def _client_ip(request: HttpRequest) -> str | None:
+    """The device's address; behind our proxy, the address that proxy appended last."""
+    raw = request.META.get("REMOTE_ADDR", "")
+    if settings.GOOSEBIT_BEHIND_PROXY and request.META.get("HTTP_X_FORWARDED_FOR"):
+        raw = request.META["HTTP_X_FORWARDED_FOR"].split(",")[-1]
     try:
-        return str(ipaddress.ip_address(request.META.get("REMOTE_ADDR", "").strip()))
+        return str(ipaddress.ip_address(raw.strip()))
     except ValueError:
         return None
 

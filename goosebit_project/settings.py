@@ -42,7 +42,8 @@ CSRF_TRUSTED_ORIGINS = config.parse_list(
     "GOOSEBIT_CSRF_TRUSTED_ORIGINS", _get("GOOSEBIT_CSRF_TRUSTED_ORIGINS", "")
 )
 # Behind a TLS-terminating proxy the scheme of hrefs handed to devices must be https.
-if config.parse_bool("GOOSEBIT_BEHIND_PROXY", _get("GOOSEBIT_BEHIND_PROXY", "false")):
+GOOSEBIT_BEHIND_PROXY = config.parse_bool("GOOSEBIT_BEHIND_PROXY", _get("GOOSEBIT_BEHIND_PROXY", "false"))
+if GOOSEBIT_BEHIND_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     USE_X_FORWARDED_HOST = True
 

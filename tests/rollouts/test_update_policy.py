@@ -147,3 +147,18 @@ def test_the_chunk_part_is_configurable_for_zephyr(client, settings):
     device_services.device_assign_software(device=device, software=make_software("2.0.0"))
     href = poll(client, "dev-1")["_links"]["deploymentBase"]["href"]
     assert client.get(href).json()["deployment"]["chunks"][0]["part"] == "bApp"
+
+
+def test_behind_a_proxy_the_device_address_comes_from_x_forwarded_for(client, settings):
+    settings.GOOSEBIT_BEHIND_PROXY = True
+    device = make_device("dev-1")
+    client.get(f"{BASE}/dev-1", HTTP_X_FORWARDED_FOR="203.0.113.9, 198.51.100.7", REMOTE_ADDR="10.0.0.2")
+    device.refresh_from_db()
+    assert device.last_ip == "198.51.100.7"
+
+
+def test_without_a_proxy_x_forwarded_for_is_ignored(client):
+    device = make_device("dev-1")
+    client.get(f"{BASE}/dev-1", HTTP_X_FORWARDED_FOR="203.0.113.9", REMOTE_ADDR="10.0.0.2")
+    device.refresh_from_db()
+    assert device.last_ip == "10.0.0.2"
