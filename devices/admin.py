@@ -77,36 +77,42 @@ class HardwareAdmin(admin.ModelAdmin):
 # --- list filters -----------------------------------------------------------------------------
 
 
-class PresenceFilter(admin.SimpleListFilter):
+class _SelectorFilter(admin.SimpleListFilter):
+    """A filter whose buckets and query live in devices.selectors (the dashboard links use them too)."""
+
+    buckets: tuple = ()
+
+    def select(self, devices, value: str):
+        raise NotImplementedError
+
+    def lookups(self, request, model_admin):
+        return self.buckets
+
+    def queryset(self, request, queryset):
+        if self.value() is None:
+            return queryset
+        try:
+            return self.select(queryset, self.value())
+        except ValueError as error:
+            raise IncorrectLookupParameters(error) from None
+
+
+class PresenceFilter(_SelectorFilter):
     title = "polling"
     parameter_name = "presence"
+    buckets = selectors.PRESENCE_CHOICES
 
-    def lookups(self, request, model_admin):
-        return selectors.PRESENCE_CHOICES
-
-    def queryset(self, request, queryset):
-        if self.value() is None:
-            return queryset
-        try:
-            return selectors.devices_with_presence(devices=queryset, presence=self.value())
-        except ValueError as error:
-            raise IncorrectLookupParameters(error) from None
+    def select(self, devices, value: str):
+        return selectors.devices_with_presence(devices=devices, presence=value)
 
 
-class FailedFilter(admin.SimpleListFilter):
+class FailedFilter(_SelectorFilter):
     title = "failed updates"
     parameter_name = "failed"
+    buckets = selectors.FAILED_CHOICES
 
-    def lookups(self, request, model_admin):
-        return selectors.FAILED_CHOICES
-
-    def queryset(self, request, queryset):
-        if self.value() is None:
-            return queryset
-        try:
-            return selectors.devices_with_failures(devices=queryset, failed=self.value())
-        except ValueError as error:
-            raise IncorrectLookupParameters(error) from None
+    def select(self, devices, value: str):
+        return selectors.devices_with_failures(devices=devices, failed=value)
 
 
 class RolloutFilter(admin.SimpleListFilter):
