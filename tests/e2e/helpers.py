@@ -319,6 +319,8 @@ class SWUpdateClient:
     def write_config(self) -> Path:
         config = self.workdir / "swupdate.cfg"
         config.write_text(
+            # SWUpdate refuses a config file without a globals section.
+            "globals: {\n  verbose = true;\n  loglevel = 6;\n};\n"
             "identify: (\n"
             f'  {{ name = "sw_version"; value = "{self.sw_version}"; }},\n'
             f'  {{ name = "hw_boardname"; value = "{self.board}"; }},\n'
@@ -360,6 +362,24 @@ class SWUpdateClient:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )  # fmt: skip
+
+    def wait(self, condition: Callable[[], Any], *, message: str, server: Server, timeout: float = 60) -> Any:
+        """wait_for that fails at once when the client died, with its log and the server's."""
+
+        def check() -> Any:
+            if self.process is not None and self.process.poll() is not None:
+                pytest.fail(
+                    f"SWUpdate exited with {self.process.returncode} while waiting for {message}\n"
+                    f"{self.diagnostics()}\n{server.diagnostics()}"
+                )
+            return condition()
+
+        return wait_for(
+            check,
+            timeout=timeout,
+            message=message,
+            diagnostics=lambda: f"{self.diagnostics()}\n{server.diagnostics()}",
+        )
 
     def stop(self) -> None:
         # SWUpdate does not always honour SIGTERM (clients.md): the group is killed after a grace.

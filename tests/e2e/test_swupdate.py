@@ -74,11 +74,10 @@ def test_swupdate_registers_installs_and_confirms_the_update_after_a_reboot(
 
     # The client downloads, verifies the signature and installs into its sandbox, then reports
     # "All Chunks Installed." and waits for a reboot: the action must stay open for the confirm.
-    wait_for(
+    client.wait(
         lambda: "All Chunks Installed." in device_details(server, client.controller_id),
-        timeout=60,
         message="SWUpdate to report 'All Chunks Installed.'",
-        diagnostics=lambda: client.diagnostics() + "\n" + server.diagnostics(),
+        server=server,
     )
     assert (client.out / "rootfs.img").read_bytes() == b"rootfs 2.0.0\n"
     action = last_action(server, client.controller_id)
@@ -96,11 +95,11 @@ def test_swupdate_registers_installs_and_confirms_the_update_after_a_reboot(
     client.sw_version = "2.0.0"
     client.start(confirm=2)
 
-    action = wait_for(
+    action = client.wait(
         lambda: (a := last_action(server, client.controller_id)) and a["status"] == "finished" and a,
         timeout=30,
         message="the action to finish after the confirm",
-        diagnostics=lambda: client.diagnostics() + "\n" + server.diagnostics(),
+        server=server,
     )
     closed = [s for s in action["statuses"] if s["execution"] == "closed"]
     assert [(s["source"], s["finished"]) for s in closed] == [("device", "success")]
@@ -129,11 +128,10 @@ def test_swupdate_reports_a_package_signed_by_an_untrusted_key_as_a_failed_updat
 
     server.call("assign_software", controller_id=client.controller_id, software_id=software_id)
 
-    action = wait_for(
+    action = client.wait(
         lambda: (a := last_action(server, client.controller_id)) and a["status"] == "error" and a,
-        timeout=60,
         message="the action to fail",
-        diagnostics=lambda: client.diagnostics() + "\n" + server.diagnostics(),
+        server=server,
     )
     closed = [s for s in action["statuses"] if s["execution"] == "closed"]
     assert [(s["source"], s["finished"]) for s in closed] == [("device", "failure")]
@@ -157,11 +155,11 @@ def test_swupdate_acknowledges_the_cancel_of_an_update_it_has_not_started(
     assert server.call("cancel_action", action_id=action_id) == "canceling"
 
     client.start()
-    action = wait_for(
+    action = client.wait(
         lambda: (a := last_action(server, client.controller_id)) and a["status"] == "canceled" and a,
         timeout=30,
         message="the action to be canceled",
-        diagnostics=lambda: client.diagnostics() + "\n" + server.diagnostics(),
+        server=server,
     )
     assert action["id"] == action_id
     cancel_feedback = [s for s in action["statuses"] if s["source"] == "device"]
