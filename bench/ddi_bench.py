@@ -45,17 +45,16 @@ TENANT = "DEFAULT"
 POLL_PREFIX = "dev-"
 ACTION_PREFIX = "upd-"  # devices with a running action, never polled by the poll measurement
 
-# Runs inside `manage.py shell` of the server under test: a running rollout of the version every
-# device already has (so each poll evaluates a rollout and gets nothing, the steady state), and a
-# running action of a bigger package for each upd- device (deploymentBase, feedback, download).
-SETUP_CODE = r"""
+# Runs inside `manage.py shell` of the server under test (or in-process, bench/profile_poll.py):
+# a running rollout of the version every device already has, so each poll evaluates a rollout and
+# gets nothing: the steady state of a fleet.
+ROLLOUT_CODE = r"""
 import hashlib, json, os
 from django.core.files.base import ContentFile
 from devices.models import Device, Hardware
 from rollouts.models import Action, Rollout
 from software.models import Software
 
-params = json.loads(os.environ["BENCH_PARAMS"])
 hardware = Hardware.objects.get(model="default", revision="default")
 
 def software(version, content, filename):
@@ -70,6 +69,11 @@ def software(version, content, filename):
 
 current = software("1.0.0", b"bench 1.0.0", "bench-1.0.0.swu")
 Rollout.objects.create(name="bench: fleet is up to date", feed="default", software=current, status="running")
+"""
+# ... and a running action of a bigger package for each upd- device (deploymentBase, feedback,
+# download), printed as the targets file of bench/actions.lua.
+ACTIONS_CODE = r"""
+params = json.loads(os.environ["BENCH_PARAMS"])
 update = software("2.0.0", os.urandom(params["artifact_size"]), "bench-2.0.0.swu")
 updating = Device.objects.filter(controller_id__startswith=params["action_prefix"])
 updating.update(update_mode="pinned", state="running")
@@ -113,6 +117,12 @@ def process_tree_cpu(pid: int) -> float:
             total += (int(stats[current][11]) + int(stats[current][12])) / ticks
         stack.extend(children.get(current, []))
     return total
+
+
+def machine_busy() -> float:
+    """Busy CPU seconds of the whole machine (all cores), to show what else competed."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:8]]
+    return (sum(values) - values[3] - values[4]) / os.sysconf("SC_CLK_TCK")
 
 
 class Postgres:
@@ -255,20 +265,22 @@ def wrk(
         "wrk", "-t1", f"-c{connections}", f"-d{duration:g}s", "--latency", "--timeout", "10s",
         "-s", str(BENCH / script), server.base_url, "--", *script_args,
     ]  # fmt: skip
-    cpu0, wall0 = process_tree_cpu(server.process.pid), time.monotonic()
+    cpu0, busy0, wall0 = process_tree_cpu(server.process.pid), machine_busy(), time.monotonic()
     result = subprocess.run(command, capture_output=True, text=True, timeout=duration + 60)
-    cpu1, wall1 = process_tree_cpu(server.process.pid), time.monotonic()
+    cpu1, busy1, wall1 = process_tree_cpu(server.process.pid), machine_busy(), time.monotonic()
     match = re.search(r"^WRK_JSON (.*)$", result.stdout, re.MULTILINE)
     if result.returncode != 0 or not match:
         raise SystemExit(f"wrk failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
     data = json.loads(match.group(1))
     data["server_cpu_cores"] = round((cpu1 - cpu0) / (wall1 - wall0), 2)
+    data["machine_busy_cores"] = round((busy1 - busy0) / (wall1 - wall0), 2)
     return data
 
 
 def summarize(name: str, connections: int, devices: int, data: dict[str, Any]) -> dict[str, Any]:
     ok = sum(count for status, count in data["status"].items() if status in ("200", "206"))
-    socket_errors = sum(data["socket_errors"].values())
+    # wrk counts non-2xx answers as "status" errors; those are already in requests - ok.
+    socket_errors = sum(v for k, v in data["socket_errors"].items() if k != "status")
     row = {
         "op": name,
         "devices": devices,
@@ -282,6 +294,7 @@ def summarize(name: str, connections: int, devices: int, data: dict[str, Any]) -
         "errors": data["requests"] - ok + socket_errors,
         "status": data["status"],
         "server_cpu_cores": data["server_cpu_cores"],
+        "machine_busy_cores": data["machine_busy_cores"],
     }
     if name == "download":
         row["MBps"] = round(data["bytes"] / data["duration_s"] / 1e6, 1)
@@ -315,12 +328,14 @@ def run_fleet(args: argparse.Namespace, devices: int, workdir: Path) -> list[dic
         rows.append({"op": "seed", "devices": devices, "seconds": seeded["seconds"]})
         print_row(rows[-1])
         targets = workdir / "targets.txt"
-        if not args.poll_only:
+        if args.poll_only:
+            server.manage("shell", "-c", ROLLOUT_CODE)
+        else:
             server.manage("seed_devices", "--count", str(args.updating), "--prefix", ACTION_PREFIX)
             out = server.manage(
                 "shell",
                 "-c",
-                SETUP_CODE,
+                ROLLOUT_CODE + ACTIONS_CODE,
                 extra_env={
                     "BENCH_PARAMS": json.dumps(
                         {"artifact_size": args.artifact_size, "action_prefix": ACTION_PREFIX}
@@ -368,7 +383,7 @@ def run_fleet(args: argparse.Namespace, devices: int, workdir: Path) -> list[dic
 # --------------------------------------------------------------------------- output
 HEADER = (
     f"{'operation':<12}{'devices':>9}{'conns':>7}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}"
-    f"{'errors':>8}{'cpu':>6}"
+    f"{'errors':>8}{'server':>8}{'busy':>6}"
 )
 
 
@@ -387,7 +402,7 @@ def print_table(rows: list[dict[str, Any]]) -> None:
         print(
             f"{row['op']:<12}{row['devices']:>9}{row['connections']:>7}{row['rps']:>10.1f}"
             f"{row['p50_ms']:>9.2f}{row['p99_ms']:>9.2f}{row['max_ms']:>9.1f}{row['errors']:>8}"
-            f"{row['server_cpu_cores']:>6.2f}{extra}"
+            f"{row['server_cpu_cores']:>8.2f}{row['machine_busy_cores']:>6.2f}{extra}"
         )
 
 

@@ -1,0 +1,145 @@
+#!/usr/bin/env python3
+"""Where a steady DDI poll spends its time: queries and a cProfile, without HTTP or gunicorn.
+
+Creates its own PostgreSQL database (dropped at the end), seeds devices with seed_devices and
+a running rollout they are already up to date with (the same state as bench/ddi_bench.py), then
+calls the WSGI application in-process for many polls:
+
+- the mean wall time of one poll through Django (middleware, view, queries, JSON);
+- the SQL of one poll;
+- the top functions of a cProfile over all polls.
+
+    python bench/profile_poll.py --devices 10000 --polls 5000
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import os
+import pstats
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+sys.path[:0] = [str(ROOT), str(BENCH)]
+
+from ddi_bench import POLL_PREFIX, ROLLOUT_CODE, TENANT, Postgres  # noqa: E402
+
+
+def poll_environ(controller_id: str) -> dict:
+    return {
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": f"/{TENANT}/controller/v1/{controller_id}",
+        "QUERY_STRING": "",
+        "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "60053",
+        "REMOTE_ADDR": "127.0.0.1",
+        "HTTP_HOST": "127.0.0.1:60053",
+        "HTTP_ACCEPT": "application/hal+json",
+        "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(b""),
+        "wsgi.errors": sys.stderr,
+        "SERVER_PROTOCOL": "HTTP/1.1",
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--devices", type=int, default=10000)
+    parser.add_argument("--polls", type=int, default=5000)
+    parser.add_argument("--pg", default="postgres://postgres@127.0.0.1:5432")
+    parser.add_argument("--db-name", default="goosebit_profile")
+    parser.add_argument("--cache-url", default="", help="GOOSEBIT_CACHE_URL (default: the file cache)")
+    parser.add_argument("--top", type=int, default=30, help="profile lines to print")
+    args = parser.parse_args(argv)
+
+    db = Postgres(args.pg, args.db_name)
+    db.create()
+    workdir = tempfile.TemporaryDirectory(prefix="goosebit-profile-")
+    os.environ.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "goosebit_project.settings",
+            "GOOSEBIT_ENV_FILE": str(Path(workdir.name) / "empty.env"),
+            "GOOSEBIT_DATA_DIR": workdir.name,
+            "GOOSEBIT_SECRET_KEY": "profile-only-secret-key",
+            "GOOSEBIT_DB_URI": db.uri,
+            "GOOSEBIT_LOG_LEVEL": "WARNING",
+        }
+    )
+    if args.cache_url:
+        os.environ["GOOSEBIT_CACHE_URL"] = args.cache_url
+    Path(os.environ["GOOSEBIT_ENV_FILE"]).write_text("")
+    try:
+        import django
+
+        django.setup()
+        from django.core.management import call_command
+        from django.core.wsgi import get_wsgi_application
+        from django.db import connection, reset_queries
+        from django.test.utils import CaptureQueriesContext
+
+        call_command("migrate", verbosity=0)
+        call_command("seed_devices", count=args.devices, prefix=POLL_PREFIX, stdout=io.StringIO())
+        exec(ROLLOUT_CODE, {})  # the same fleet state as the benchmark: up to date with a running rollout
+        # Seen just now from this address, as in the benchmark: a steady poll writes nothing.
+        from django.utils import timezone
+
+        from devices.models import Device
+
+        Device.objects.update(last_seen=timezone.now(), last_ip="127.0.0.1")
+        application = get_wsgi_application()
+        ids = [f"{POLL_PREFIX}{n:05d}" for n in range(1, args.devices + 1)]
+
+        def poll(index: int) -> int:
+            status: list[str] = []
+            body = b"".join(
+                application(poll_environ(ids[index % len(ids)]), lambda s, h, *_: status.append(s))
+            )
+            assert status[0].startswith("200"), (status, body)
+            return len(body)
+
+        for index in range(min(2000, args.polls)):  # warm-up: imports, connections, caches
+            poll(index)
+        started = time.perf_counter()
+        for index in range(args.polls):
+            poll(index)
+        elapsed = time.perf_counter() - started
+        per_poll = 1e6 * elapsed / args.polls
+        print(f"{args.polls} polls over {args.devices} devices in-process: {per_poll:.0f} us/poll")
+
+        with CaptureQueriesContext(connection) as queries:
+            poll(12345)
+        print(f"\nqueries of one steady poll: {len(queries.captured_queries)}")
+        for query in queries.captured_queries:
+            print(f"  [{query['time']} s] {query['sql']}")
+        reset_queries()
+
+        profiler = cProfile.Profile()
+        profiler.enable()
+        for index in range(args.polls):
+            poll(index)
+        profiler.disable()
+        for order in ("cumulative", "tottime"):
+            out = io.StringIO()
+            pstats.Stats(profiler, stream=out).sort_stats(order).print_stats(args.top)
+            print(f"\n--- cProfile by {order} ---")
+            print("\n".join(line for line in out.getvalue().splitlines() if line.strip())[:12000])
+        from devices.services import _poll_recorder
+
+        _poll_recorder.flush()  # nothing may be left for the atexit flush once the database is gone
+        connection.close()
+    finally:
+        db.drop()
+        workdir.cleanup()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
