@@ -168,7 +168,9 @@ class StateAgent:
 class Server:
     """gunicorn serving the project exactly as in production, on a free loopback port."""
 
-    def __init__(self, directory: Path, *, db_uri: str, workers: int = 3) -> None:
+    def __init__(
+        self, directory: Path, *, db_uri: str, workers: int = 3, extra_env: dict[str, str] | None = None
+    ) -> None:
         self.directory = directory
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
@@ -198,6 +200,7 @@ class Server:
                 "GOOSEBIT_LOG_LEVEL": "INFO",
                 "GOOSEBIT_ACCESS_LOG": "-",
                 "PYTHONUNBUFFERED": "1",
+                **(extra_env or {}),
             }
         )
         self.env = env
@@ -264,6 +267,10 @@ class Server:
         assert self.agent is not None
         return self.agent.call(op, **kwargs)
 
+    def log_lines(self, needle: str) -> list[str]:
+        """Lines of the gunicorn log (access log included) that contain ``needle``."""
+        return [line for line in self.log.read_text(errors="replace").splitlines() if needle in line]
+
     def ddi_url(self, controller_id: str, suffix: str = "") -> str:
         return f"{self.base_url}/{TENANT}/controller/v1/{controller_id}{suffix}"
 
@@ -300,8 +307,10 @@ class SWUpdateClient:
         sw_version: str = "1.0.0",
         board: str = "board",
         revision: str = "1",
+        token: str | None = None,
     ) -> None:
         self.workdir = workdir
+        self.token = token
         self.base_url = base_url
         self.controller_id = controller_id
         self.cert = cert
@@ -335,7 +344,9 @@ class SWUpdateClient:
             "  retrywait = 1;\n"
             "  initial-report-resend-period = 1;\n"
             "  connection-timeout = 10;\n"
-            "};\n"
+            # In the file rather than on the command line, where `ps` would show it.
+            + (f'  targettoken = "{self.token}";\n' if self.token else "")
+            + "};\n"
         )
         return config
 

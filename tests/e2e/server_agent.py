@@ -142,6 +142,12 @@ def assign_software(*, controller_id: str, software_id: int) -> None:
     )
 
 
+def set_token(*, controller_id: str, token: str) -> None:
+    from devices.services import device_set_token
+
+    device_set_token(device=Device.objects.get(controller_id=controller_id), token=token)
+
+
 def cancel_action(*, action_id: int) -> str:
     from rollouts.services import action_cancel
 
@@ -158,6 +164,7 @@ OPERATIONS = {
         create_device,
         create_action,
         assign_software,
+        set_token,
         cancel_action,
     )
 }
