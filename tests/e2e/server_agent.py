@@ -75,8 +75,11 @@ def actions(*, controller_id: str) -> list[dict]:
     return out
 
 
-def create_software(*, path: str, version: str, board: str = "board", revision: str = "1") -> int:
-    """Store a package like an upload would; uses the software service when main has it."""
+def create_software(*, path: str, version: str, board: str = "board", revision: str = "1") -> dict:
+    """Store a package like an upload would (the software service parses it when main has it).
+
+    Returns the software's id and its artifact filename (the service may normalise the name).
+    """
     hardware, _ = Hardware.objects.get_or_create(model=board, revision=revision)
     file_path = Path(path)
     try:
@@ -87,7 +90,7 @@ def create_software(*, path: str, version: str, board: str = "board", revision: 
         with file_path.open("rb") as handle:
             software = software_create_from_file(file=File(handle, name=file_path.name))
         software.compatibility.add(hardware)
-        return software.pk
+        return {"id": software.pk, "filename": software.filename}
     content = file_path.read_bytes()
     sha256 = hashlib.sha256(content).hexdigest()
     with transaction.atomic():
@@ -105,7 +108,7 @@ def create_software(*, path: str, version: str, board: str = "board", revision: 
             software.file.save(f"{sha256}/{file_path.name}", File(handle), save=False)
         software.save()
         software.compatibility.add(hardware)
-    return software.pk
+    return {"id": software.pk, "filename": software.filename}
 
 
 def create_device(
