@@ -26,6 +26,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -96,6 +97,22 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def postgres_cpu() -> float:
+    """CPU seconds used so far by the local PostgreSQL server processes (0 when not local)."""
+    total, ticks = 0.0, os.sysconf("SC_CLK_TCK")
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            text = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        if text[text.index("(") + 1 : text.rindex(")")] in ("postgres", "postmaster"):
+            fields = text[text.rindex(")") + 2 :].split()
+            total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
 def process_tree_cpu(pid: int) -> float:
     """CPU seconds used so far by ``pid`` and all its descendants (Linux /proc)."""
     children: dict[int, list[int]] = {}
@@ -117,6 +134,12 @@ def process_tree_cpu(pid: int) -> float:
             total += (int(stats[current][11]) + int(stats[current][12])) / ticks
         stack.extend(children.get(current, []))
     return total
+
+
+def children_cpu() -> float:
+    """CPU seconds of this script's finished child processes (wrk)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def machine_busy() -> float:
@@ -265,15 +288,23 @@ def wrk(
         "wrk", "-t1", f"-c{connections}", f"-d{duration:g}s", "--latency", "--timeout", "10s",
         "-s", str(BENCH / script), server.base_url, "--", *script_args,
     ]  # fmt: skip
-    cpu0, busy0, wall0 = process_tree_cpu(server.process.pid), machine_busy(), time.monotonic()
+    before = (process_tree_cpu(server.process.pid), postgres_cpu(), children_cpu(), machine_busy())
+    wall0 = time.monotonic()
     result = subprocess.run(command, capture_output=True, text=True, timeout=duration + 60)
-    cpu1, busy1, wall1 = process_tree_cpu(server.process.pid), machine_busy(), time.monotonic()
+    wall = time.monotonic() - wall0
+    after = (process_tree_cpu(server.process.pid), postgres_cpu(), children_cpu(), machine_busy())
+    server_cpu, db_cpu, wrk_cpu, busy = ((b - a) / wall for a, b in zip(before, after, strict=True))
     match = re.search(r"^WRK_JSON (.*)$", result.stdout, re.MULTILINE)
     if result.returncode != 0 or not match:
         raise SystemExit(f"wrk failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
     data = json.loads(match.group(1))
-    data["server_cpu_cores"] = round((cpu1 - cpu0) / (wall1 - wall0), 2)
-    data["machine_busy_cores"] = round((busy1 - busy0) / (wall1 - wall0), 2)
+    data["cpu_cores"] = {
+        "server": round(server_cpu, 2),
+        "postgres": round(db_cpu, 2),
+        "wrk": round(wrk_cpu, 2),
+        # anything else that ran on the machine meanwhile (other users, the OS)
+        "other": round(max(0.0, busy - server_cpu - db_cpu - wrk_cpu), 2),
+    }
     return data
 
 
@@ -293,8 +324,7 @@ def summarize(name: str, connections: int, devices: int, data: dict[str, Any]) -
         "max_ms": round(data["latency_ms"]["max"], 2),
         "errors": data["requests"] - ok + socket_errors,
         "status": data["status"],
-        "server_cpu_cores": data["server_cpu_cores"],
-        "machine_busy_cores": data["machine_busy_cores"],
+        "cpu_cores": data["cpu_cores"],
     }
     if name == "download":
         row["MBps"] = round(data["bytes"] / data["duration_s"] / 1e6, 1)
@@ -383,7 +413,7 @@ def run_fleet(args: argparse.Namespace, devices: int, workdir: Path) -> list[dic
 # --------------------------------------------------------------------------- output
 HEADER = (
     f"{'operation':<12}{'devices':>9}{'conns':>7}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}"
-    f"{'errors':>8}{'server':>8}{'busy':>6}"
+    f"{'errors':>8}   cpu: server  pg   wrk  other"
 )
 
 
@@ -399,11 +429,17 @@ def print_table(rows: list[dict[str, Any]]) -> None:
             print(f"{'seed':<12}{row['devices']:>9}{'':>7}  {row['seconds']} s (seed_devices)")
             continue
         extra = f"  {row['MBps']} MB/s" if "MBps" in row else ""
+        cpu = row["cpu_cores"]
         print(
             f"{row['op']:<12}{row['devices']:>9}{row['connections']:>7}{row['rps']:>10.1f}"
             f"{row['p50_ms']:>9.2f}{row['p99_ms']:>9.2f}{row['max_ms']:>9.1f}{row['errors']:>8}"
-            f"{row['server_cpu_cores']:>8.2f}{row['machine_busy_cores']:>6.2f}{extra}"
+            f"{cpu['server']:>13.2f}{cpu['postgres']:>5.2f}{cpu['wrk']:>6.2f}{cpu['other']:>7.2f}{extra}"
         )
+
+    print(
+        "cpu: cores busy during the measurement: gunicorn (all workers), PostgreSQL, wrk, and "
+        "everything else on the machine"
+    )
 
 
 def print_targets(rows: list[dict[str, Any]]) -> None:

@@ -58,6 +58,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db-name", default="goosebit_profile")
     parser.add_argument("--cache-url", default="", help="GOOSEBIT_CACHE_URL (default: the file cache)")
     parser.add_argument("--top", type=int, default=30, help="profile lines to print")
+    parser.add_argument(
+        "--no-health-checks",
+        action="store_true",
+        help="turn CONN_HEALTH_CHECKS off, to see what the per-request connection check costs",
+    )
     args = parser.parse_args(argv)
 
     db = Postgres(args.pg, args.db_name)
@@ -85,6 +90,12 @@ def main(argv: list[str] | None = None) -> int:
         from django.db import connection, reset_queries
         from django.test.utils import CaptureQueriesContext
 
+        if args.no_health_checks:
+            connection.settings_dict["CONN_HEALTH_CHECKS"] = False
+        print(
+            f"CONN_MAX_AGE={connection.settings_dict['CONN_MAX_AGE']} "
+            f"CONN_HEALTH_CHECKS={connection.settings_dict['CONN_HEALTH_CHECKS']}"
+        )
         call_command("migrate", verbosity=0)
         call_command("seed_devices", count=args.devices, prefix=POLL_PREFIX, stdout=io.StringIO())
         exec(ROLLOUT_CODE, {})  # the same fleet state as the benchmark: up to date with a running rollout
@@ -116,7 +127,8 @@ def main(argv: list[str] | None = None) -> int:
 
         with CaptureQueriesContext(connection) as queries:
             poll(12345)
-        print(f"\nqueries of one steady poll: {len(queries.captured_queries)}")
+        # Django's connection health check (CONN_HEALTH_CHECKS) runs outside the query log.
+        print(f"\nqueries of one steady poll (ORM log): {len(queries.captured_queries)}")
         for query in queries.captured_queries:
             print(f"  [{query['time']} s] {query['sql']}")
         reset_queries()
