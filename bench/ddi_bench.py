@@ -6,6 +6,7 @@ database, migrates it, seeds the devices with ``manage.py seed_devices``, starts
 the production configuration (goosebit_project/gunicorn_conf.py) on a free loopback port and
 measures, each for a bounded time with wrk:
 
+- GET /healthz at 64 connections: Django, gunicorn and one SELECT, the floor a poll can approach;
 - steady polls over every device at 16 and 64 connections (req/s, p50, p99);
 - first-contact registration (every poll a new controller id);
 - configData PUT, deploymentBase GET, feedback POST and artifact download for devices that
@@ -97,9 +98,9 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def postgres_cpu() -> float:
-    """CPU seconds used so far by the local PostgreSQL server processes (0 when not local)."""
-    total, ticks = 0.0, os.sysconf("SC_CLK_TCK")
+def postgres_cpu() -> dict[int, float]:
+    """CPU seconds used so far by each local PostgreSQL process, by pid (empty when not local)."""
+    found, ticks = {}, os.sysconf("SC_CLK_TCK")
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -109,8 +110,13 @@ def postgres_cpu() -> float:
             continue
         if text[text.index("(") + 1 : text.rindex(")")] in ("postgres", "postmaster"):
             fields = text[text.rindex(")") + 2 :].split()
-            total += (int(fields[11]) + int(fields[12])) / ticks
-    return total
+            found[int(entry)] = (int(fields[11]) + int(fields[12])) / ticks
+    return found
+
+
+def cpu_delta(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds used between two samples by the processes alive at the second one."""
+    return sum(value - before.get(pid, 0.0) for pid, value in after.items())
 
 
 def process_tree_cpu(pid: int) -> float:
@@ -288,12 +294,14 @@ def wrk(
         "wrk", "-t1", f"-c{connections}", f"-d{duration:g}s", "--latency", "--timeout", "10s",
         "-s", str(BENCH / script), server.base_url, "--", *script_args,
     ]  # fmt: skip
-    before = (process_tree_cpu(server.process.pid), postgres_cpu(), children_cpu(), machine_busy())
+    pg_before = postgres_cpu()
+    before = (process_tree_cpu(server.process.pid), children_cpu(), machine_busy())
     wall0 = time.monotonic()
     result = subprocess.run(command, capture_output=True, text=True, timeout=duration + 60)
     wall = time.monotonic() - wall0
-    after = (process_tree_cpu(server.process.pid), postgres_cpu(), children_cpu(), machine_busy())
-    server_cpu, db_cpu, wrk_cpu, busy = ((b - a) / wall for a, b in zip(before, after, strict=True))
+    after = (process_tree_cpu(server.process.pid), children_cpu(), machine_busy())
+    server_cpu, wrk_cpu, busy = ((b - a) / wall for a, b in zip(before, after, strict=True))
+    db_cpu = cpu_delta(pg_before, postgres_cpu()) / wall
     match = re.search(r"^WRK_JSON (.*)$", result.stdout, re.MULTILINE)
     if result.returncode != 0 or not match:
         raise SystemExit(f"wrk failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
@@ -381,6 +389,17 @@ def run_fleet(args: argparse.Namespace, devices: int, workdir: Path) -> list[dic
 
         # Warm-up: connections, worker imports and the database's caches.
         wrk(server, "poll.lua", poll_args, connections=16, duration=args.warmup)
+        if not args.poll_only:
+            # The floor on this machine: Django + gunicorn + one "SELECT 1", no DDI logic.
+            data = wrk(
+                server,
+                "poll.lua",
+                ["0", TENANT, "/healthz", "1", "1", "path"],
+                connections=64,
+                duration=args.duration,
+            )
+            rows.append(summarize("healthz", 64, devices, data))
+            print_row(rows[-1])
         for connections in (16, 64):
             # Every device was "seen" just now, so a poll writes nothing: the read path alone.
             # (last_seen is written at most every GOOSEBIT_LAST_SEEN_INTERVAL seconds per device.)

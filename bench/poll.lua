@@ -9,7 +9,8 @@
 --   width   zero padding of the number (default 5)
 --   mode    "poll" (default): visit the N ids round-robin, the steady state of a fleet;
 --           "register": every request uses a new id (start, start+1, ...), each a first contact
---           that registers a device (N is ignored)
+--           that registers a device (N is ignored);
+--           "path": GET the path given as prefix (e.g. /healthz), a baseline to compare with
 --   token   optional TargetToken; "{id}" is replaced by the controller id
 --
 -- Each wrk thread starts at a different offset (poll) or a different id block (register).
@@ -59,6 +60,9 @@ local function controller_id()
 end
 
 function request()
+   if mode == "path" then
+      return wrk.format("GET", prefix)
+   end
    local id = controller_id()
    local path = "/" .. tenant .. "/controller/v1/" .. id
    if token then
