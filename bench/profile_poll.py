@@ -48,6 +48,31 @@ def get_environ(path: str) -> dict:
     }
 
 
+COMPONENTS = [
+    ("psycopg (driver, waiting for PostgreSQL)", ("/psycopg/", "/psycopg_binary/")),
+    ("Django ORM (query building, model instances)", ("/django/db/",)),
+    ("Django cache backend", ("/django/core/cache/",)),
+    ("Django request handling (handler, middleware, URL resolving, responses)", ("/django/",)),
+    ("whitenoise", ("/whitenoise/",)),
+    ("project code (ddi, devices, rollouts, software, lib)", ("{root}/",)),
+]
+
+
+def print_components(profiler: cProfile.Profile, root: str) -> None:
+    """Own time (tottime) summed per component: which layer the poll's time is spent in."""
+    stats = pstats.Stats(profiler).stats  # {(file, line, name): (cc, nc, tottime, cumtime, callers)}
+    totals: dict[str, float] = {}
+    for (filename, _, _), (_, _, tottime, _, _) in stats.items():
+        for label, needles in [*COMPONENTS, ("Python itself (builtins, stdlib)", ("",))]:
+            if any(needle.format(root=root) in filename for needle in needles):
+                totals[label] = totals.get(label, 0.0) + tottime
+                break
+    grand = sum(totals.values()) or 1.0
+    print("\n--- own time by component (cProfile) ---")
+    for label, value in sorted(totals.items(), key=lambda item: -item[1]):
+        print(f"  {100 * value / grand:5.1f}%  {label}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -153,6 +178,7 @@ def main(argv: list[str] | None = None) -> int:
         for index in range(args.polls):
             poll(index)
         profiler.disable()
+        print_components(profiler, str(ROOT))
         for order in ("cumulative", "tottime"):
             out = io.StringIO()
             pstats.Stats(profiler, stream=out).sort_stats(order).print_stats(args.top)
