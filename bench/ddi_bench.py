@@ -7,7 +7,8 @@ the production configuration (goosebit_project/gunicorn_conf.py) on a free loopb
 measures, each for a bounded time with wrk:
 
 - GET /healthz at 64 connections: Django, gunicorn and one SELECT, the floor a poll can approach;
-- steady polls over every device at 16 and 64 connections (req/s, p50, p99);
+- steady polls over every device at 16 and 64 kept-alive connections (req/s, p50, p99), and at
+  16 connections with a new connection per request, as devices that poll every minute do;
 - first-contact registration (every poll a new controller id);
 - configData PUT, deploymentBase GET, feedback POST and artifact download for devices that
   have a running action.
@@ -119,8 +120,8 @@ def cpu_delta(before: dict[int, float], after: dict[int, float]) -> float:
     return sum(value - before.get(pid, 0.0) for pid, value in after.items())
 
 
-def process_tree_cpu(pid: int) -> float:
-    """CPU seconds used so far by ``pid`` and all its descendants (Linux /proc)."""
+def process_tree_cpu(pid: int) -> dict[int, float]:
+    """CPU seconds used so far by ``pid`` and each of its descendants, by pid (Linux /proc)."""
     children: dict[int, list[int]] = {}
     stats: dict[int, list[str]] = {}
     for entry in os.listdir("/proc"):
@@ -133,13 +134,13 @@ def process_tree_cpu(pid: int) -> float:
         fields = text[text.rindex(")") + 2 :].split()
         stats[int(entry)] = fields
         children.setdefault(int(fields[1]), []).append(int(entry))
-    total, stack, ticks = 0.0, [pid], os.sysconf("SC_CLK_TCK")
+    found, stack, ticks = {}, [pid], os.sysconf("SC_CLK_TCK")
     while stack:
         current = stack.pop()
         if current in stats:
-            total += (int(stats[current][11]) + int(stats[current][12])) / ticks
+            found[current] = (int(stats[current][11]) + int(stats[current][12])) / ticks
         stack.extend(children.get(current, []))
-    return total
+    return found
 
 
 def children_cpu() -> float:
@@ -295,14 +296,16 @@ def wrk(
         "wrk", "-t1", f"-c{connections}", f"-d{duration:g}s", "--latency", "--timeout", "10s",
         "-s", str(BENCH / script), server.base_url, "--", *script_args,
     ]  # fmt: skip
-    pg_before = postgres_cpu()
-    before = (process_tree_cpu(server.process.pid), children_cpu(), machine_busy())
+    pg_before, server_before = postgres_cpu(), process_tree_cpu(server.process.pid)
+    before = (children_cpu(), machine_busy())
     wall0 = time.monotonic()
     result = subprocess.run(command, capture_output=True, text=True, timeout=duration + 60)
     wall = time.monotonic() - wall0
-    after = (process_tree_cpu(server.process.pid), children_cpu(), machine_busy())
-    server_cpu, wrk_cpu, busy = ((b - a) / wall for a, b in zip(before, after, strict=True))
+    server_after = process_tree_cpu(server.process.pid)
+    after = (children_cpu(), machine_busy())
+    wrk_cpu, busy = ((b - a) / wall for a, b in zip(before, after, strict=True))
     db_cpu = cpu_delta(pg_before, postgres_cpu()) / wall
+    server_cpu = cpu_delta(server_before, server_after) / wall
     match = re.search(r"^WRK_JSON (.*)$", result.stdout, re.MULTILINE)
     if result.returncode != 0 or not match:
         raise SystemExit(f"wrk failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
@@ -314,6 +317,11 @@ def wrk(
         # anything else that ran on the machine meanwhile (other users, the OS)
         "other": round(max(0.0, busy - server_cpu - db_cpu - wrk_cpu), 2),
     }
+    # Keep-alive connections stay with the worker that accepted them: an uneven split shows here.
+    data["worker_cores"] = sorted(
+        (round((value - server_before.get(pid, 0.0)) / wall, 2) for pid, value in server_after.items()),
+        reverse=True,
+    )
     return data
 
 
@@ -334,6 +342,7 @@ def summarize(name: str, connections: int, devices: int, data: dict[str, Any]) -
         "errors": data["requests"] - ok + socket_errors,
         "status": data["status"],
         "cpu_cores": data["cpu_cores"],
+        "worker_cores": data["worker_cores"],
         # CPU the server spent per request: far less disturbed by other load than req/s.
         "server_cpu_ms_per_request": round(1000 * data["cpu_cores"]["server"] / data["rps"], 2)
         if data["rps"]
@@ -423,6 +432,11 @@ def run_fleet(args: argparse.Namespace, devices: int, workdir: Path) -> list[dic
             # The median run by throughput; every run is in the JSON lines above.
             row = sorted(runs, key=lambda run: run["rps"])[len(runs) // 2]
             rows.append({**row, "runs_rps": [run["rps"] for run in runs]})
+        # Devices polling every minute open a new connection each time: no keep-alive, and the
+        # connections spread over the workers (kept-alive ones stay with the worker that took them).
+        data = wrk(server, "poll.lua", [*poll_args, "", "close"], connections=16, duration=args.duration)
+        rows.append(summarize("poll-close", 16, devices, data))
+        print_row(rows[-1])
         if args.poll_only:
             return rows
 

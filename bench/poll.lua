@@ -1,6 +1,6 @@
 -- wrk script: DDI root polls (GET /{tenant}/controller/v1/{id}) over many controller ids.
 --
---   wrk -t1 -c64 -d15s --latency -s bench/poll.lua http://127.0.0.1:60053 -- N [tenant] [prefix] [start] [width] [mode] [token]
+--   wrk -t1 -c64 -d15s --latency -s bench/poll.lua http://127.0.0.1:60053 -- N [tenant] [prefix] [start] [width] [mode] [token] [close]
 --
 --   N       number of distinct controller ids (default 1000)
 --   tenant  default DEFAULT
@@ -11,7 +11,9 @@
 --           "register": every request uses a new id (start, start+1, ...), each a first contact
 --           that registers a device (N is ignored);
 --           "path": GET the path given as prefix (e.g. /healthz), a baseline to compare with
---   token   optional TargetToken; "{id}" is replaced by the controller id
+--   token   optional TargetToken; "{id}" is replaced by the controller id ("" for none)
+--   close   "close": send "Connection: close", a new TCP connection per request, as devices that
+--           poll every minute do (default: keep-alive, every connection reused)
 --
 -- Each wrk thread starts at a different offset (poll) or a different id block (register).
 -- done() prints per-status counts and one JSON line prefixed "WRK_JSON ".
@@ -39,6 +41,7 @@ function init(args)
    mode = args[6] or "poll"
    token = args[7]
    if token == "" then token = nil end
+   if args[8] == "close" then wrk.headers["Connection"] = "close" end
    if mode == "register" then
       -- disjoint blocks of a billion ids per thread
       counter = (tid or 0) * 1000000000

@@ -15,8 +15,10 @@ calls the WSGI application in-process for many polls:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import io
+import json
 import os
 import pstats
 import sys
@@ -28,7 +30,7 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 sys.path[:0] = [str(ROOT), str(BENCH)]
 
-from ddi_bench import POLL_PREFIX, ROLLOUT_CODE, TENANT, Postgres  # noqa: E402
+from ddi_bench import ACTION_PREFIX, ACTIONS_CODE, POLL_PREFIX, ROLLOUT_CODE, TENANT, Postgres  # noqa: E402
 
 
 def get_environ(path: str) -> dict:
@@ -85,6 +87,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--top", type=int, default=30, help="profile lines to print")
     parser.add_argument("--rounds", type=int, default=6, help="timing rounds (default 6)")
     parser.add_argument(
+        "--updating",
+        type=int,
+        default=0,
+        help="also seed N other devices with a running action, as the benchmark does (default 0)",
+    )
+    parser.add_argument(
         "--no-health-checks",
         action="store_true",
         help="turn CONN_HEALTH_CHECKS off, to see what the per-request connection check costs",
@@ -124,13 +132,23 @@ def main(argv: list[str] | None = None) -> int:
         )
         call_command("migrate", verbosity=0)
         call_command("seed_devices", count=args.devices, prefix=POLL_PREFIX, stdout=io.StringIO())
-        exec(ROLLOUT_CODE, {})  # the same fleet state as the benchmark: up to date with a running rollout
+        # The same fleet state as the benchmark: up to date with a running rollout (and optionally
+        # other devices in the middle of an update).
+        if args.updating:
+            call_command("seed_devices", count=args.updating, prefix=ACTION_PREFIX, stdout=io.StringIO())
+            os.environ["BENCH_PARAMS"] = json.dumps({"artifact_size": 1024, "action_prefix": ACTION_PREFIX})
+            with contextlib.redirect_stdout(io.StringIO()):
+                exec(ROLLOUT_CODE + ACTIONS_CODE, {})
+        else:
+            exec(ROLLOUT_CODE, {})
         # Seen just now from this address, as in the benchmark: a steady poll writes nothing.
         from django.utils import timezone
 
         from devices.models import Device
 
-        Device.objects.update(last_seen=timezone.now(), last_ip="127.0.0.1")
+        Device.objects.filter(controller_id__startswith=POLL_PREFIX).update(
+            last_seen=timezone.now(), last_ip="127.0.0.1"
+        )
         application = get_wsgi_application()
         ids = [f"{POLL_PREFIX}{n:05d}" for n in range(1, args.devices + 1)]
 
