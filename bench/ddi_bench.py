@@ -368,10 +368,19 @@ def check_poll(server: Server, controller_id: str) -> None:
         raise SystemExit(f"GET {url} answered an unexpected body: {body}")
 
 
+def flush_cache(url: str) -> None:
+    """Empty the Redis database given as cache: its keys would describe a dropped database."""
+    if url.startswith(("redis://", "rediss://")):
+        import redis  # the project's own Redis client
+
+        redis.Redis.from_url(url).flushdb()
+
+
 def run_fleet(args: argparse.Namespace, devices: int, workdir: Path) -> list[dict[str, Any]]:
     db = Postgres(args.pg, args.db_name)
     log(f"{devices} devices: creating database {args.db_name}")
     db.create()
+    flush_cache(args.cache_url)
     server = Server(args, db.uri, workdir)
     rows: list[dict[str, Any]] = []
     try:
@@ -454,6 +463,7 @@ def run_fleet(args: argparse.Namespace, devices: int, workdir: Path) -> list[dic
     finally:
         server.stop()
         db.drop()
+        flush_cache(args.cache_url)
         log(f"stopped gunicorn, dropped {args.db_name}")
 
 
@@ -552,7 +562,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=float, default=3, help="unmeasured warm-up seconds (default 3)")
     parser.add_argument("--pg", default="postgres://postgres@127.0.0.1:5432", help="PostgreSQL server URI")
     parser.add_argument("--db-name", default="goosebit_bench", help="database created and dropped")
-    parser.add_argument("--cache-url", default="", help="GOOSEBIT_CACHE_URL, e.g. redis://127.0.0.1:6379/9")
+    parser.add_argument(
+        "--cache-url",
+        default="",
+        help="GOOSEBIT_CACHE_URL, e.g. redis://127.0.0.1:6379/9; a Redis database is emptied before and "
+        "after each fleet, so give one nothing else uses",
+    )
     parser.add_argument("--workers", type=int, help="GOOSEBIT_WORKERS (default: the production config)")
     parser.add_argument("--threads", type=int, help="GOOSEBIT_THREADS (default: the production config)")
     parser.add_argument("--log-level", default="WARNING", help="GOOSEBIT_LOG_LEVEL of the server")
