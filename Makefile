@@ -37,6 +37,11 @@ system-deps:
 test: install-test system-deps
 	$(BIN)/python -m pytest
 
+## bench: DDI load benchmark on PostgreSQL (127.0.0.1:5432) with wrk; BENCH_ARGS="--devices 10000" etc.
+bench: install
+	@bash .ci/system-deps wrk
+	$(BIN)/python bench/ddi_bench.py $(BENCH_ARGS)
+
 lint: install-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

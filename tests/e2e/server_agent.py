@@ -1,0 +1,192 @@
+"""Reads and sets the e2e server's state from a separate process with the server's own settings.
+
+The test process cannot use the ORM for this: pytest-django points it at its own test database,
+while the real server under test has a throwaway database of its own. The session fixture starts
+this script once with the server's environment; every request is one JSON line on stdin,
+``{"op": "<function name>", "kwargs": {...}}``, answered by one line on stdout starting with
+``@@agent@@`` and holding ``{"ok": true, "result": ...}`` or ``{"ok": false, "error": "..."}``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+import traceback
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.core.files import File  # noqa: E402
+from django.db import close_old_connections, transaction  # noqa: E402
+
+from devices.models import Device, Hardware  # noqa: E402
+from rollouts.models import Action  # noqa: E402
+from software.models import Software  # noqa: E402
+
+PREFIX = "@@agent@@ "
+
+
+def _device_dict(device: Device) -> dict:
+    return {
+        "controller_id": device.controller_id,
+        "state": device.state,
+        "sw_version": device.sw_version,
+        "hardware": [device.hardware.model, device.hardware.revision] if device.hardware else None,
+        "attributes": device.attributes,
+        "request_attributes": device.request_attributes,
+        "update_mode": device.update_mode,
+        "progress": device.progress,
+    }
+
+
+def device(*, controller_id: str) -> dict | None:
+    found = Device.objects.select_related("hardware").filter(controller_id=controller_id).first()
+    return _device_dict(found) if found else None
+
+
+def actions(*, controller_id: str) -> list[dict]:
+    """The device's actions, oldest first, each with its whole status log."""
+    out = []
+    for action in Action.objects.filter(device__controller_id=controller_id).order_by("id"):
+        out.append(
+            {
+                "id": action.pk,
+                "status": action.status,
+                "software_id": action.software_id,
+                "progress": action.progress,
+                "statuses": [
+                    {
+                        "source": status.source,
+                        "channel": status.channel,
+                        "execution": status.execution,
+                        "finished": status.finished,
+                        "progress": status.progress,
+                        "details": status.details,
+                    }
+                    for status in action.statuses.order_by("id")
+                ],
+            }
+        )
+    return out
+
+
+def create_software(*, path: str, version: str, board: str = "board", revision: str = "1") -> dict:
+    """Store a package like an upload would (the software service parses it when main has it).
+
+    Returns the software's id and its artifact filename (the service may normalise the name).
+    """
+    hardware, _ = Hardware.objects.get_or_create(model=board, revision=revision)
+    file_path = Path(path)
+    try:
+        from software.services import software_create_from_file
+    except ImportError:
+        software_create_from_file = None
+    if software_create_from_file is not None:
+        with file_path.open("rb") as handle:
+            software = software_create_from_file(file=File(handle, name=file_path.name))
+        software.compatibility.add(hardware)
+        return {"id": software.pk, "filename": software.filename}
+    content = file_path.read_bytes()
+    sha256 = hashlib.sha256(content).hexdigest()
+    with transaction.atomic():
+        software = Software(
+            version=version,
+            image_format=Software.ImageFormat.SWU if path.endswith(".swu") else Software.ImageFormat.RAUC,
+            filename=file_path.name,
+            size=len(content),
+            sha1=hashlib.sha1(content).hexdigest(),
+            md5=hashlib.md5(content).hexdigest(),
+            sha256=sha256,
+            signed=True,
+        )
+        with file_path.open("rb") as handle:
+            software.file.save(f"{sha256}/{file_path.name}", File(handle), save=False)
+        software.save()
+        software.compatibility.add(hardware)
+    return {"id": software.pk, "filename": software.filename}
+
+
+def create_device(
+    *, controller_id: str, board: str = "board", revision: str = "1", sw_version: str = "1.0.0", **fields
+) -> dict:
+    hardware, _ = Hardware.objects.get_or_create(model=board, revision=revision)
+    created = Device.objects.create(
+        controller_id=controller_id,
+        hardware=hardware,
+        sw_version=sw_version,
+        attributes={"hw_boardname": board, "hw_revision": revision, "sw_version": sw_version},
+        state=Device.State.REGISTERED,
+        request_attributes=False,
+        **fields,
+    )
+    return _device_dict(created)
+
+
+def create_action(*, controller_id: str, software_id: int, status: str = Action.Status.RUNNING) -> int:
+    action = Action.objects.create(
+        device=Device.objects.get(controller_id=controller_id),
+        software_id=software_id,
+        reason=Action.Reason.ASSIGNED,
+        status=status,
+    )
+    return action.pk
+
+
+def assign_software(*, controller_id: str, software_id: int) -> None:
+    from devices.services import device_assign_software
+
+    device_assign_software(
+        device=Device.objects.get(controller_id=controller_id), software=Software.objects.get(pk=software_id)
+    )
+
+
+def set_token(*, controller_id: str, token: str) -> None:
+    from devices.services import device_set_token
+
+    device_set_token(device=Device.objects.get(controller_id=controller_id), token=token)
+
+
+def cancel_action(*, action_id: int) -> str:
+    from rollouts.services import action_cancel
+
+    action_cancel(action=Action.objects.get(pk=action_id))
+    return Action.objects.get(pk=action_id).status
+
+
+OPERATIONS = {
+    function.__name__: function
+    for function in (
+        device,
+        actions,
+        create_software,
+        create_device,
+        create_action,
+        assign_software,
+        set_token,
+        cancel_action,
+    )
+}
+
+
+def main() -> None:
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        close_old_connections()
+        try:
+            request = json.loads(line)
+            result = OPERATIONS[request["op"]](**request.get("kwargs", {}))
+            reply = {"ok": True, "result": result}
+        except Exception:  # noqa: BLE001 - every failure goes back to the test verbatim
+            reply = {"ok": False, "error": traceback.format_exc()}
+        sys.stdout.write(PREFIX + json.dumps(reply, default=str) + "\n")
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
