@@ -211,8 +211,10 @@ def root(request: HttpRequest, ctx: DdiContext) -> HttpResponse:
     device_services.device_record_poll(device=device, ip=_client_ip(request))
     action = rollout_services.device_reconcile(device=device)
 
-    base = request.build_absolute_uri(ctx.base)
     links: dict[str, dict[str, str]] = {}
+    # Only polls with something to link pay for building the absolute base URL.
+    needs_links = action is not None or device.installed_action_id or device.request_attributes
+    base = request.build_absolute_uri(ctx.base) if needs_links else ""
     if action is not None and action.status == Action.Status.CANCELING:
         links["cancelAction"] = {"href": f"{base}/cancelAction/{action.pk}"}
     elif action is not None:

@@ -14,6 +14,7 @@ from datetime import date, datetime, time, timedelta
 from functools import cache
 
 from django.conf import settings
+from django.db import connections, router
 from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.db.models.functions import TruncDate
 from django.utils import timezone
@@ -28,25 +29,47 @@ from software.models import Software
 # --- the DDI lookup ---------------------------------------------------------------------------
 
 
+_POLL_FIELDS = [field for field in Device._meta.concrete_fields if field.name != "attributes"]
+_POLL_ATTNAMES = [field.attname for field in _POLL_FIELDS]
+
+
 @cache
-def _device_lookup_sql() -> str:
-    table = Device._meta.db_table
-    columns = ", ".join(
-        f'"{field.column}"' for field in Device._meta.concrete_fields if field.name != "attributes"
-    )
-    return f'SELECT {columns} FROM "{table}" WHERE "controller_id" = %s'
+def _device_lookup(alias: str) -> tuple[str, list[list]]:
+    """The lookup's SQL and, per column, the backend's value converters (as the ORM applies)."""
+    connection = connections[alias]
+    columns = ", ".join(connection.ops.quote_name(field.column) for field in _POLL_FIELDS)
+    table = connection.ops.quote_name(Device._meta.db_table)
+    sql = f"SELECT {columns} FROM {table} WHERE {connection.ops.quote_name('controller_id')} = %s"
+    converters = []
+    for field in _POLL_FIELDS:
+        column = field.get_col(Device._meta.db_table)
+        found = connection.ops.get_db_converters(column) + field.get_db_converters(connection)
+        converters.append([(converter, column) for converter in found])
+    return sql, converters
 
 
 def device_for_poll(*, controller_id: str) -> Device | None:
     """The device behind a DDI request, without its (possibly large) attributes.
 
-    Every DDI request starts here, so the SQL is written once instead of compiled per request:
-    on a poll the ORM's query compilation costs more than the indexed lookup itself. The fields
-    left out are deferred and load on access like any deferred field.
+    Every DDI request starts here, so the SQL is written once and the row becomes a model through
+    ``Model.from_db`` (what the ORM itself calls), with the backend's converters: on a poll,
+    compiling a queryset or mapping a raw() cursor's columns cost more than the indexed lookup.
+    Fields left out are deferred and load on access like any deferred field.
     """
-    for device in Device.objects.raw(_device_lookup_sql(), [controller_id]):
-        return device
-    return None
+    alias = router.db_for_read(Device)
+    sql, converters = _device_lookup(alias)
+    connection = connections[alias]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [controller_id])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    values = []
+    for value, column_converters in zip(row, converters, strict=True):
+        for converter, column in column_converters:
+            value = converter(value, column, connection)
+        values.append(value)
+    return Device.from_db(alias, _POLL_ATTNAMES, values)
 
 
 # --- presence ---------------------------------------------------------------------------------

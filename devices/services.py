@@ -11,6 +11,7 @@ import atexit
 import re
 import threading
 import time
+from collections import defaultdict
 from datetime import timedelta
 from typing import Any
 
@@ -84,16 +85,19 @@ class _PollRecorder:
 
     @staticmethod
     def _write(pending: dict[int, dict[str, Any]]) -> None:
-        if not pending:
-            return
-        updates: dict[str, Case] = {}
-        for name in ("last_seen", "last_ip"):
-            whens = [
-                When(pk=pk, then=Value(fields[name])) for pk, fields in pending.items() if name in fields
-            ]
-            if whens:
-                updates[name] = Case(*whens, default=F(name), output_field=Device._meta.get_field(name))
-        Device.objects.filter(pk__in=list(pending)).update(**updates)
+        """One UPDATE for all last-seen times, one per distinct new address (rare: devices keep
+        their address). The batch takes its earliest poll time: last_seen is already throttled to
+        GOOSEBIT_LAST_SEEN_INTERVAL, so a flush window's difference does not matter."""
+        seen = [(pk, fields["last_seen"]) for pk, fields in pending.items() if "last_seen" in fields]
+        if seen:
+            earliest = min(when for _, when in seen)
+            Device.objects.filter(pk__in=[pk for pk, _ in seen]).update(last_seen=earliest)
+        by_address: dict[str | None, list[int]] = defaultdict(list)
+        for pk, fields in pending.items():
+            if "last_ip" in fields:
+                by_address[fields["last_ip"]].append(pk)
+        for address, pks in by_address.items():
+            Device.objects.filter(pk__in=pks).update(last_ip=address)
 
 
 _poll_recorder = _PollRecorder()

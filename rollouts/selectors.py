@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -100,15 +99,21 @@ def target_for_device(*, device: Device) -> Target | None:
 # --- the cached short-cut for steady polls --------------------------------------------------
 #
 # Most polls come from idle devices that already run their target. To answer them without the
-# rollout/software queries, the target's (software id, version) is cached per feed + hardware
-# (rollout mode), hardware (latest) or software (assigned). The cache only ever short-cuts
-# "nothing to do": whenever it suggests an action, device_reconcile recomputes the target from
-# the database before creating or canceling anything, so a stale entry can delay an update by at
-# most TARGET_CACHE_SECONDS but can never cause a wrong one. Changes to rollouts and software bump
-# a generation number (signals and services call target_cache_invalidate), so in practice entries
-# are fresh at once.
+# rollout/software queries, each worker keeps the target's (software id, version) per feed +
+# hardware (rollout mode), hardware (latest) or software (assigned).
+#
+# Safe by construction: the cache only ever short-cuts "nothing to do". Whenever it suggests an
+# action, device_reconcile recomputes the target from the database before creating or canceling
+# anything, so a stale entry can delay an update but never cause a wrong one.
+#
+# Fresh in practice: changes to rollouts and software (signals, and services after queryset
+# updates) bump a generation number in the shared cache (GOOSEBIT_CACHE_URL: file cache by
+# default, Redis across machines). Each worker reads it at most every GENERATION_CHECK_SECONDS
+# and drops its entries when it moved, so other workers see a change within a second; entries
+# also expire after TARGET_CACHE_SECONDS. A steady poll thus costs no cache I/O most of the time.
 
-TARGET_CACHE_SECONDS = 10
+TARGET_CACHE_SECONDS = 10.0
+GENERATION_CHECK_SECONDS = 1.0
 _GENERATION_KEY = "rollouts:target-generation"
 
 
@@ -118,36 +123,62 @@ class CachedTarget:
     version: str
 
 
+class _WorkerTargets:
+    """This worker's targets, valid for one generation (see above). Thread-safe enough: at
+    worst two threads compute the same entry."""
+
+    def __init__(self) -> None:
+        self.generation: int | None = None
+        self.checked = float("-inf")
+        self.entries: dict[tuple, tuple[float, CachedTarget | None]] = {}
+
+    def current_generation(self) -> int:
+        now = time.monotonic()
+        if now - self.checked >= GENERATION_CHECK_SECONDS or self.generation is None:
+            generation = cache.get(_GENERATION_KEY, 0)
+            if generation != self.generation:
+                self.entries = {}
+                self.generation = generation
+            self.checked = now
+        return self.generation
+
+    def reset(self, generation: int) -> None:
+        self.entries = {}
+        self.generation = generation
+        self.checked = time.monotonic()
+
+
+_worker_targets = _WorkerTargets()
+
+
 def target_cache_invalidate() -> None:
-    cache.set(_GENERATION_KEY, time.time_ns(), timeout=None)
+    generation = time.time_ns()
+    cache.set(_GENERATION_KEY, generation, timeout=None)
+    _worker_targets.reset(generation)
 
 
-def _target_cache_key(device: Device) -> str | None:
+def _target_cache_key(device: Device) -> tuple:
     mode = device.update_mode
     if mode == Device.UpdateMode.ROLLOUT:
-        feed = hashlib.sha1(device.feed.encode()).hexdigest()
-        return f"rollouts:target:r:{feed}:{device.hardware_id}"
+        return ("rollout", device.feed, device.hardware_id)
     if mode == Device.UpdateMode.LATEST:
-        return f"rollouts:target:l:{device.hardware_id}"
-    if mode == Device.UpdateMode.ASSIGNED:
-        return f"rollouts:target:a:{device.assigned_software_id}"
-    return None
+        return ("latest", device.hardware_id)
+    return ("assigned", device.assigned_software_id)
 
 
 def cached_target_for_device(*, device: Device) -> CachedTarget | None:
-    """The target's id and version, from the cache when fresh (see above)."""
+    """The target's id and version, from this worker's cache when fresh (see above)."""
     if device.update_mode == Device.UpdateMode.PINNED or device.hardware_id is None:
         return None
+    _worker_targets.current_generation()
     key = _target_cache_key(device)
-    assert key is not None
-    found = cache.get_many([_GENERATION_KEY, key])
-    generation = found.get(_GENERATION_KEY, 0)
-    entry = found.get(key)
-    if entry is not None and entry[0] == generation:
+    now = time.monotonic()
+    entry = _worker_targets.entries.get(key)
+    if entry is not None and entry[0] > now:
         return entry[1]
     target = target_for_device(device=device)
     value = CachedTarget(target.software.pk, target.software.version) if target else None
-    cache.set(key, (generation, value), timeout=TARGET_CACHE_SECONDS)
+    _worker_targets.entries[key] = (now + TARGET_CACHE_SECONDS, value)
     return value
 
 

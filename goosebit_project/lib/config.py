@@ -149,7 +149,10 @@ def parse_database_url(name: str, raw: str, *, base_dir: Path) -> dict[str, Any]
             "HOST": parts.hostname or "",
             "PORT": str(parts.port or ""),
             "CONN_MAX_AGE": 600,
-            "CONN_HEALTH_CHECKS": True,
+            # No health-check SELECT before every request's first query: it was a second round
+            # trip on every poll. A connection PostgreSQL dropped fails one request, and Django
+            # replaces it for the next.
+            "CONN_HEALTH_CHECKS": False,
             "OPTIONS": options,
         }
     raise ImproperlyConfigured(

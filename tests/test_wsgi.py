@@ -1,0 +1,73 @@
+"""The WSGI entry point: devices get a handler without operator middleware, operators the full one."""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+
+import pytest
+
+from goosebit_project.wsgi import application
+from tests.factories import make_device
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def call(path: str, method: str = "GET", body: bytes = b"", content_type: str = ""):
+    environ = {
+        "REQUEST_METHOD": method,
+        "PATH_INFO": path,
+        "QUERY_STRING": "",
+        "SERVER_NAME": "testserver",
+        "SERVER_PORT": "80",
+        "HTTP_HOST": "testserver",
+        "REMOTE_ADDR": "127.0.0.1",
+        "CONTENT_TYPE": content_type,
+        "CONTENT_LENGTH": str(len(body)),
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.errors": sys.stderr,
+    }
+    started = {}
+
+    def start_response(status, headers, exc_info=None):
+        started["status"] = int(status.split()[0])
+        started["headers"] = dict(headers)
+
+    result = application(environ, start_response)
+    content = b"".join(result)
+    if hasattr(result, "close"):
+        result.close()
+    return started["status"], started["headers"], content
+
+
+def test_a_device_poll_is_served_without_session_or_csrf_cookies():
+    make_device("dev-1")
+    status, headers, content = call("/DEFAULT/controller/v1/dev-1")
+    assert status == 200
+    assert json.loads(content) == {"config": {"polling": {"sleep": "00:01:00"}}}
+    assert "Set-Cookie" not in headers
+
+
+def test_device_feedback_needs_no_csrf_token():
+    status, _, _ = call(
+        "/DEFAULT/controller/v1/dev-1/configData",
+        method="PUT",
+        body=b'{"data": {"hw_boardname": "board"}}',
+        content_type="application/json",
+    )
+    assert status == 404  # unknown device: the view ran, CSRF did not refuse it
+
+
+def test_unknown_device_paths_are_404_from_the_ddi_urlconf():
+    status, _, _ = call("/DEFAULT/controller/v1/dev-1/nothing-here")
+    assert status == 404
+
+
+def test_operator_pages_keep_the_full_middleware():
+    status, headers, _ = call("/admin/login/")
+    assert status == 200
+    assert "csrftoken" in headers.get("Set-Cookie", "")
+    assert headers["X-Frame-Options"] == "DENY"
