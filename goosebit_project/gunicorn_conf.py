@@ -5,10 +5,14 @@ import os
 
 bind = f"{os.environ.get('GOOSEBIT_BIND', '0.0.0.0')}:{os.environ.get('GOOSEBIT_PORT', '60053')}"
 # Several workers: every process is stateless, all state is in the database and the storage.
-workers = int(os.environ.get("GOOSEBIT_WORKERS", str(max(2, multiprocessing.cpu_count() * 2))))
-# Threads keep a long artifact download from blocking the polls of other devices.
-worker_class = "gthread"
-threads = int(os.environ.get("GOOSEBIT_THREADS", "4"))
+# Measured on 2 cores (README "Performance"): more processes with few threads each beat fewer
+# processes with many threads, which contend for one GIL.
+workers = int(os.environ.get("GOOSEBIT_WORKERS", str(max(2, multiprocessing.cpu_count() * 3))))
+# gthread: a second thread per worker keeps a long artifact download from blocking that worker's
+# polls. Deployments that hand downloads to nginx (X-Accel) or S3 can use "sync", which is
+# cheaper per request.
+worker_class = os.environ.get("GOOSEBIT_WORKER_CLASS", "gthread")
+threads = int(os.environ.get("GOOSEBIT_THREADS", "2"))
 keepalive = 30
 timeout = 120
 graceful_timeout = 30
