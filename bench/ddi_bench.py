@@ -38,6 +38,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -99,9 +100,8 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def postgres_cpu() -> dict[int, float]:
-    """CPU seconds used so far by each local PostgreSQL process, by pid (empty when not local)."""
-    found, ticks = {}, os.sysconf("SC_CLK_TCK")
+def _processes() -> Iterator[tuple[int, str, list[str]]]:
+    """(pid, command name, the /proc/<pid>/stat fields after the name) of every process."""
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -109,10 +109,18 @@ def postgres_cpu() -> dict[int, float]:
             text = Path(f"/proc/{entry}/stat").read_text()
         except OSError:
             continue
-        if text[text.index("(") + 1 : text.rindex(")")] in ("postgres", "postmaster"):
-            fields = text[text.rindex(")") + 2 :].split()
-            found[int(entry)] = (int(fields[11]) + int(fields[12])) / ticks
-    return found
+        yield int(entry), text[text.index("(") + 1 : text.rindex(")")], text[text.rindex(")") + 2 :].split()
+
+
+def _cpu_seconds(fields: list[str]) -> float:
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_cpu() -> dict[int, float]:
+    """CPU seconds used so far by each local PostgreSQL process, by pid (empty when not local)."""
+    return {
+        pid: _cpu_seconds(fields) for pid, name, fields in _processes() if name in ("postgres", "postmaster")
+    }
 
 
 def cpu_delta(before: dict[int, float], after: dict[int, float]) -> float:
@@ -124,21 +132,14 @@ def process_tree_cpu(pid: int) -> dict[int, float]:
     """CPU seconds used so far by ``pid`` and each of its descendants, by pid (Linux /proc)."""
     children: dict[int, list[int]] = {}
     stats: dict[int, list[str]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            text = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
-        fields = text[text.rindex(")") + 2 :].split()
-        stats[int(entry)] = fields
-        children.setdefault(int(fields[1]), []).append(int(entry))
-    found, stack, ticks = {}, [pid], os.sysconf("SC_CLK_TCK")
+    for process, _, fields in _processes():
+        stats[process] = fields
+        children.setdefault(int(fields[1]), []).append(process)
+    found, stack = {}, [pid]
     while stack:
         current = stack.pop()
         if current in stats:
-            found[current] = (int(stats[current][11]) + int(stats[current][12])) / ticks
+            found[current] = _cpu_seconds(stats[current])
         stack.extend(children.get(current, []))
     return found
 
