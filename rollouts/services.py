@@ -395,7 +395,7 @@ def rollout_check_safety(*, rollout: Rollout) -> bool:
         pause_reason="Paused automatically: " + reason,
         paused_at=timezone.now(),
     )
-    selectors.target_cache_invalidate()
+    _targets_changed()
     return bool(paused)
 
 
