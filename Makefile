@@ -16,6 +16,7 @@ $(VENV)/.runtime-installed: requirements.txt | $(BIN)/python
 
 $(VENV)/.test-installed: requirements-test.txt requirements.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-test.txt
+	$(BIN)/pip install --quiet --no-deps rauc-hawkbit==0.2.0
 	touch $@ $(VENV)/.runtime-installed
 
 install: $(VENV)/.runtime-installed
