@@ -26,6 +26,7 @@ from ddi.authentication import Credentials, authenticate
 from devices import selectors as device_selectors
 from devices import services as device_services
 from devices.models import Device
+from devices.services import InvalidAttributes
 from goosebit_project.lib.errors import DomainError, NotFound
 from goosebit_project.lib.tokens import token_matches
 from rollouts import services as rollout_services
@@ -65,6 +66,11 @@ _ERROR_CODES = {
     ),
 }
 
+_INVALID_ATTRIBUTES = (
+    _HAWKBIT + "repository.exception.InvalidTargetAttributeException",
+    "hawkbit.server.error.repo.invalidTargetAttributes",
+)
+
 
 @dataclass
 class DdiContext:
@@ -87,11 +93,8 @@ def _empty(status: int) -> HttpResponse:
     return response
 
 
-def _error(status: int, message: str) -> HttpResponse:
-    exception_class, error_code = _ERROR_CODES.get(status, ("", ""))
-    if status == 400 and "attribute" in message:
-        exception_class = "org.eclipse.hawkbit.repository.exception.InvalidTargetAttributeException"
-        error_code = "hawkbit.server.error.repo.invalidTargetAttributes"
+def _error(status: int, message: str, *, hawkbit_error: tuple[str, str] | None = None) -> HttpResponse:
+    exception_class, error_code = hawkbit_error or _ERROR_CODES.get(status, ("", ""))
     body = json.dumps({"exceptionClass": exception_class, "errorCode": error_code, "message": message})
     response = HttpResponse(body.encode(), status=status, content_type=JSON)
     response["Content-Length"] = str(len(response.content))
@@ -166,7 +169,8 @@ def ddi_view(*methods: str, negotiate: bool = True) -> Callable:
                     device_services.device_set_token(device=device, token=token)
                 return view(request, ctx, **kwargs)
             except DomainError as error:
-                return _error(error.status_code, error.message)
+                hawkbit_error = _INVALID_ATTRIBUTES if isinstance(error, InvalidAttributes) else None
+                return _error(error.status_code, error.message, hawkbit_error=hawkbit_error)
 
         return wrapper
 

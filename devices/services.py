@@ -130,11 +130,17 @@ def device_record_poll(*, device: Device, ip: str | None) -> None:
         _poll_recorder.record(device.pk, fields)
 
 
+class InvalidAttributes(InvalidInput):
+    """A configData key or value breaks hawkBit's attribute rules (length, characters, type)."""
+
+
 def _validate_attribute_text(kind: str, text: str) -> None:
     if len(text) > MAX_ATTRIBUTE_LENGTH:
-        raise InvalidInput(f"attribute {kind} longer than {MAX_ATTRIBUTE_LENGTH} characters: {text[:40]!r}…")
+        raise InvalidAttributes(
+            f"attribute {kind} longer than {MAX_ATTRIBUTE_LENGTH} characters: {text[:40]!r}…"
+        )
     if not _ATTRIBUTE_TEXT.match(text):
-        raise InvalidInput(f"attribute {kind} has characters that are not allowed: {text[:40]!r}")
+        raise InvalidAttributes(f"attribute {kind} has characters that are not allowed: {text[:40]!r}")
 
 
 def _hardware_from_attributes(attributes: dict[str, str]) -> Hardware | None:
@@ -161,7 +167,7 @@ def device_update_attributes(*, device: Device, data: dict[str, Any], mode: str 
         _validate_attribute_text("key", key)
         if value is not None:
             if not isinstance(value, str | int | float | bool):
-                raise InvalidInput(f"attribute {key!r} must be a string, got {type(value).__name__}")
+                raise InvalidAttributes(f"attribute {key!r} must be a string, got {type(value).__name__}")
             _validate_attribute_text("value", str(value))
 
     device = Device.objects.select_for_update().get(pk=device.pk)

@@ -367,3 +367,22 @@ def test_a_nested_attribute_value_is_refused_with_400(ddi_client):
 
     assert response.status_code == 400
     assert _attributes("dev-1") == {"a": "1"}
+
+
+def test_an_invalid_attribute_carries_hawkbits_attribute_error_code(ddi_client):
+    known_device("dev-1")
+
+    response = put_config(ddi_client, "dev-1", {"data": {"k" * 129: "v"}})
+
+    assert response.status_code == 400
+    assert response.json()["errorCode"] == "hawkbit.server.error.repo.invalidTargetAttributes"
+    assert response.json()["exceptionClass"].endswith("InvalidTargetAttributeException")
+
+
+def test_other_bad_config_data_is_a_body_not_readable_error(ddi_client):
+    known_device("dev-1")
+
+    response = put_config(ddi_client, "dev-1", {"mode": "bogus", "data": {"attribute": "x"}})
+
+    assert response.status_code == 400
+    assert response.json()["errorCode"] == "hawkbit.server.error.rest.body.notReadable"
