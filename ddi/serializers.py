@@ -18,17 +18,12 @@ from rollouts.models import Action, ActionStatus
 from rollouts.services import SERVER_PREFIX, Feedback
 from software.models import Software
 
-DEVICE_EXECUTIONS = {
-    "closed",
-    "proceeding",
-    "canceled",
-    "scheduled",
-    "rejected",
-    "resumed",
-    "downloaded",
-    "download",
+# What a device may report: every Execution except the two the server records for itself.
+DEVICE_EXECUTIONS = set(ActionStatus.Execution.values) - {
+    ActionStatus.Execution.RETRIEVED,
+    ActionStatus.Execution.CANCELING,
 }
-FINISHED_VALUES = {"success", "failure", "none"}
+FINISHED_VALUES = set(ActionStatus.Finished.values)
 MAX_ACTION_HISTORY = 100
 
 

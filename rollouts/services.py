@@ -133,7 +133,6 @@ def _create_action(device: Device, target: selectors.Target) -> Action | None:
         # Another worker created the device's action between our read and our insert.
         return selectors.action_active_for_device(device=device)
     device.state, device.progress, device.force_update = Device.State.PENDING, 0, False
-    action.software = target.software
     return action
 
 
