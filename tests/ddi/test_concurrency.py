@@ -1,9 +1,9 @@
 """Feedback sent at the same moment: the quotas stay exact and one final feedback wins.
 
-Real threads, each with its own database connection, on committed data. On PostgreSQL this is
-where the row lock matters. SQLite's in-memory test database is one shared-cache connection
-pool whose table locks fail at once instead of waiting, so these run on PostgreSQL only; on
-SQLite files, IMMEDIATE transactions serialise writers anyway.
+Real threads, each with its own database connection, on committed data: this is where the
+PostgreSQL row lock matters. SQLite's in-memory test database cannot take concurrent writers (its
+shared-cache table locks fail at once instead of waiting), so on SQLite the same guarantees are
+tested against gunicorn and a SQLite file in tests/e2e/test_concurrent_feedback.py.
 """
 
 from __future__ import annotations
