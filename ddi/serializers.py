@@ -56,11 +56,27 @@ def _optional_int(value: Any, *, limit: int | None = None) -> int | None:
     return None
 
 
+TRUNCATED_MARKER = " … [truncated]"
+
+
+def truncate_detail(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` UTF-8 bytes, marker included, on a character boundary.
+
+    Cut rather than refused: SWUpdate sends whole error output as one line with its final
+    closed/failure, and refusing that feedback would leave the action running for ever.
+    """
+    encoded = text.encode("utf-8", "surrogatepass")
+    if len(encoded) <= limit:
+        return text
+    room = max(0, limit - len(TRUNCATED_MARKER.encode()))
+    return encoded[:room].decode("utf-8", "ignore") + TRUNCATED_MARKER
+
+
 def _detail_text(detail: Any) -> str:
     text = detail if isinstance(detail, str) else json.dumps(detail)
     # SWUpdate inserts some error lines unescaped (ddi.md §3.3); PostgreSQL's JSON cannot hold
     # NUL, and a log line must never lose the feedback it belongs to.
-    return text.replace("\x00", "\ufffd")
+    return truncate_detail(text.replace("\x00", "\ufffd"), settings.GOOSEBIT_DDI_MAX_DETAIL_BYTES)
 
 
 def parse_feedback(body: bytes) -> Feedback:

@@ -23,6 +23,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from ddi import serializers
 from ddi.authentication import Credentials, authenticate
+from ddi.bodies import BodyTooLarge, read_body
 from devices import selectors as device_selectors
 from devices import services as device_services
 from devices.models import Device
@@ -31,6 +32,7 @@ from goosebit_project.lib.errors import DomainError, NotFound
 from goosebit_project.lib.tokens import token_matches
 from rollouts import services as rollout_services
 from rollouts.models import Action, ActionStatus
+from rollouts.services import LogQuotaExceeded
 from software.downloads import serve_artifact, serve_md5sum
 
 MAX_CONTROLLER_ID_LENGTH = 256
@@ -69,6 +71,24 @@ _ERROR_CODES = {
 _INVALID_ATTRIBUTES = (
     _HAWKBIT + "repository.exception.InvalidTargetAttributeException",
     "hawkbit.server.error.repo.invalidTargetAttributes",
+)
+# Errors whose hawkBit code depends on the kind of error, not only on its HTTP status.
+_ERRORS_BY_TYPE: tuple[tuple[type[DomainError], tuple[str, str]], ...] = (
+    (InvalidAttributes, _INVALID_ATTRIBUTES),
+    (
+        BodyTooLarge,
+        (
+            _HAWKBIT + "repository.exception.FileSizeQuotaExceededException",
+            "hawkbit.server.error.quota.fileSizeExceeded",
+        ),
+    ),
+    (
+        LogQuotaExceeded,
+        (
+            _HAWKBIT + "repository.exception.StorageQuotaExceededException",
+            "hawkbit.server.error.quota.storageExceeded",
+        ),
+    ),
 )
 
 
@@ -169,7 +189,9 @@ def ddi_view(*methods: str, negotiate: bool = True) -> Callable:
                     device_services.device_set_token(device=device, token=token)
                 return view(request, ctx, **kwargs)
             except DomainError as error:
-                hawkbit_error = _INVALID_ATTRIBUTES if isinstance(error, InvalidAttributes) else None
+                hawkbit_error = next(
+                    (codes for kind, codes in _ERRORS_BY_TYPE if isinstance(error, kind)), None
+                )
                 return _error(error.status_code, error.message, hawkbit_error=hawkbit_error)
 
         return wrapper
@@ -237,11 +259,15 @@ def root(request: HttpRequest, ctx: DdiContext) -> HttpResponse:
     return _json(request, ctx, payload)
 
 
+def _body(request: HttpRequest) -> bytes:
+    return read_body(request, limit=settings.GOOSEBIT_DDI_MAX_BODY_BYTES)
+
+
 @ddi_view("PUT")
 def config_data(request: HttpRequest, ctx: DdiContext) -> HttpResponse:
     if not _has_json_body(request):
         return _error(415, "configData must be sent as application/json")
-    attributes, mode = serializers.parse_config_data(request.body)
+    attributes, mode = serializers.parse_config_data(_body(request))
     device_services.device_update_attributes(device=_require_device(ctx), data=attributes, mode=mode)
     return _empty(200)
 
@@ -296,7 +322,7 @@ def cancel_action(request: HttpRequest, ctx: DdiContext, action_id: int) -> Http
 def _feedback(request: HttpRequest, ctx: DdiContext, action_id: int, channel: str) -> HttpResponse:
     if not _has_json_body(request):
         return _error(415, "feedback must be sent as application/json")
-    feedback = serializers.parse_feedback(request.body)
+    feedback = serializers.parse_feedback(_body(request))
     action = _device_action(ctx, action_id)
     rollout_services.action_record_feedback(action=action, channel=channel, feedback=feedback)
     return _empty(200)

@@ -37,6 +37,13 @@ ACTION_TEMPLATES = "admin/devices/device/"
 BUSY_STATES = (Device.State.PENDING, Device.State.RUNNING, Device.State.CANCELING, Device.State.ERROR)
 
 
+def _whole_number(raw: str | None) -> int | None:
+    """A non-negative id from a query parameter, None when absent or not a number."""
+    if raw is None or not raw.isascii() or not raw.isdigit() or len(raw) > 18:
+        return None
+    return int(raw)
+
+
 def plural(count: int, singular: str = "device", many: str | None = None) -> str:
     return f"{count} {singular if count == 1 else (many or singular + 's')}"
 
@@ -676,12 +683,16 @@ class DeviceAdmin(RefuseHiddenActionsMixin, admin.ModelAdmin):
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None and obj.pk:
             current = selectors.action_current_for_device(device=obj)
-            lines = (
-                [display.log_line(s) for s in selectors.action_statuses_after(action=current)]
-                if current
-                else []
+            # The newest lines, or with ?log_before=<id> (the "older lines" link without
+            # JavaScript) the page before that line; then the live log shows no new lines.
+            before = _whole_number(request.GET.get("log_before"))
+            statuses, has_older = (
+                selectors.action_statuses_before(action=current, before_id=before) if current else ([], False)
             )
+            lines = [display.log_line(s) for s in statuses]
             context.update(
+                log_paged_back=before is not None,
+                log_has_older=has_older,
                 title=obj.controller_id,
                 subtitle=obj.name,
                 current_action=current,
@@ -750,13 +761,24 @@ class DeviceAdmin(RefuseHiddenActionsMixin, admin.ModelAdmin):
         return get_object_or_404(Device.objects.select_related("hardware"), pk=object_id)
 
     def live_log_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
-        """New log lines of the device's current update, for the change page to poll (JSON)."""
+        """New log lines of the device's current update, for the change page to poll (JSON).
+
+        With ``?before=<id>`` instead: the page of older lines before that one ("older lines").
+        """
         device = self._device_for(request, object_id, change=False)
+        action = selectors.action_current_for_device(device=device)
+        if "before" in request.GET:
+            before = _whole_number(request.GET["before"])
+            if before is None:
+                return JsonResponse({"error": "before must be a whole number"}, status=400)
+            older, has_older = (
+                selectors.action_statuses_before(action=action, before_id=before) if action else ([], False)
+            )
+            return JsonResponse({"lines": [display.log_line(line) for line in older], "has_older": has_older})
         try:
             after = int(request.GET.get("after", "0"))
         except ValueError:
             return JsonResponse({"error": "after must be a whole number"}, status=400)
-        action = selectors.action_current_for_device(device=device)
         lines = selectors.action_statuses_after(action=action, after_id=after) if action else []
         return JsonResponse(
             {

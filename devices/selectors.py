@@ -315,12 +315,36 @@ def action_statuses_after(*, action: Action, after_id: int = 0, limit: int = 500
     return list(action.statuses.filter(id__gt=after_id).order_by("id")[:limit])
 
 
+LOG_PAGE_LINES = 100
+"""Log lines the device page shows at once (per update in its history, too)."""
+
+
+def action_statuses_before(
+    *, action: Action, before_id: int | None = None, limit: int = LOG_PAGE_LINES
+) -> tuple[list[ActionStatus], bool]:
+    """The newest ``limit`` log lines older than ``before_id`` (all if None), oldest first, and
+    whether there are older ones still (one query: it reads one line more than it shows)."""
+    statuses = action.statuses.order_by("-id")
+    if before_id is not None:
+        statuses = statuses.filter(id__lt=before_id)
+    newest = list(statuses[: limit + 1])
+    return newest[:limit][::-1], len(newest) > limit
+
+
 def action_history_for_device(*, device: Device, limit: int = 20) -> list[Action]:
-    """The device's newest actions with every status (two queries)."""
+    """The device's newest actions, each with ``status_count`` and ``recent_statuses`` (its newest
+    LOG_PAGE_LINES statuses, newest first): two queries, however long the logs are."""
     return list(
         Action.objects.filter(device=device)
         .select_related("software", "rollout")
-        .prefetch_related(Prefetch("statuses", queryset=ActionStatus.objects.order_by("id")))
+        .annotate(status_count=Count("statuses"))
+        .prefetch_related(
+            Prefetch(
+                "statuses",
+                queryset=ActionStatus.objects.order_by("-id")[:LOG_PAGE_LINES],
+                to_attr="recent_statuses",
+            )
+        )
         .order_by("-created", "-id")[:limit]
     )
 

@@ -28,7 +28,6 @@ from rollouts import services as rollout_services
 from rollouts.models import Action
 from software.models import Software
 
-MAX_ATTRIBUTE_LENGTH = 128  # hawkBit's limit for keys and values (ddi.md §1.7)
 # hawkBit's allowed characters for attribute keys and values.
 _ATTRIBUTE_TEXT = re.compile(r"^[a-zA-Z0-9_\-!@#$%^&*()+=\[\]{}|;:'\",.<>/\\?\s~`]*$")
 ATTRIBUTE_MODES = ("merge", "replace", "remove")
@@ -135,10 +134,9 @@ class InvalidAttributes(InvalidInput):
 
 
 def _validate_attribute_text(kind: str, text: str) -> None:
-    if len(text) > MAX_ATTRIBUTE_LENGTH:
-        raise InvalidAttributes(
-            f"attribute {kind} longer than {MAX_ATTRIBUTE_LENGTH} characters: {text[:40]!r}…"
-        )
+    limit = settings.GOOSEBIT_DDI_MAX_ATTRIBUTE_LENGTH
+    if len(text) > limit:
+        raise InvalidAttributes(f"attribute {kind} longer than {limit} characters: {text[:40]!r}…")
     if not _ATTRIBUTE_TEXT.match(text):
         raise InvalidAttributes(f"attribute {kind} has characters that are not allowed: {text[:40]!r}")
 

@@ -270,6 +270,24 @@ GOOSEBIT_DDI_MAX_STATUSES_PER_ACTION = config.parse_int(
 GOOSEBIT_DDI_MAX_DETAILS_PER_FEEDBACK = config.parse_int(
     "GOOSEBIT_DDI_MAX_DETAILS_PER_FEEDBACK", _get("GOOSEBIT_DDI_MAX_DETAILS_PER_FEEDBACK", "50"), minimum=1
 )
+# Sizes, in bytes (UTF-8), of what a device may send: one request body (413 beyond it), one
+# details line (cut to fit, with a marker), and the whole log kept per action (429 beyond it; a
+# final feedback is still stored, its details cut). Attribute keys and values count characters,
+# like hawkBit (400 beyond them).
+GOOSEBIT_DDI_MAX_BODY_BYTES = config.parse_int(
+    "GOOSEBIT_DDI_MAX_BODY_BYTES", _get("GOOSEBIT_DDI_MAX_BODY_BYTES", str(64 * 1024)), minimum=1024
+)
+GOOSEBIT_DDI_MAX_DETAIL_BYTES = config.parse_int(
+    "GOOSEBIT_DDI_MAX_DETAIL_BYTES", _get("GOOSEBIT_DDI_MAX_DETAIL_BYTES", str(4 * 1024)), minimum=64
+)
+GOOSEBIT_DDI_MAX_ATTRIBUTE_LENGTH = config.parse_int(
+    "GOOSEBIT_DDI_MAX_ATTRIBUTE_LENGTH", _get("GOOSEBIT_DDI_MAX_ATTRIBUTE_LENGTH", "128"), minimum=1
+)
+GOOSEBIT_DDI_MAX_LOG_BYTES_PER_ACTION = config.parse_int(
+    "GOOSEBIT_DDI_MAX_LOG_BYTES_PER_ACTION",
+    _get("GOOSEBIT_DDI_MAX_LOG_BYTES_PER_ACTION", str(1024 * 1024)),
+    minimum=1024,
+)
 GOOSEBIT_MAX_UPLOAD_SIZE = config.parse_int(
     "GOOSEBIT_MAX_UPLOAD_SIZE", _get("GOOSEBIT_MAX_UPLOAD_SIZE", str(4 * 1024**3)), minimum=1
 )

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from devices.models import Device
 from goosebit_project.lib.versions import Version, versions_equal
-from rollouts.models import Action, Rollout
+from rollouts.models import Action, ActionStatus, Rollout
 from software.models import Software
 
 # A rollout in any of these states owns its feed: a paused or stopped newer rollout keeps devices
@@ -192,6 +192,11 @@ def action_active_for_device(*, device: Device) -> Action | None:
 
 def action_latest_for_software(*, device: Device, software: Software) -> Action | None:
     return Action.objects.filter(device=device, software=software).order_by("-created", "-id").first()
+
+
+def action_statuses_newest_first(*, action: Action) -> QuerySet[ActionStatus]:
+    """The action's update log, newest first (the API pages it)."""
+    return ActionStatus.objects.filter(action=action).order_by("-id")
 
 
 def active_update_count(*, rollout: Rollout | None = None, exclude_device: Device | None = None) -> int:

@@ -12,13 +12,15 @@ win; the partial unique constraint guarantees one active action per device.
 from __future__ import annotations
 
 import enum
+import json
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
-from django.db.models import ProtectedError
+from django.db.models import BigIntegerField, Count, Func, ProtectedError, Sum
 from django.utils import timezone
 
 from devices.models import Device
@@ -251,15 +253,81 @@ def _progress(feedback: Feedback) -> int | None:
     return None
 
 
-def _check_quotas(action: Action, feedback: Feedback) -> None:
+class LogQuotaExceeded(QuotaExceeded):
+    """The action's log reached GOOSEBIT_DDI_MAX_LOG_BYTES_PER_ACTION (hawkBit: storage quota)."""
+
+
+class _JsonBytes(Func):
+    """The size in bytes of a JSON column's text, on PostgreSQL and SQLite."""
+
+    output_field = BigIntegerField()
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return self.as_sql(compiler, connection, template="octet_length((%(expressions)s)::text)", **extra)
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return self.as_sql(compiler, connection, template="length(CAST(%(expressions)s AS BLOB))", **extra)
+
+
+LOG_FULL_MARKER = "[earlier lines of this feedback dropped: the update log reached its size limit]"
+
+
+def _details_bytes(details: list[str]) -> int:
+    return len(json.dumps(details).encode())
+
+
+def _fit_final_details(details: list[str], room: int) -> list[str]:
+    """The newest lines of a final feedback that fit in ``room`` bytes, after a marker line.
+
+    A final feedback must be stored so the action can close; its last lines (where SWUpdate puts
+    the error) matter most. At least one line is kept, so the log can overshoot its limit by
+    at most one line (GOOSEBIT_DDI_MAX_DETAIL_BYTES).
+    """
+    kept: list[str] = []
+    for line in reversed(details):
+        if kept and _details_bytes([LOG_FULL_MARKER, line, *kept]) > room:
+            break
+        kept.insert(0, line)
+    return [LOG_FULL_MARKER, *kept]
+
+
+def _check_quotas(action: Action, feedback: Feedback) -> list[str]:
+    """Raise QuotaExceeded when the feedback does not fit; return the details to store.
+
+    Runs under the action's lock (action_record_feedback), so concurrent feedbacks count each
+    other: the caps are exact.
+    """
     max_details = settings.GOOSEBIT_DDI_MAX_DETAILS_PER_FEEDBACK
     if len(feedback.details) > max_details:
         raise QuotaExceeded(f"a feedback may carry at most {max_details} details")
-    if feedback.execution == Execution.CLOSED:
-        return  # a final feedback is never blocked, or the action could never close
+    stored = ActionStatus.objects.filter(action_id=action.pk).aggregate(
+        count=Count("id"), size=Sum(_JsonBytes("details"))
+    )
+    final = feedback.execution == Execution.CLOSED
     max_statuses = settings.GOOSEBIT_DDI_MAX_STATUSES_PER_ACTION
-    if action.statuses.count() >= max_statuses:
+    # A final feedback is never blocked, or the action could never close.
+    if not final and stored["count"] >= max_statuses:
         raise QuotaExceeded(f"action {action.pk} has reached {max_statuses} status messages")
+    max_bytes = settings.GOOSEBIT_DDI_MAX_LOG_BYTES_PER_ACTION
+    room = max_bytes - (stored["size"] or 0)
+    if _details_bytes(feedback.details) <= room:
+        return feedback.details
+    if not final:
+        raise LogQuotaExceeded(
+            f"the log of action {action.pk} would exceed {max_bytes} bytes "
+            "(GOOSEBIT_DDI_MAX_LOG_BYTES_PER_ACTION); only a final (closed) feedback is accepted now"
+        )
+    return _fit_final_details(feedback.details, room)
+
+
+def _lock_action(action: Action) -> str | None:
+    """Lock the action's row until the transaction ends and return its current status.
+
+    PostgreSQL: a row lock, so feedbacks for one action wait for each other (feedbacks for other
+    actions do not). SQLite needs nothing more: our connections open IMMEDIATE transactions,
+    which serialise writers.
+    """
+    return Action.objects.select_for_update().filter(pk=action.pk).values_list("status", flat=True).first()
 
 
 def action_record_feedback(*, action: Action, channel: str, feedback: Feedback) -> Action:
@@ -269,15 +337,22 @@ def action_record_feedback(*, action: Action, channel: str, feedback: Feedback) 
     closed+success|none → finished (the device runs the software); closed+failure → error;
     rejected and canceled are logged only (hawkBit keeps the action active).
     Cancel channel: closed+success|none → canceled; closed+failure or rejected → running again.
-    """
-    if action.status in CLOSED_ACTION_STATUSES:
-        raise Gone(f"action {action.pk} is closed ({action.get_status_display().lower()})")
-    if channel == ActionStatus.Channel.CANCEL and action.status != Action.Status.CANCELING:
-        raise NotAllowed(f"action {action.pk} is not being canceled")
-    _check_quotas(action, feedback)
 
+    Everything happens under the action's lock: the quotas count what concurrent feedbacks
+    stored, and of two final feedbacks sent at once the first closes the action and the second
+    gets Gone (410) with nothing stored.
+    """
     progress = _progress(feedback) if channel == ActionStatus.Channel.DEPLOYMENT else None
     with transaction.atomic():
+        status = _lock_action(action)
+        if status is None:
+            raise Gone(f"action {action.pk} no longer exists")
+        action.status = status
+        if action.status in CLOSED_ACTION_STATUSES:
+            raise Gone(f"action {action.pk} is closed ({action.get_status_display().lower()})")
+        if channel == ActionStatus.Channel.CANCEL and action.status != Action.Status.CANCELING:
+            raise NotAllowed(f"action {action.pk} is not being canceled")
+        details = _check_quotas(action, feedback)
         ActionStatus.objects.create(
             action=action,
             channel=channel,
@@ -285,7 +360,7 @@ def action_record_feedback(*, action: Action, channel: str, feedback: Feedback) 
             finished=feedback.finished,
             progress=progress,
             code=feedback.code,
-            details=feedback.details,
+            details=details,
         )
         if channel == ActionStatus.Channel.CANCEL:
             _apply_cancel_feedback(action, feedback)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -157,12 +156,20 @@ class ActionSerializer(serializers.ModelSerializer):
 
 
 class ActionDetailSerializer(ActionSerializer):
-    statuses = serializers.SerializerMethodField(help_text="the update log, oldest first")
+    # The log itself is paged (GET /api/v1/actions/{id}/statuses/): one action can hold a
+    # thousand statuses of up to a megabyte in all, too much for one answer.
+    status_count = serializers.SerializerMethodField(help_text="how many statuses the update log holds")
+    statuses = serializers.SerializerMethodField(help_text="the paged update log, newest first")
 
     class Meta(ActionSerializer.Meta):
-        fields = [*ActionSerializer.Meta.fields, "statuses"]
+        fields = [*ActionSerializer.Meta.fields, "status_count", "statuses"]
         read_only_fields = fields
 
-    @extend_schema_field(ActionStatusSerializer(many=True))
-    def get_statuses(self, action: Action) -> list[dict[str, Any]]:
-        return ActionStatusSerializer(action.statuses.order_by("id"), many=True).data
+    def get_status_count(self, action: Action) -> int:
+        return action.statuses.count()
+
+    @extend_schema_field(serializers.URLField())
+    def get_statuses(self, action: Action) -> str:
+        path = reverse("action-statuses", args=[action.pk])
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request is not None else path

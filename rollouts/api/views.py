@@ -7,6 +7,7 @@ from typing import Any
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -18,6 +19,13 @@ from rollouts.models import Action, Rollout
 from software.models import Software
 
 _ROLLOUT = OpenApiResponse(serializers.RolloutSerializer)
+
+
+class StatusPagination(LimitOffsetPagination):
+    """An update log page: 100 lines unless asked, never more than 500 (hawkBit's cap)."""
+
+    default_limit = 100
+    max_limit = 500
 
 
 def _software(software_id: int) -> Software:
@@ -119,4 +127,13 @@ class ActionViewSet(viewsets.ReadOnlyModelViewSet):
     def get_serializer_class(self) -> type:
         if self.action == "retrieve":
             return serializers.ActionDetailSerializer
+        if self.action == "statuses":
+            return serializers.ActionStatusSerializer
         return serializers.ActionSerializer
+
+    @extend_schema(filters=False, responses=serializers.ActionStatusSerializer(many=True))
+    @action(detail=True, methods=["get"], filterset_class=None, pagination_class=StatusPagination)
+    def statuses(self, request: Request, pk: str) -> Response:
+        """The action's update log, newest first, paged with limit (at most 500) and offset."""
+        page = self.paginate_queryset(selectors.action_statuses_newest_first(action=self.get_object()))
+        return self.get_paginated_response(serializers.ActionStatusSerializer(page, many=True).data)

@@ -1,11 +1,36 @@
 // Live update log on a device's page: every 2 s ask the admin for log lines newer than the last
 // one shown, append them, and move the progress bar and badges. A new update reloads the page.
+// The page shows the newest lines only; "Older lines" fetches the page before them.
 (function () {
   "use strict";
   const log = document.getElementById("gb-live-log");
   if (!log) return;
   const body = log.querySelector("tbody");
   const cells = ["time", "source", "execution", "result", "progress", "details"];
+  const addCells = (row, line) => {
+    row.dataset.id = line.id;
+    for (const name of cells) { const cell = row.insertCell(); cell.className = "gb-log__" + name; cell.textContent = line[name]; }
+    row.cells[0].title = line.timestamp;
+  };
+  // "Older lines": fetch the page before the first line shown and put it on top.
+  const older = document.getElementById("gb-log-older");
+  if (older) older.addEventListener("click", async (event) => {
+    event.preventDefault();
+    try {
+      const response = await fetch(log.dataset.url + "?before=" + older.dataset.before, { headers: { Accept: "application/json" } });
+      if (!response.ok) return;
+      const data = await response.json();
+      data.lines.slice().reverse().forEach((line) => {
+        const row = body.insertRow(0);
+        if (line.tone) row.className = "gb-log__row--" + line.tone;
+        addCells(row, line);
+      });
+      if (data.lines.length) older.dataset.before = data.lines[0].id;
+      if (!data.has_older) older.remove();
+    } catch (error) {
+      // Leave the link: the next click tries again.
+    }
+  });
   const setBadge = (el, label, tone) => { if (el) { el.textContent = label; el.className = "gb-badge gb-badge--" + tone; } };
   async function tick() {
     try {
@@ -13,15 +38,15 @@
       if (!response.ok) return;
       const data = await response.json();
       if (String(data.action ? data.action.id : "") !== log.dataset.action) { window.location.reload(); return; }
-      for (const line of data.lines) {
+      // Looking back at older lines (?log_before=): the badges move, no lines are appended.
+      const lines = log.dataset.pagedBack ? [] : data.lines;
+      for (const line of lines) {
         const row = body.insertRow();
         row.className = "gb-log__new" + (line.tone ? " gb-log__row--" + line.tone : "");
-        row.dataset.id = line.id;
-        for (const name of cells) { const cell = row.insertCell(); cell.className = "gb-log__" + name; cell.textContent = line[name]; }
-        row.cells[0].title = line.timestamp;
+        addCells(row, line);
         log.dataset.after = line.id;
       }
-      if (data.lines.length) { const wrap = log.parentElement; wrap.scrollTop = wrap.scrollHeight; }
+      if (lines.length) { const wrap = log.parentElement; wrap.scrollTop = wrap.scrollHeight; }
       const percent = data.device.progress === null ? 0 : data.device.progress;
       const bar = document.querySelector("#gb-live-progress .gb-progress__bar");
       if (bar) {

@@ -16,7 +16,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from devices.models import Device
-from rollouts.models import Action
+from rollouts.models import Action, ActionStatus
 from tests.factories import make_hardware, make_software
 from tests.packages import build_swu
 
@@ -180,6 +180,39 @@ def test_the_live_log_grows_while_the_device_reports(logged_in, live_server):
     sync_api.expect(page.locator("#gb-live-state")).to_have_text("Up to date")
     sync_api.expect(page.locator("#gb-live-status")).to_have_text("Finished")
     sync_api.expect(page.locator("#gb-live-progress .gb-progress__label")).to_have_text("100%")
+
+
+def test_older_log_lines_load_on_top_and_new_ones_still_arrive(logged_in, live_server):
+    page = logged_in
+    board = make_hardware("rpi4", "1.2")
+    software = make_software("2.0.0", compatibility=[board])
+    gateway = Device_(live_server, "gw-long")
+    gateway.register("rpi4", "1.2", "1.0.0")
+    device = Device.objects.get(controller_id="gw-long")
+    device.update_mode, device.assigned_software = Device.UpdateMode.ASSIGNED, software
+    device.save()
+    gateway.poll()
+    action = Action.objects.get(device=device)
+    ActionStatus.objects.bulk_create(
+        ActionStatus(action=action, execution="proceeding", details=[f"line {index:03d}"])
+        for index in range(250)
+    )
+
+    page.goto(f"/admin/devices/device/{device.pk}/change/")
+    rows = page.locator("#gb-live-log tbody tr")
+    sync_api.expect(rows).to_have_count(100)
+    sync_api.expect(rows.first).to_contain_text("line 150")
+
+    page.click("#gb-log-older")
+    sync_api.expect(rows).to_have_count(200)
+    sync_api.expect(rows.first).to_contain_text("line 050")
+    page.click("#gb-log-older")
+    sync_api.expect(rows).to_have_count(250)
+    sync_api.expect(rows.first).to_contain_text("line 000")
+    sync_api.expect(page.locator("#gb-log-older")).to_have_count(0)
+
+    gateway.feedback(action.pk, "proceeding", details=["Downloaded 30%"])
+    sync_api.expect(rows.last).to_contain_text("Downloaded 30%")
 
 
 def test_uploading_a_swu_goes_through_the_progress_upload_and_shows_parser_errors(logged_in, tmp_path):

@@ -7,7 +7,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from rollouts.models import Action, Rollout
+from rollouts.models import Action, ActionStatus, Rollout
 from tests.api.helpers import post, user_with
 from tests.factories import make_device, make_hardware, make_rollout, make_software
 from tests.rollouts.ddi_helpers import BASE, feedback, install, offered_action_id
@@ -326,7 +326,7 @@ def test_actions_list_newest_first_and_filter(api, client):
     assert len(api.get(f"/api/v1/actions/?rollout={rollout.pk}").json()["results"]) == 2
 
 
-def test_an_action_shows_its_update_log(api, client):
+def test_an_action_links_its_paged_update_log(api, client):
     make_rollout(make_software("2.0.0"))
     make_device("a", sw_version="1.0.0")
     action_id = offered_action_id(client, "a")
@@ -336,12 +336,15 @@ def test_an_action_shows_its_update_log(api, client):
     response = api.get(f"/api/v1/actions/{action_id}/")
 
     assert response.status_code == 200
-    log = response.json()["statuses"]
-    assert [(entry["source"], entry["execution"], entry["finished"]) for entry in log] == [
-        ("server", "retrieved", "none"),
+    assert response.json()["status_count"] == 2
+    assert response.json()["statuses"] == f"http://testserver/api/v1/actions/{action_id}/statuses/"
+    page = api.get(response.json()["statuses"]).json()
+    assert page["count"] == 2
+    assert [(entry["source"], entry["execution"], entry["finished"]) for entry in page["results"]] == [
         ("device", "proceeding", "none"),
+        ("server", "retrieved", "none"),
     ]
-    assert set(log[0]) == {
+    assert set(page["results"][0]) == {
         "id",
         "created",
         "source",
@@ -352,6 +355,29 @@ def test_an_action_shows_its_update_log(api, client):
         "code",
         "details",
     }
+
+
+def test_the_update_log_is_paged_newest_first_with_a_cap(api, client):
+    make_rollout(make_software("2.0.0"))
+    make_device("a", sw_version="1.0.0")
+    action_id = offered_action_id(client, "a")
+    action = Action.objects.get(pk=action_id)
+    ActionStatus.objects.bulk_create(
+        ActionStatus(action=action, execution="proceeding", details=[f"line {index}"]) for index in range(600)
+    )
+    url = f"/api/v1/actions/{action_id}/statuses/"
+
+    first = api.get(url).json()
+    second = api.get(url + "?limit=3&offset=3").json()
+    capped = api.get(url + "?limit=100000").json()
+
+    assert first["count"] == 600
+    assert len(first["results"]) == 100
+    assert first["results"][0]["details"] == ["line 599"]
+    assert first["next"] == f"http://testserver{url}?limit=100&offset=100"
+    assert [entry["details"] for entry in second["results"]] == [["line 596"], ["line 595"], ["line 594"]]
+    assert len(capped["results"]) == 500
+    assert api.get("/api/v1/actions/999999/statuses/").status_code == 404
 
 
 def test_actions_are_read_only(api):

@@ -25,7 +25,7 @@ from django.core.files import File  # noqa: E402
 from django.db import close_old_connections, transaction  # noqa: E402
 
 from devices.models import Device, Hardware  # noqa: E402
-from rollouts.models import Action  # noqa: E402
+from rollouts.models import Action, ActionStatus  # noqa: E402
 from software.models import Software  # noqa: E402
 
 PREFIX = "@@agent@@ "
@@ -158,6 +158,17 @@ def cancel_action(*, action_id: int) -> str:
     return Action.objects.get(pk=action_id).status
 
 
+def add_statuses(*, action_id: int, count: int) -> int:
+    """Fill an action's log with ``count`` device statuses; returns how many it holds now."""
+    ActionStatus.objects.bulk_create(
+        ActionStatus(
+            action_id=action_id, execution=ActionStatus.Execution.PROCEEDING, details=[f"filler {n}"]
+        )
+        for n in range(count)
+    )
+    return ActionStatus.objects.filter(action_id=action_id).count()
+
+
 OPERATIONS = {
     function.__name__: function
     for function in (
@@ -169,6 +180,7 @@ OPERATIONS = {
         assign_software,
         set_token,
         cancel_action,
+        add_statuses,
     )
 }
 
