@@ -199,8 +199,8 @@ class RolloutAdmin(RefuseHiddenActionsMixin, admin.ModelAdmin):
         return (
             f"{stats.targeted} devices targeted, {stats.progress_percent}% on {rollout.software.version}: "
             f"{stats.succeeded} succeeded, {stats.already_on_version} already on version, "
-            f"{stats.failed} failed, {stats.running} running, {stats.pending} pending, "
-            f"{stats.canceled} canceled, {stats.not_started} not started"
+            f"{stats.failed} failed, {stats.rolled_back} rolled back, {stats.running} in progress, "
+            f"{stats.pending} waiting, {stats.canceled} canceled, {stats.not_started} not started"
             + (f"; {stats.left} left the feed" if stats.left else "")
         )
 

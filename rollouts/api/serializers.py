@@ -26,6 +26,9 @@ class RolloutStatsSerializer(serializers.Serializer):
     succeeded = serializers.IntegerField()
     failed = serializers.IntegerField()
     canceled = serializers.IntegerField()
+    rolled_back = serializers.IntegerField(
+        help_text="succeeded here, but the device reports an older version now"
+    )
     already_on_version = serializers.IntegerField()
     left = serializers.IntegerField(help_text="devices with actions here that it no longer targets")
     progress_percent = serializers.IntegerField()

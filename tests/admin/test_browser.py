@@ -173,11 +173,11 @@ def test_the_live_log_grows_while_the_device_reports(logged_in, live_server):
     gateway.feedback(action.pk, "proceeding", details=["Downloaded 30%"])
     sync_api.expect(page.locator("#gb-live-log tbody tr").last).to_contain_text("Downloaded 30%")
     sync_api.expect(page.locator("#gb-live-progress .gb-progress__label")).to_have_text("30%")
-    sync_api.expect(page.locator("#gb-live-state")).to_have_text("Updating")
+    sync_api.expect(page.locator("#gb-live-state")).to_have_text("In progress")
 
     gateway.feedback(action.pk, "closed", "success", ["Update successful"])
     sync_api.expect(page.locator("#gb-live-log tbody tr").last).to_contain_text("Update successful")
-    sync_api.expect(page.locator("#gb-live-state")).to_have_text("Up to date")
+    sync_api.expect(page.locator("#gb-live-state")).to_have_text("Succeeded")
     sync_api.expect(page.locator("#gb-live-status")).to_have_text("Finished")
     sync_api.expect(page.locator("#gb-live-progress .gb-progress__label")).to_have_text("100%")
 

@@ -23,6 +23,7 @@ ZERO_STATS = {
     "succeeded": 0,
     "failed": 0,
     "canceled": 0,
+    "rolled_back": 0,
     "already_on_version": 0,
     "left": 0,
     "progress_percent": 0,
