@@ -497,3 +497,38 @@ def rollout_preview(*, feed: str, software: Software) -> RolloutPreview:
         incompatible=incompatible,
         not_following=not_following,
     )
+
+
+def _devices(count: int) -> str:
+    return f"{count} device{'s' if count != 1 else ''}"
+
+
+def rollout_warnings(*, rollout: Rollout) -> list[str]:
+    """What the operator should hear right after creating ``rollout`` (empty: nothing).
+
+    A rollout that reaches no device is allowed (devices may join its feed later) but is most
+    often a typo in the feed or the wrong software: say so, and why, wherever it was created.
+    One EXISTS query, plus the preview's two when it reaches none.
+    """
+    if rollout_targeted_devices(rollout=rollout).exists():
+        return []
+    preview = rollout_preview(feed=rollout.feed, software=rollout.software)
+    if preview.devices:
+        why = f"newer rollouts of feed {rollout.feed!r} claim its {_devices(preview.devices)}"
+    elif not preview.incompatible and not preview.not_following:
+        why = f"feed {rollout.feed!r} has no devices"
+    else:
+        reasons = []
+        if preview.incompatible:
+            verb = "has" if preview.incompatible == 1 else "have"
+            reasons.append(
+                f"{_devices(preview.incompatible)} of the feed {verb} hardware that "
+                f"{rollout.software.version} does not list (or none reported yet)"
+            )
+        if preview.not_following:
+            verb = "is" if preview.not_following == 1 else "are"
+            reasons.append(
+                f"{_devices(preview.not_following)} of the feed {verb} in latest, assigned or pinned mode"
+            )
+        why = "; ".join(reasons)
+    return [f"Rollout {rollout.name!r} targets 0 devices: {why}. Devices that join the feed later get it."]

@@ -502,15 +502,25 @@ MAX_NAME_LENGTH = 255
 MAX_SETTING = 2**31 - 1
 
 
-def _validate_optional_number(label: str, value: int | None, *, maximum: int | None = None) -> None:
+class InvalidSetting(InvalidInput):
+    """A bad rollout safety setting: ``field`` names it, ``problem`` says what is wrong, so each
+    interface can name it its own way (the API by field name, the admin by the form's label)."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"{field} {problem}")
+        self.field = field
+        self.problem = problem
+
+
+def _validate_optional_number(field: str, value: int | None, *, maximum: int | None = None) -> None:
     if value is None:
         return
     if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidInput(f"{label} must be a whole number, got {value!r}")
+        raise InvalidSetting(field, f"must be a whole number, got {value!r}")
     if value < 1:
-        raise InvalidInput(f"{label} must be at least 1, got {value}")
+        raise InvalidSetting(field, f"must be at least 1, got {value}")
     if maximum is not None and value > maximum:
-        raise InvalidInput(f"{label} must be at most {maximum}, got {value}")
+        raise InvalidSetting(field, f"must be at most {maximum}, got {value}")
 
 
 def rollout_validate_safety(
@@ -520,10 +530,10 @@ def rollout_validate_safety(
     pause_on_failure_count: int | None,
     max_parallel: int | None,
 ) -> None:
-    """Raise InvalidInput naming the first bad safety setting (None disables a rule)."""
+    """Raise InvalidSetting naming the first bad safety setting (None disables a rule)."""
     _validate_optional_number("pause_on_failure_percent", pause_on_failure_percent, maximum=100)
     if pause_min_results is None:
-        raise InvalidInput("pause_min_results must be a whole number of at least 1")
+        raise InvalidSetting("pause_min_results", "must be a whole number of at least 1")
     # The columns are PositiveIntegerFields: beyond this the database would refuse the row.
     _validate_optional_number("pause_min_results", pause_min_results, maximum=MAX_SETTING)
     _validate_optional_number("pause_on_failure_count", pause_on_failure_count, maximum=MAX_SETTING)
@@ -569,7 +579,7 @@ def rollout_create(
 
     Safety settings not given take the GOOSEBIT_ROLLOUT_* defaults; None disables a rule. A feed
     without any compatible device is allowed (devices may join later): rollout_preview tells the
-    operator beforehand how many devices it would reach.
+    operator beforehand how many devices it would reach, selectors.rollout_warnings afterwards.
     """
     name = _clean_name(name)
     feed = _clean_feed(feed)

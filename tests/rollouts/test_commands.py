@@ -123,6 +123,7 @@ def test_create_rollout_prints_the_draft_as_json(settings):
             "left": 0,
             "progress_percent": 0,
         },
+        "warnings": [],
     }
 
 
