@@ -79,20 +79,6 @@ def rollout_status_badge(rollout: Rollout) -> SafeString:
     return badge(rollout.get_status_display(), ROLLOUT_STATUS_TONES.get(rollout.status, "muted"))
 
 
-def progress_bar(percent: int | None, *, tone: str = "active") -> SafeString:
-    if percent is None:
-        return DASH
-    percent = max(0, min(100, int(percent)))
-    return format_html(
-        '<span class="gb-progress" role="progressbar" aria-valuenow="{0}" aria-valuemin="0" '
-        'aria-valuemax="100"><span class="gb-progress__track"><span class="gb-progress__bar '
-        'gb-progress__bar--{1}" style="width: {0}%"></span></span>'
-        '<span class="gb-progress__label">{0}%</span></span>',
-        percent,
-        tone,
-    )
-
-
 def progress_parts(percent: int | None, *, failed: bool, tone: str) -> tuple[int, str, str]:
     """(width, bar tone, label) of a progress bar; the live log JSON sends the same three.
 
@@ -115,6 +101,12 @@ def _bar(width: int, tone: str, label: str) -> SafeString:
         tone,
         label,
     )
+
+
+def progress_bar(percent: int | None, *, tone: str = "active") -> SafeString:
+    if percent is None:
+        return DASH
+    return _bar(*progress_parts(percent, failed=False, tone=tone))
 
 
 def device_progress_parts(device: Device) -> tuple[int, str, str]:

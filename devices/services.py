@@ -202,7 +202,9 @@ def device_update_attributes(*, device: Device, data: dict[str, Any], mode: str 
     device.save(
         update_fields=["attributes", "hardware", "sw_version", "request_attributes", "state", "updated"]
     )
-    if device.sw_version != reported_version or device.state == Device.State.ROLLED_BACK:
+    if device.sw_version != reported_version:
+        # An older version than the last successful update installed is a rollback (or the
+        # installed one again: no longer one).
         rollout_services.device_check_rollback(device=device)
     return device
 
