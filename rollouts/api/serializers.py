@@ -105,7 +105,7 @@ class _SafetyFields(serializers.Serializer):
 
 
 class RolloutCreatedSerializer(RolloutSerializer):
-    """The create response: the rollout, plus what the operator should know about it."""
+    """The create response (schema): the rollout, plus what the operator should know about it."""
 
     warnings = serializers.ListField(
         child=serializers.CharField(),

@@ -60,8 +60,11 @@ class RolloutViewSet(
         data["software"] = _software(data["software"])
         rollout = services.rollout_create(created_by=request.user, **data)
         rollout = self.get_queryset().get(pk=rollout.pk)
-        rollout.warnings = selectors.rollout_warnings(rollout=rollout)
-        return Response(serializers.RolloutCreatedSerializer(rollout).data, status=status.HTTP_201_CREATED)
+        body = {
+            **serializers.RolloutSerializer(rollout).data,
+            "warnings": selectors.rollout_warnings(rollout=rollout),
+        }
+        return Response(body, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=serializers.RolloutUpdateSerializer, responses=_ROLLOUT)
     def partial_update(self, request: Request, pk: str) -> Response:
