@@ -697,6 +697,8 @@ class DeviceAdmin(RefuseHiddenActionsMixin, admin.ModelAdmin):
                 subtitle=obj.name,
                 current_action=current,
                 state_tone=display.DEVICE_STATE_TONES.get(obj.state, "muted"),
+                progress=display.device_progress_parts(obj),
+                rollback=selectors.action_rolled_back_for_device(device=obj),
                 status_tone=display.ACTION_STATUS_TONES.get(current.status, "muted") if current else "",
                 log_lines=lines,
                 last_line_id=lines[-1]["id"] if lines else 0,
@@ -787,6 +789,7 @@ class DeviceAdmin(RefuseHiddenActionsMixin, admin.ModelAdmin):
                     "state_label": device.get_state_display(),
                     "state_tone": display.DEVICE_STATE_TONES.get(device.state, "muted"),
                     "progress": device.progress,
+                    **display.device_progress_fields(device),
                     "sw_version": device.sw_version,
                 },
                 "action": None

@@ -29,6 +29,7 @@ DEVICE_STATE_TONES = {
     Device.State.FINISHED: "ok",
     Device.State.ERROR: "bad",
     Device.State.CANCELING: "warn",
+    Device.State.ROLLED_BACK: "bad",
 }
 ACTION_STATUS_TONES = {
     Action.Status.PENDING: "warn",
@@ -78,25 +79,55 @@ def rollout_status_badge(rollout: Rollout) -> SafeString:
     return badge(rollout.get_status_display(), ROLLOUT_STATUS_TONES.get(rollout.status, "muted"))
 
 
-def progress_bar(percent: int | None, *, tone: str = "active") -> SafeString:
-    if percent is None:
-        return DASH
-    percent = max(0, min(100, int(percent)))
+def progress_parts(percent: int | None, *, failed: bool, tone: str) -> tuple[int, str, str]:
+    """(width, bar tone, label) of a progress bar; the live log JSON sends the same three.
+
+    A failed update keeps the share it reached, in a "failed" tone, and says so: a full red bar
+    would read as "complete" (the download often reached 100 % before the install failed).
+    """
+    percent = max(0, min(100, int(percent or 0)))
+    if failed:
+        return percent, "failed", f"failed at {percent}%"
+    return percent, tone, f"{percent}%"
+
+
+def _bar(width: int, tone: str, label: str) -> SafeString:
     return format_html(
         '<span class="gb-progress" role="progressbar" aria-valuenow="{0}" aria-valuemin="0" '
         'aria-valuemax="100"><span class="gb-progress__track"><span class="gb-progress__bar '
         'gb-progress__bar--{1}" style="width: {0}%"></span></span>'
-        '<span class="gb-progress__label">{0}%</span></span>',
-        percent,
+        '<span class="gb-progress__label gb-progress__label--{1}">{2}</span></span>',
+        width,
         tone,
+        label,
     )
+
+
+def progress_bar(percent: int | None, *, tone: str = "active") -> SafeString:
+    if percent is None:
+        return DASH
+    return _bar(*progress_parts(percent, failed=False, tone=tone))
+
+
+def device_progress_parts(device: Device) -> tuple[int, str, str]:
+    return progress_parts(
+        device.progress,
+        failed=device.state == Device.State.ERROR,
+        tone=DEVICE_STATE_TONES.get(device.state, "active"),
+    )
+
+
+def device_progress_fields(device: Device) -> dict[str, Any]:
+    """The live log's JSON for the device page's bar (static/goosebit/live-log.js applies it)."""
+    width, tone, label = device_progress_parts(device)
+    return {"progress_width": width, "progress_tone": tone, "progress_label": label}
 
 
 def device_progress(device: Device) -> SafeString:
     """A bar while an update is under way or just ended; nothing for idle devices."""
     if device.progress is None:
         return progress_bar(None)
-    return progress_bar(device.progress, tone=DEVICE_STATE_TONES.get(device.state, "active"))
+    return _bar(*device_progress_parts(device))
 
 
 def local_timestamp(value: datetime | None) -> str:
@@ -189,12 +220,14 @@ def log_line(status: ActionStatus) -> dict[str, Any]:
 
 
 # Rollout statistics (rollouts.selectors.RolloutStats): label and tone of each bucket, in bar order.
+# The labels are README's glossary words, the same as the device and action states'.
 ROLLOUT_BUCKET_DISPLAY = {
-    "succeeded": ("updated", "ok"),
+    "succeeded": ("succeeded", "ok"),
     "already_on_version": ("already on version", "info"),
     "failed": ("failed", "bad"),
-    "running": ("updating", "active"),
-    "pending": ("pending", "warn"),
+    "rolled_back": ("rolled back", "bad"),
+    "running": ("in progress", "active"),
+    "pending": ("waiting", "warn"),
     "canceled": ("canceled", "muted"),
     "not_started": ("not started", ""),
     "left": ("left the rollout", ""),

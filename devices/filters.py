@@ -6,11 +6,28 @@ import django_filters
 from django.db.models import Q, QuerySet
 
 from devices.models import Device
-from goosebit_project.api_filters import IdFilter
+from goosebit_project.api_filters import IdFilter, WordChoiceFilter
+
+# README's glossary: the word clients filter by for each stored device state.
+DEVICE_STATE_WORDS = {
+    Device.State.UNKNOWN: "unknown",
+    Device.State.REGISTERED: "registered",
+    Device.State.PENDING: "waiting",
+    Device.State.RUNNING: "in_progress",
+    Device.State.FINISHED: "succeeded",
+    Device.State.ERROR: "failed",
+    Device.State.CANCELING: "canceling",
+    Device.State.ROLLED_BACK: "rolled_back",
+}
 
 
 class DeviceFilterSet(django_filters.FilterSet):
-    state = django_filters.MultipleChoiceFilter(choices=Device.State.choices)
+    state = WordChoiceFilter(
+        words=DEVICE_STATE_WORDS,
+        choices=Device.State.choices,
+        help_text="unknown, registered, waiting, in_progress, succeeded, failed, canceling, "
+        "rolled_back (the stored values pending, running, finished and error are accepted as aliases)",
+    )
     update_mode = django_filters.MultipleChoiceFilter(choices=Device.UpdateMode.choices)
     feed = django_filters.CharFilter()
     hardware = IdFilter(field_name="hardware_id", help_text="hardware id")

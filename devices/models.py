@@ -34,11 +34,15 @@ class Device(models.Model):
     class State(models.TextChoices):
         UNKNOWN = "unknown", "Unknown"
         REGISTERED = "registered", "Registered"
-        PENDING = "pending", "Update pending"
-        RUNNING = "running", "Updating"
-        FINISHED = "finished", "Up to date"
-        ERROR = "error", "Update failed"
+        # Labels are the update vocabulary of README's glossary ("Words for update outcomes").
+        PENDING = "pending", "Waiting"
+        RUNNING = "running", "In progress"
+        FINISHED = "finished", "Succeeded"
+        ERROR = "error", "Failed"
         CANCELING = "canceling", "Canceling"
+        # Its last update succeeded, but it now reports an older version (e.g. the bootloader fell
+        # back to the other slot): not offered again until an operator retries, like a failure.
+        ROLLED_BACK = "rolled_back", "Rolled back"
 
     # The hawkBit controllerId; DDI allows up to 256 characters.
     controller_id = models.CharField("device id", max_length=256, unique=True)
@@ -100,6 +104,7 @@ class Device(models.Model):
                         "finished",
                         "error",
                         "canceling",
+                        "rolled_back",
                     ]
                 ),
                 name="devices_device_state_valid",

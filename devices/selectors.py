@@ -7,11 +7,13 @@ renders them on pages an operator reloads all day.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import cache
+from typing import Any
 
 from django.conf import settings
 from django.db import connections, router
@@ -130,15 +132,52 @@ def device_state_counts() -> dict[str, int]:
 # --- failures and activity --------------------------------------------------------------------
 
 
+# A details line that reads like the reason of a failure (SWUpdate, RAUC and scripts word them so).
+_ERROR_LINE = re.compile(
+    r"error|fail|fatal|abort|denied|invalid|corrupt|mismatch|timeout|timed out|cannot|"
+    r"can't|could not|unable|not found|no space",
+    re.IGNORECASE,
+)
+
+
+def error_line(details: Any) -> str:
+    """The most telling line of a failure's details: the last that reads like an error, else the
+    last non-empty one ("" when there is none)."""
+    lines = [str(line).strip() for line in details] if isinstance(details, list) else [str(details or "")]
+    lines = [line for line in lines if line]
+    for line in reversed(lines):
+        if _ERROR_LINE.search(line):
+            return line
+    return lines[-1] if lines else ""
+
+
 def action_failures_recent(*, limit: int = 8) -> list[Action]:
-    """The newest failed updates, each with ``last_details``: what the device said last."""
-    last_details = ActionStatus.objects.filter(action=OuterRef("pk")).order_by("-id").values("details")[:1]
-    return list(
+    """The newest failed updates of devices that have not recovered, each with ``error_line``.
+
+    One per device (its newest failure), and none for a device whose later update succeeded.
+    ``error_line`` comes from the failure feedback (closed + failure) the device sent, or, when it
+    sent none or without details, from its newest message: one query in all.
+    """
+    statuses = ActionStatus.objects.filter(action=OuterRef("pk")).exclude(details=[]).order_by("-id")
+    failure_details = statuses.filter(finished=ActionStatus.Finished.FAILURE).values("details")[:1]
+    last_details = statuses.values("details")[:1]
+    # A later update of the same device that ended: it succeeded (recovered) or failed anew (shown
+    # instead). "Later" is the order of "newest" everywhere: created, then id.
+    later_result = Action.objects.filter(
+        Q(created__gt=OuterRef("created")) | Q(created=OuterRef("created"), pk__gt=OuterRef("pk")),
+        device=OuterRef("device"),
+        status__in=[Action.Status.FINISHED, Action.Status.ERROR],
+    )
+    failures = list(
         Action.objects.filter(status=Action.Status.ERROR)
+        .filter(~Exists(later_result))
         .select_related("device", "software", "rollout")
-        .annotate(last_details=Subquery(last_details))
+        .annotate(failure_details=Subquery(failure_details), last_details=Subquery(last_details))
         .order_by("-finished_at", "-id")[:limit]
     )
+    for action in failures:
+        action.error_line = error_line(action.failure_details or action.last_details or [])
+    return failures
 
 
 @dataclass(frozen=True)
@@ -310,6 +349,13 @@ def action_current_for_device(*, device: Device) -> Action | None:
     )
 
 
+def action_rolled_back_for_device(*, device: Device) -> Action | None:
+    """The successful update a rolled-back device no longer runs (None unless it rolled back)."""
+    if device.state != Device.State.ROLLED_BACK or not device.installed_action_id:
+        return None
+    return Action.objects.select_related("software").filter(pk=device.installed_action_id).first()
+
+
 def action_statuses_after(*, action: Action, after_id: int = 0, limit: int = 500) -> list[ActionStatus]:
     """Log lines of ``action`` newer than ``after_id``, oldest first (the live log's poll)."""
     return list(action.statuses.filter(id__gt=after_id).order_by("id")[:limit])
@@ -382,6 +428,7 @@ ROLLOUT_BUCKETS = (
     "succeeded",
     "already_on_version",
     "failed",
+    "rolled_back",
     "running",
     "pending",
     "canceled",
@@ -413,13 +460,22 @@ def devices_in_rollout(
         if bucket == "already_on_version":
             return idle.filter(sw_version__in=on_version)
         return idle.exclude(sw_version__in=on_version)
-    # rollout_stats' own bucketing of action statuses (a device being canceled counts as running).
-    statuses = [status for status, name in rollout_selectors.STATUS_BUCKET.items() if name == bucket]
+    # rollout_stats' own bucketing of action statuses (a device being canceled counts as running,
+    # one that succeeded but reports an older version now as rolled back).
+    name = "succeeded" if bucket == "rolled_back" else bucket
+    statuses = [status for status, found in rollout_selectors.STATUS_BUCKET.items() if found == name]
     if not statuses:
         raise ValueError(f"unknown rollout bucket {bucket!r}")
     newest = actions.order_by("-created", "-id").values("status")[:1]
-    return (
+    selected = (
         devices.filter(pk__in=targeted)
         .alias(rollout_status=Subquery(newest))
         .filter(rollout_status__in=statuses)
     )
+    if name != "succeeded":
+        return selected
+    reported = set(selected.order_by().values_list("sw_version", flat=True).distinct())
+    older = rollout_selectors.rolled_back_versions(reported=reported, version=rollout.software.version)
+    if bucket == "rolled_back":
+        return selected.filter(sw_version__in=older)
+    return selected.exclude(sw_version__in=older)

@@ -191,6 +191,7 @@ def device_update_attributes(*, device: Device, data: dict[str, Any], mode: str 
     hardware = _hardware_from_attributes(attributes)
     if hardware is not None:
         device.hardware = hardware
+    reported_version = device.sw_version
     if "sw_version" in attributes:
         device.sw_version = attributes["sw_version"][:255]
     device.request_attributes = False
@@ -199,6 +200,10 @@ def device_update_attributes(*, device: Device, data: dict[str, Any], mode: str 
     device.save(
         update_fields=["attributes", "hardware", "sw_version", "request_attributes", "state", "updated"]
     )
+    if device.sw_version != reported_version:
+        # An older version than the last successful update installed is a rollback (or the
+        # installed one again: no longer one).
+        rollout_services.device_check_rollback(device=device)
     return device
 
 
@@ -261,11 +266,14 @@ def device_unpin(*, device: Device) -> Device:
     return device_set_feed(device=device, feed=device.feed or "default")
 
 
+RETRYABLE_STATES = (Device.State.ERROR, Device.State.ROLLED_BACK)
+
+
 def device_retry(*, device: Device) -> Device:
-    """After a failed update: offer the target software again on the next poll."""
+    """After a failed or rolled-back update: offer the target software again on the next poll."""
     device.force_update = True
     fields = ["force_update", "updated"]
-    if device.state == Device.State.ERROR:
+    if device.state in RETRYABLE_STATES:
         device.state = Device.State.REGISTERED
         fields.append("state")
     device.save(update_fields=fields)
@@ -521,9 +529,9 @@ def devices_assign_software(*, devices: QuerySet[Device], software: Software) ->
 
 
 def devices_retry_failed(*, devices: QuerySet[Device]) -> int:
-    """Offer the target again to devices whose last update failed (see device_retry)."""
+    """Offer the target again to devices whose last update failed or rolled back (see device_retry)."""
     return _bulk_update(
-        devices.filter(state=Device.State.ERROR), force_update=True, state=Device.State.REGISTERED
+        devices.filter(state__in=RETRYABLE_STATES), force_update=True, state=Device.State.REGISTERED
     )
 
 

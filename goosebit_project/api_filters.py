@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import django_filters
 from django import forms
+from django.db.models import QuerySet
 
 MAX_ID = 2**63 - 1  # the largest BigAutoField value
 
@@ -17,3 +20,27 @@ class IdFilter(django_filters.NumberFilter):
         kwargs.setdefault("min_value", 1)
         kwargs.setdefault("max_value", MAX_ID)
         super().__init__(*args, **kwargs)
+
+
+class WordChoiceFilter(django_filters.MultipleChoiceFilter):
+    """A status filter that speaks README's glossary words (``succeeded``, ``failed``, …).
+
+    ``words`` maps each stored value to the word clients filter by. The stored values stay valid
+    as aliases (``?status=finished`` means ``?status=succeeded``) so clients written before the
+    words changed keep working; both are listed in the schema.
+    """
+
+    def __init__(
+        self, *args: Any, words: dict[str, str], choices: list[tuple[str, str]], **kwargs: Any
+    ) -> None:
+        labels = dict(choices)
+        self.stored = {word: value for value, word in words.items()}
+        kwargs["choices"] = [(words[value], labels[value]) for value, _ in choices] + [
+            (value, f"{labels[value]} (alias of {words[value]})")
+            for value, _ in choices
+            if words[value] != value
+        ]
+        super().__init__(*args, **kwargs)
+
+    def filter(self, qs: QuerySet[Any], value: list[str]) -> QuerySet[Any]:
+        return super().filter(qs, [self.stored.get(item, item) for item in value or []])

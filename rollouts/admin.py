@@ -27,6 +27,34 @@ from rollouts import selectors, services
 from rollouts.models import Action, ActionStatus, Rollout
 
 SAFETY_FIELDS = ["pause_on_failure_percent", "pause_min_results", "pause_on_failure_count", "max_parallel"]
+# What the form calls each safety setting; errors name the setting by this label, never by field.
+SAFETY_LABELS = {
+    "pause_on_failure_percent": "Pause after failures (%)",
+    "pause_min_results": "Judge the percentage after (devices)",
+    "pause_on_failure_count": "Pause after failed devices",
+    "max_parallel": "Max parallel updates",
+}
+
+
+def _safety_field(name: str, *, required: bool, maximum: int, empty: str) -> forms.IntegerField:
+    """A safety setting's input: min=1 in the browser too (0 is never accepted by the service)."""
+    label = SAFETY_LABELS[name]
+    named = label.replace("%", "%%")  # Django %-formats validator messages with their params
+    at_least = f"{named} must be at least 1" + (f"; {empty}" if empty else "") + "."
+    return forms.IntegerField(
+        label=label,
+        required=required,
+        min_value=1,
+        max_value=maximum,
+        error_messages={
+            "min_value": at_least,
+            "max_value": f"{named} must be at most {maximum}.",
+            "invalid": f"{named} must be a whole number.",
+            "required": f"{named} is required (at least 1).",
+        },
+    )
+
+
 # The add form's confirmation: set from the preview page, valid only for what it previewed.
 CONFIRM_FIELD = "_confirmed"
 
@@ -61,6 +89,21 @@ class RolloutForm(forms.ModelForm):
 
     start = forms.BooleanField(
         required=False, help_text="Start at once. Otherwise the rollout is saved as a draft to start later."
+    )
+    pause_on_failure_percent = _safety_field(
+        "pause_on_failure_percent", required=False, maximum=100, empty="leave it empty to turn the rule off"
+    )
+    pause_min_results = _safety_field(
+        "pause_min_results", required=True, maximum=services.MAX_SETTING, empty=""
+    )
+    pause_on_failure_count = _safety_field(
+        "pause_on_failure_count",
+        required=False,
+        maximum=services.MAX_SETTING,
+        empty="leave it empty to turn the rule off",
+    )
+    max_parallel = _safety_field(
+        "max_parallel", required=False, maximum=services.MAX_SETTING, empty="leave it empty for no limit"
     )
 
     class Meta:
@@ -104,11 +147,10 @@ class RolloutForm(forms.ModelForm):
         if all(field not in self.errors for field in SAFETY_FIELDS):
             try:
                 services.rollout_validate_safety(**safety)
-            except DomainError as error:
-                # On the field it names: that also spares the user the model's generic
-                # "constraint violated" message for the same value.
-                field = next((name for name in SAFETY_FIELDS if error.message.startswith(name)), None)
-                self.add_error(field, error.message)
+            except services.InvalidSetting as error:
+                # On the field it names, by its label: that also spares the user the model's
+                # generic "constraint violated" message for the same value.
+                self.add_error(error.field, f"{SAFETY_LABELS[error.field]} {error.problem}.")
         if self.instance.pk is None and not self.errors:
             self._require_confirmation(cleaned)
         return cleaned
@@ -199,8 +241,8 @@ class RolloutAdmin(RefuseHiddenActionsMixin, admin.ModelAdmin):
         return (
             f"{stats.targeted} devices targeted, {stats.progress_percent}% on {rollout.software.version}: "
             f"{stats.succeeded} succeeded, {stats.already_on_version} already on version, "
-            f"{stats.failed} failed, {stats.running} running, {stats.pending} pending, "
-            f"{stats.canceled} canceled, {stats.not_started} not started"
+            f"{stats.failed} failed, {stats.rolled_back} rolled back, {stats.running} in progress, "
+            f"{stats.pending} waiting, {stats.canceled} canceled, {stats.not_started} not started"
             + (f"; {stats.left} left the feed" if stats.left else "")
         )
 
@@ -241,6 +283,8 @@ class RolloutAdmin(RefuseHiddenActionsMixin, admin.ModelAdmin):
         obj.pk = rollout.pk
         obj.refresh_from_db()
         obj._state.adding = False
+        for warning in selectors.rollout_warnings(rollout=rollout):
+            self.message_user(request, warning, messages.WARNING)
 
     def delete_model(self, request: HttpRequest, obj: Rollout) -> None:
         services.rollout_delete(rollout=obj)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import django_filters
 
-from goosebit_project.api_filters import IdFilter
+from goosebit_project.api_filters import IdFilter, WordChoiceFilter
 from rollouts.models import Action, Rollout
 
 
@@ -18,11 +18,27 @@ class RolloutFilterSet(django_filters.FilterSet):
         fields = ["status", "feed", "software"]
 
 
+# README's glossary: the word clients filter by for each stored action status.
+ACTION_STATUS_WORDS = {
+    Action.Status.PENDING: "waiting",
+    Action.Status.RUNNING: "in_progress",
+    Action.Status.CANCELING: "canceling",
+    Action.Status.CANCELED: "canceled",
+    Action.Status.FINISHED: "succeeded",
+    Action.Status.ERROR: "failed",
+}
+
+
 class ActionFilterSet(django_filters.FilterSet):
     device = django_filters.CharFilter(field_name="device__controller_id", help_text="controller id")
     rollout = IdFilter(field_name="rollout_id")
     software = IdFilter(field_name="software_id")
-    status = django_filters.MultipleChoiceFilter(choices=Action.Status.choices)
+    status = WordChoiceFilter(
+        words=ACTION_STATUS_WORDS,
+        choices=Action.Status.choices,
+        help_text="waiting, in_progress, canceling, canceled, succeeded, failed (the stored values "
+        "pending, running, finished and error are accepted as aliases)",
+    )
     reason = django_filters.MultipleChoiceFilter(choices=Action.Reason.choices)
 
     class Meta:

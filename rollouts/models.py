@@ -71,11 +71,12 @@ class Action(models.Model):
     """One attempt to bring one device to one software: the DDI actionId."""
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        RUNNING = "running", "Running"
+        # Labels are the update vocabulary of README's glossary ("Words for update outcomes").
+        PENDING = "pending", "Waiting"
+        RUNNING = "running", "In progress"
         CANCELING = "canceling", "Canceling"
         CANCELED = "canceled", "Canceled"
-        FINISHED = "finished", "Finished"
+        FINISHED = "finished", "Succeeded"
         ERROR = "error", "Failed"
 
     class Reason(models.TextChoices):

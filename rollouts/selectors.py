@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.core.cache import cache
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Case, CharField, Count, Exists, F, OuterRef, Q, QuerySet, Subquery, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from devices.models import Device
-from goosebit_project.lib.versions import Version, versions_equal
+from goosebit_project.lib.versions import Version, version_older, versions_equal
 from rollouts.models import Action, ActionStatus, Rollout
 from software.models import Software
 
@@ -211,7 +211,11 @@ def active_update_count(*, rollout: Rollout | None = None, exclude_device: Devic
 
 @dataclass(frozen=True)
 class RolloutResults:
-    """Per device (one device counts once however often it retried): its newest action's outcome."""
+    """Per device (one device counts once however often it retried): its newest action's outcome.
+
+    A device that succeeded but now reports an older version (rolled back) counts as failed: for
+    the safety rules a rollback is the worst kind of failure (the new version did not survive).
+    """
 
     succeeded: int
     failed: int
@@ -221,17 +225,37 @@ class RolloutResults:
         return self.succeeded + self.failed
 
 
+# The device's reported version, for actions that succeeded only: enough to tell a rollback
+# (version_older) while other statuses stay one group each.
+_SUCCEEDED_VERSION = Case(
+    When(status=Action.Status.FINISHED, then=F("device__sw_version")),
+    default=Value(""),
+    output_field=CharField(),
+)
+
+
+def rolled_back_versions(*, reported: set[str], version: str) -> set[str]:
+    """The reported versions that are older than ``version``: a rollback from it."""
+    return {text for text in reported if version_older(text, version)}
+
+
 def rollout_results(*, rollout: Rollout) -> RolloutResults:
     newest = Action.objects.filter(rollout=rollout, device=OuterRef("device")).order_by("-created", "-id")
-    per_device = (
-        Action.objects.filter(rollout=rollout)
+    rows = (
+        Action.objects.filter(rollout=rollout, status__in=[Action.Status.FINISHED, Action.Status.ERROR])
         .filter(pk=Subquery(newest.values("pk")[:1]))
-        .aggregate(
-            succeeded=Count("pk", filter=Q(status=Action.Status.FINISHED)),
-            failed=Count("pk", filter=Q(status=Action.Status.ERROR)),
-        )
+        .values("status", reported=_SUCCEEDED_VERSION)
+        .annotate(devices=Count("pk"))
+        .order_by()
     )
-    return RolloutResults(succeeded=per_device["succeeded"], failed=per_device["failed"])
+    version = rollout.software.version
+    succeeded = failed = 0
+    for row in rows:
+        if row["status"] == Action.Status.ERROR or version_older(row["reported"], version):
+            failed += row["devices"]
+        else:
+            succeeded += row["devices"]
+    return RolloutResults(succeeded=succeeded, failed=failed)
 
 
 # --- statistics and previews ----------------------------------------------------------------
@@ -268,8 +292,9 @@ class RolloutStats:
     """Where each targeted device stands, from its newest action in this rollout.
 
     ``targeted`` = not_started + pending + running + succeeded + failed + canceled +
-    already_on_version: every targeted device is counted exactly once. A device being canceled
-    counts as running (it is still working on the update). ``left`` counts devices that have
+    rolled_back + already_on_version: every targeted device is counted exactly once. A device
+    being canceled counts as running (it is still working on the update). ``rolled_back``: its
+    update here succeeded but it now reports an older version. ``left`` counts devices that have
     actions in this rollout but are no longer targeted (moved to another feed or mode).
     """
 
@@ -282,6 +307,7 @@ class RolloutStats:
     canceled: int
     already_on_version: int
     left: int
+    rolled_back: int = 0
 
     @property
     def done(self) -> int:
@@ -306,6 +332,7 @@ class RolloutStats:
             "succeeded": self.succeeded,
             "failed": self.failed,
             "canceled": self.canceled,
+            "rolled_back": self.rolled_back,
             "already_on_version": self.already_on_version,
             "left": self.left,
             "progress_percent": self.progress_percent,
@@ -326,25 +353,29 @@ def rollout_stats(*, rollout: Rollout) -> RolloutStats:
     """Statistics aggregated from the rollout's actions; never stored, so they cannot drift.
 
     Two aggregate queries whatever the fleet size (three if ``rollout.software`` is not loaded
-    yet): one groups each device's newest action in this rollout by status, one groups the
-    targeted devices without any action by the version they report.
+    yet): one groups each device's newest action in this rollout by status (succeeded ones also
+    by the version the device reports now, to tell rollbacks), one groups the targeted devices
+    without any action by the version they report.
     """
     version = rollout.software.version
     targeted = rollout_targeted_devices(rollout=rollout)
     newest = Action.objects.filter(rollout=rollout, device=OuterRef("device")).order_by("-created", "-id")
     by_status = (
         Action.objects.filter(rollout=rollout, pk=Subquery(newest.values("pk")[:1]))
-        .values("status")
+        .values("status", reported=_SUCCEEDED_VERSION)
         .annotate(
             targeted=Count("pk", filter=Q(device__in=targeted.values("pk"))),
             total=Count("pk"),
         )
         .order_by()
     )
-    counts = dict.fromkeys(("pending", "running", "succeeded", "failed", "canceled"), 0)
+    counts = dict.fromkeys(("pending", "running", "succeeded", "failed", "canceled", "rolled_back"), 0)
     left = 0
     for row in by_status:
-        counts[STATUS_BUCKET[row["status"]]] += row["targeted"]
+        bucket = STATUS_BUCKET[row["status"]]
+        if bucket == "succeeded" and version_older(row["reported"], version):
+            bucket = "rolled_back"
+        counts[bucket] += row["targeted"]
         left += row["total"] - row["targeted"]
 
     idle = (
@@ -471,3 +502,38 @@ def rollout_preview(*, feed: str, software: Software) -> RolloutPreview:
         incompatible=incompatible,
         not_following=not_following,
     )
+
+
+def _devices(count: int) -> str:
+    return f"{count} device{'s' if count != 1 else ''}"
+
+
+def rollout_warnings(*, rollout: Rollout) -> list[str]:
+    """What the operator should hear right after creating ``rollout`` (empty: nothing).
+
+    A rollout that reaches no device is allowed (devices may join its feed later) but is most
+    often a typo in the feed or the wrong software: say so, and why, wherever it was created.
+    One EXISTS query, plus the preview's two when it reaches none.
+    """
+    if rollout_targeted_devices(rollout=rollout).exists():
+        return []
+    preview = rollout_preview(feed=rollout.feed, software=rollout.software)
+    if preview.devices:
+        why = f"newer rollouts of feed {rollout.feed!r} claim its {_devices(preview.devices)}"
+    elif not preview.incompatible and not preview.not_following:
+        why = f"feed {rollout.feed!r} has no devices"
+    else:
+        reasons = []
+        if preview.incompatible:
+            verb = "has" if preview.incompatible == 1 else "have"
+            reasons.append(
+                f"{_devices(preview.incompatible)} of the feed {verb} hardware that "
+                f"{rollout.software.version} does not list (or none reported yet)"
+            )
+        if preview.not_following:
+            verb = "is" if preview.not_following == 1 else "are"
+            reasons.append(
+                f"{_devices(preview.not_following)} of the feed {verb} in latest, assigned or pinned mode"
+            )
+        why = "; ".join(reasons)
+    return [f"Rollout {rollout.name!r} targets 0 devices: {why}. Devices that join the feed later get it."]

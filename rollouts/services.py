@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from devices.models import Device
 from goosebit_project.lib.errors import Conflict, Gone, InvalidInput, NotAllowed, QuotaExceeded
-from goosebit_project.lib.versions import versions_equal
+from goosebit_project.lib.versions import version_older, versions_equal
 from rollouts import selectors
 from rollouts.models import Action, ActionStatus, Rollout
 from software.models import Software
@@ -139,7 +139,67 @@ def _create_action(device: Device, target: selectors.Target) -> Action | None:
 
 
 def _idle_state(device: Device) -> str:
-    return Device.State.FINISHED if device.installed_action_id else Device.State.REGISTERED
+    if not device.installed_action_id:
+        return Device.State.REGISTERED
+    # A retried rollback whose new attempt was canceled is still a rollback.
+    return Device.State.ROLLED_BACK if _installed_version_newer(device) else Device.State.FINISHED
+
+
+def _installed_version_newer(device: Device) -> bool:
+    """The device reports a lower version than its last successful update installed."""
+    installed = (
+        Action.objects.filter(pk=device.installed_action_id)
+        .values_list("software__version", flat=True)
+        .first()
+    )
+    return version_older(device.sw_version, installed)
+
+
+IDLE_AFTER_UPDATE_STATES = (Device.State.FINISHED, Device.State.ROLLED_BACK)
+
+
+def device_check_rollback(*, device: Device) -> bool:
+    """After a device reported its version: is it running what its last successful update installed?
+
+    A device whose update succeeded and that later reports a *lower* version has rolled back
+    (A/B fallback after a failed boot, or a manual downgrade). It becomes "rolled back", the
+    update's log gets a note, and rollout statistics and safety rules count it. It is not offered
+    the update again by itself (device_reconcile's _needs_update sees the installed action), so it
+    cannot loop; an operator retry (device_retry) offers it again, as after a failure. A later
+    report of the installed version (or a newer one) makes it "succeeded" again.
+
+    Only idle devices after a successful update are judged; an update under way decides itself.
+    Returns True when the device has just been marked rolled back.
+    """
+    if device.state not in IDLE_AFTER_UPDATE_STATES or not device.installed_action_id:
+        return False
+    installed = (
+        Action.objects.filter(pk=device.installed_action_id).select_related("software", "rollout").first()
+    )
+    if installed is None:
+        return False
+    rolled_back = version_older(device.sw_version, installed.software.version)
+    state = Device.State.ROLLED_BACK if rolled_back else Device.State.FINISHED
+    if state == device.state:
+        return False
+    # Compare-and-swap on the old state: a poll that just created an action wins.
+    if not Device.objects.filter(pk=device.pk, state=device.state).update(
+        state=state, progress=None if rolled_back else device.progress
+    ):
+        return False
+    device.state = state
+    if not rolled_back:
+        return False
+    device.progress = None
+    _server_note(
+        installed,
+        Execution.CLOSED,
+        f"the device reports version {device.sw_version}, older than {installed.software.version} "
+        "installed by this update: rolled back; it is offered again after an operator retry",
+    )
+    if installed.rollout_id:
+        rollout_check_safety(rollout=installed.rollout)
+    return True
 
 
 def _set_device_idle(device: Device) -> None:
@@ -517,15 +577,25 @@ MAX_NAME_LENGTH = 255
 MAX_SETTING = 2**31 - 1
 
 
-def _validate_optional_number(label: str, value: int | None, *, maximum: int | None = None) -> None:
+class InvalidSetting(InvalidInput):
+    """A bad rollout safety setting: ``field`` names it, ``problem`` says what is wrong, so each
+    interface can name it its own way (the API by field name, the admin by the form's label)."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"{field} {problem}")
+        self.field = field
+        self.problem = problem
+
+
+def _validate_optional_number(field: str, value: int | None, *, maximum: int | None = None) -> None:
     if value is None:
         return
     if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidInput(f"{label} must be a whole number, got {value!r}")
+        raise InvalidSetting(field, f"must be a whole number, got {value!r}")
     if value < 1:
-        raise InvalidInput(f"{label} must be at least 1, got {value}")
+        raise InvalidSetting(field, f"must be at least 1, got {value}")
     if maximum is not None and value > maximum:
-        raise InvalidInput(f"{label} must be at most {maximum}, got {value}")
+        raise InvalidSetting(field, f"must be at most {maximum}, got {value}")
 
 
 def rollout_validate_safety(
@@ -535,10 +605,10 @@ def rollout_validate_safety(
     pause_on_failure_count: int | None,
     max_parallel: int | None,
 ) -> None:
-    """Raise InvalidInput naming the first bad safety setting (None disables a rule)."""
+    """Raise InvalidSetting naming the first bad safety setting (None disables a rule)."""
     _validate_optional_number("pause_on_failure_percent", pause_on_failure_percent, maximum=100)
     if pause_min_results is None:
-        raise InvalidInput("pause_min_results must be a whole number of at least 1")
+        raise InvalidSetting("pause_min_results", "must be a whole number of at least 1")
     # The columns are PositiveIntegerFields: beyond this the database would refuse the row.
     _validate_optional_number("pause_min_results", pause_min_results, maximum=MAX_SETTING)
     _validate_optional_number("pause_on_failure_count", pause_on_failure_count, maximum=MAX_SETTING)
@@ -584,7 +654,7 @@ def rollout_create(
 
     Safety settings not given take the GOOSEBIT_ROLLOUT_* defaults; None disables a rule. A feed
     without any compatible device is allowed (devices may join later): rollout_preview tells the
-    operator beforehand how many devices it would reach.
+    operator beforehand how many devices it would reach, selectors.rollout_warnings afterwards.
     """
     name = _clean_name(name)
     feed = _clean_feed(feed)

@@ -103,7 +103,8 @@ def _device_panels() -> dict:
                 "tone": "bad" if presence.overdue else "",
             },
             {
-                "label": "Updating",
+                # Not "In progress" alone: that is the state of running devices only (a row below).
+                "label": "Waiting or in progress",
                 "count": updating,
                 "url": _devices_url(state__in="pending,running,canceling"),
                 "tone": "active",

@@ -85,3 +85,15 @@ def versions_equal(left: str | None, right: str | None) -> bool:
     if not left or not right:
         return False
     return Version(left) == Version(right)
+
+
+def version_older(reported: str | None, installed: str | None) -> bool:
+    """True when ``reported`` is a lower version than ``installed``: a rollback.
+
+    Both must follow a recognised scheme (numeric or semver): an odd string such as a build
+    hash compares only lexically, and calling that a rollback would be a guess.
+    """
+    if not reported or not installed:
+        return False
+    older, newer = Version(reported), Version(installed)
+    return older.is_recognised and newer.is_recognised and older < newer

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -25,6 +27,9 @@ class RolloutStatsSerializer(serializers.Serializer):
     succeeded = serializers.IntegerField()
     failed = serializers.IntegerField()
     canceled = serializers.IntegerField()
+    rolled_back = serializers.IntegerField(
+        help_text="succeeded here, but the device reports an older version now"
+    )
     already_on_version = serializers.IntegerField()
     left = serializers.IntegerField(help_text="devices with actions here that it no longer targets")
     progress_percent = serializers.IntegerField()
@@ -62,13 +67,56 @@ class RolloutSerializer(serializers.ModelSerializer):
         return selectors.rollout_stats(rollout=rollout).as_dict()
 
 
+# Spellings of "this rule is off", as README and the create_rollout command accept them.
+RULE_OFF = ("off", "none", "")
+
+
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "integer", "minimum": 1, "nullable": True},
+            {"type": "string", "enum": ["off", ""]},
+        ],
+        "description": 'a whole number of at least 1; null, "off" or "" turn the rule off',
+    }
+)
+class RuleField(serializers.IntegerField):
+    """A safety rule's threshold: a whole number, or null / "off" / "" to turn the rule off."""
+
+    default_error_messages = {"invalid": 'A whole number, or "off" to turn the rule off, is required.'}
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("allow_null", True)
+        super().__init__(**kwargs)
+
+    def validate_empty_values(self, data: Any) -> tuple[bool, Any]:
+        if isinstance(data, str) and data.strip().lower() in RULE_OFF:
+            return True, None
+        return super().validate_empty_values(data)
+
+
 class _SafetyFields(serializers.Serializer):
     # Fields left out take the GOOSEBIT_ROLLOUT_* defaults (create) or stay as they are (update);
-    # null disables a rule. The services validate the ranges.
-    pause_on_failure_percent = serializers.IntegerField(required=False, allow_null=True)
+    # null or "off" disables a rule. The services validate the ranges.
+    pause_on_failure_percent = RuleField()
     pause_min_results = serializers.IntegerField(required=False)
-    pause_on_failure_count = serializers.IntegerField(required=False, allow_null=True)
-    max_parallel = serializers.IntegerField(required=False, allow_null=True)
+    pause_on_failure_count = RuleField()
+    max_parallel = RuleField()
+
+
+class RolloutCreatedSerializer(RolloutSerializer):
+    """The create response (schema): the rollout, plus what the operator should know about it."""
+
+    warnings = serializers.ListField(
+        child=serializers.CharField(),
+        read_only=True,
+        help_text="e.g. that it targets 0 devices (allowed: devices may join the feed later)",
+    )
+
+    class Meta(RolloutSerializer.Meta):
+        fields = [*RolloutSerializer.Meta.fields, "warnings"]
+        read_only_fields = fields
 
 
 class RolloutCreateSerializer(_SafetyFields):

@@ -58,14 +58,21 @@ class RolloutViewSet(
         return Response(serializers.RolloutSerializer(rollout).data, status=code)
 
     @extend_schema(
-        request=serializers.RolloutCreateSerializer, responses={201: serializers.RolloutSerializer}
+        request=serializers.RolloutCreateSerializer, responses={201: serializers.RolloutCreatedSerializer}
     )
     def create(self, request: Request) -> Response:
-        """Create a rollout (a draft unless start is true); omitted safety settings take the defaults."""
+        """Create a rollout (a draft unless start is true); omitted safety settings take the defaults.
+
+        ``warnings`` says what to check, e.g. that it targets 0 devices right now."""
         data = _input(serializers.RolloutCreateSerializer, request.data)
         data["software"] = _software(data["software"])
         rollout = services.rollout_create(created_by=request.user, **data)
-        return self._respond(rollout, status.HTTP_201_CREATED)
+        rollout = self.get_queryset().get(pk=rollout.pk)
+        body = {
+            **serializers.RolloutSerializer(rollout).data,
+            "warnings": selectors.rollout_warnings(rollout=rollout),
+        }
+        return Response(body, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=serializers.RolloutUpdateSerializer, responses=_ROLLOUT)
     def partial_update(self, request: Request, pk: str) -> Response:

@@ -62,8 +62,8 @@ def rollout_text(rollout: Rollout, *, with_stats: bool = True) -> str:
         out.append(
             f"Targeted {stats.targeted} devices ({stats.progress_percent}% on {software.version}): "
             f"succeeded {stats.succeeded}, already on version {stats.already_on_version}, "
-            f"failed {stats.failed}, running {stats.running}, pending {stats.pending}, "
-            f"canceled {stats.canceled}, not started {stats.not_started}"
+            f"failed {stats.failed}, rolled back {stats.rolled_back}, in progress {stats.running}, "
+            f"waiting {stats.pending}, canceled {stats.canceled}, not started {stats.not_started}"
         )
         if stats.left:
             out.append(f"Devices that left the feed after updating: {stats.left}")

@@ -47,12 +47,14 @@
         log.dataset.after = line.id;
       }
       if (lines.length) { const wrap = log.parentElement; wrap.scrollTop = wrap.scrollHeight; }
-      const percent = data.device.progress === null ? 0 : data.device.progress;
+      // Width, tone and label come from the server (a failed update says "failed at N%").
       const bar = document.querySelector("#gb-live-progress .gb-progress__bar");
       if (bar) {
-        bar.style.width = percent + "%";
-        bar.className = "gb-progress__bar gb-progress__bar--" + data.device.state_tone;
-        document.querySelector("#gb-live-progress .gb-progress__label").textContent = percent + "%";
+        const label = document.querySelector("#gb-live-progress .gb-progress__label");
+        bar.style.width = data.device.progress_width + "%";
+        bar.className = "gb-progress__bar gb-progress__bar--" + data.device.progress_tone;
+        label.className = "gb-progress__label gb-progress__label--" + data.device.progress_tone;
+        label.textContent = data.device.progress_label;
       }
       setBadge(document.getElementById("gb-live-state"), data.device.state_label, data.device.state_tone);
       if (data.action) setBadge(document.getElementById("gb-live-status"), data.action.status_label, data.action.status_tone);

@@ -168,17 +168,17 @@ def test_the_live_log_grows_while_the_device_reports(logged_in, live_server):
     # The device picks the update up: the page notices the new action by itself.
     gateway.poll()
     action = Action.objects.get(device=device)
-    sync_api.expect(page.locator("#gb-live-status")).to_have_text("Pending")
+    sync_api.expect(page.locator("#gb-live-status")).to_have_text("Waiting")
 
     gateway.feedback(action.pk, "proceeding", details=["Downloaded 30%"])
     sync_api.expect(page.locator("#gb-live-log tbody tr").last).to_contain_text("Downloaded 30%")
     sync_api.expect(page.locator("#gb-live-progress .gb-progress__label")).to_have_text("30%")
-    sync_api.expect(page.locator("#gb-live-state")).to_have_text("Updating")
+    sync_api.expect(page.locator("#gb-live-state")).to_have_text("In progress")
 
     gateway.feedback(action.pk, "closed", "success", ["Update successful"])
     sync_api.expect(page.locator("#gb-live-log tbody tr").last).to_contain_text("Update successful")
-    sync_api.expect(page.locator("#gb-live-state")).to_have_text("Up to date")
-    sync_api.expect(page.locator("#gb-live-status")).to_have_text("Finished")
+    sync_api.expect(page.locator("#gb-live-state")).to_have_text("Succeeded")
+    sync_api.expect(page.locator("#gb-live-status")).to_have_text("Succeeded")
     sync_api.expect(page.locator("#gb-live-progress .gb-progress__label")).to_have_text("100%")
 
 
@@ -260,7 +260,7 @@ def test_an_operator_creates_and_starts_a_rollout_after_seeing_its_preview(logge
     sync_api.expect(row).to_contain_text("Running")
     assert "deploymentBase" in gateway.poll()["_links"]
     page.reload()
-    sync_api.expect(row).to_contain_text("1 pending")
-    row.get_by_text("1 pending").click()
+    sync_api.expect(row).to_contain_text("1 waiting")
+    row.get_by_text("1 waiting").click()
     sync_api.expect(page.locator("#result_list tbody tr")).to_have_count(1)
     sync_api.expect(page.locator("#result_list tbody tr")).to_contain_text("gw-r1")

@@ -32,18 +32,18 @@ def test_the_dashboard_counts_devices_by_state_and_polling(admin_client):
         "Devices": (3, "/admin/devices/device/"),
         "On time": (1, "/admin/devices/device/?presence=online"),
         "Overdue": (1, "/admin/devices/device/?presence=overdue"),
-        "Updating": (1, "/admin/devices/device/?state__in=pending,running,canceling"),
+        "Waiting or in progress": (1, "/admin/devices/device/?state__in=pending,running,canceling"),
         "Failed": (1, "/admin/devices/device/?failed=now"),
     }
     assert (
-        '<a href="/admin/devices/device/?state__exact=error">Update failed</a><span class="gb-count">1</span>'
+        '<a href="/admin/devices/device/?state__exact=error">Failed</a><span class="gb-count">1</span>'
         in html
     )
     assert (
         '<a href="/admin/devices/device/?presence=never">Never seen</a><span class="gb-count">1</span>'
         in html
     )
-    assert 'title="Updating: 1"' in html  # a segment of the state bar
+    assert 'title="In progress: 1"' in html  # a segment of the state bar
 
 
 def test_the_dashboard_shows_active_rollouts_with_links_per_outcome(admin_client):
@@ -66,7 +66,7 @@ def test_the_dashboard_shows_active_rollouts_with_links_per_outcome(admin_client
     html = response.content.decode()
     assert [row["rollout"].name for row in response.context["rollouts"]["rollouts"]] == ["Held", "Spring"]
     succeeded = f'<a href="/admin/devices/device/?rollout={rollout.pk}:succeeded">'
-    assert succeeded + '<span class="gb-dot gb-dot--ok"></span>2 updated</a>' in html
+    assert succeeded + '<span class="gb-dot gb-dot--ok"></span>2 succeeded</a>' in html
     assert f'<a href="/admin/devices/device/?rollout={rollout.pk}:failed">' in html
     assert "1 not started</a>" in html
     assert '<strong>50%</strong> <span class="gb-muted">(2/4, 1 failed)</span>' in html
@@ -92,7 +92,7 @@ def test_an_empty_fleet_gets_helpful_empty_states(admin_client):
     assert "No devices yet." in html
     assert "No rollout is running or paused." in html
     assert "No failed updates." in html
-    assert "No update finished or failed in the last 14 days." in html
+    assert "No update succeeded or failed in the last 14 days." in html
 
 
 def test_the_dashboard_chart_draws_one_bar_per_day(admin_client):
@@ -105,7 +105,7 @@ def test_the_dashboard_chart_draws_one_bar_per_day(admin_client):
     chart = response.context["devices"]["chart"]
     assert len(chart["bars"]) == 14
     assert (chart["total_finished"], chart["total_failed"], chart["bars"][-1]["ok_h"]) == (1, 0, 90)
-    assert "1 updates finished and 0 failed in the last 14 days" in response.content.decode()
+    assert "1 updates succeeded and 0 failed in the last 14 days" in response.content.decode()
 
 
 def test_the_dashboards_query_count_does_not_grow_with_the_fleet(admin_client, django_assert_num_queries):

@@ -44,7 +44,7 @@ def test_the_list_shows_each_devices_installed_and_target_version(admin_client):
     html = response.content.decode()
     for text in ["Gateway", "rpi4 1.2", "1.0.0", "<strong>2.0.0</strong>", "rollout Spring", "feed default"]:
         assert text in html
-    assert '<span class="gb-badge gb-badge--active">Updating</span>' in html
+    assert '<span class="gb-badge gb-badge--active">In progress</span>' in html
     assert 'aria-valuenow="42"' in html
     assert "10.0.0.7" in html
     assert "just now" in html

@@ -102,15 +102,18 @@ def test_the_live_log_returns_lines_after_the_given_id(admin_client, updating, d
     data = response.json()
     assert data["device"] == {
         "state": "running",
-        "state_label": "Updating",
+        "state_label": "In progress",
         "state_tone": "active",
         "progress": 40,
+        "progress_width": 40,
+        "progress_tone": "active",
+        "progress_label": "40%",
         "sw_version": "",
     }
     assert data["action"] == {
         "id": action.pk,
         "status": "running",
-        "status_label": "Running",
+        "status_label": "In progress",
         "status_tone": "active",
         "progress": None,
         "active": True,

@@ -83,7 +83,10 @@ def test_a_confirmation_for_another_feed_or_start_choice_previews_again(admin_cl
 def test_a_feed_nobody_follows_gets_a_warning_in_the_preview(admin_client, fleet):
     response = admin_client.post(URL + "add/", add_data(fleet, feed="nobody"))
 
-    assert "No device of feed" in response.content.decode()
+    assert (
+        '<p class="gb-warning"><strong>This rollout targets 0 devices:</strong> no device of feed '
+        '<a href="/admin/devices/device/?feed=nobody">nobody</a> can take this software right now.'
+    ) in response.content.decode()
     assert 'value="Create the draft"' in response.content.decode()
 
 

@@ -23,6 +23,7 @@ ZERO_STATS = {
     "succeeded": 0,
     "failed": 0,
     "canceled": 0,
+    "rolled_back": 0,
     "already_on_version": 0,
     "left": 0,
     "progress_percent": 0,
@@ -62,6 +63,7 @@ def test_create_returns_the_draft_with_its_statistics(api, settings):
         "paused_at": None,
         "finished_at": None,
         "stats": {**ZERO_STATS, "targeted": 1, "not_started": 1},
+        "warnings": [],
     }
     assert rollout.created_by.username == "root"
 
@@ -95,7 +97,10 @@ VALID = {"name": "r", "feed": "default", "software": "SOFTWARE"}
         ({"name": "r", "feed": "default", "software": 999}, "software 999 does not exist"),
         ({"name": "r", "feed": "", "software": "SOFTWARE"}, "feed: This field may not be blank."),
         ({**VALID, "pause_on_failure_percent": 0}, "pause_on_failure_percent must be at least 1, got 0"),
-        ({**VALID, "max_parallel": "many"}, "max_parallel: A valid integer is required."),
+        (
+            {**VALID, "max_parallel": "many"},
+            'max_parallel: A whole number, or "off" to turn the rule off, is required.',
+        ),
         (
             {**VALID, "pause_on_failure_count": 10**12},
             f"pause_on_failure_count must be at most {2**31 - 1}, got {10**12}",

@@ -98,6 +98,7 @@ def test_state_counts_list_every_state():
         "finished": 0,
         "error": 2,
         "canceling": 0,
+        "rolled_back": 0,
     }
 
 
@@ -159,13 +160,14 @@ def test_each_rollout_bucket_filter_selects_exactly_the_devices_rollout_stats_co
     rollout = make_rollout(software)
     outcomes = {
         "succeeded": [Action.Status.ERROR, Action.Status.FINISHED],  # retried: counts by the newest
+        "rolled_back": [Action.Status.FINISHED],  # succeeded, then reported an older version
         "failed": [Action.Status.ERROR],
         "running": [Action.Status.CANCELING],  # a cancel under way still counts as running
         "pending": [Action.Status.PENDING],
         "canceled": [Action.Status.CANCELED],
     }
     for bucket, statuses in outcomes.items():
-        device = make_device(bucket, hardware=rpi, sw_version="1.0")
+        device = make_device(bucket, hardware=rpi, sw_version="2.0.0" if bucket == "succeeded" else "1.0")
         for status in statuses:
             make_action(device, software, rollout=rollout, status=status, reason="rollout")
     make_device("already", hardware=rpi, sw_version="2.0")
@@ -182,11 +184,21 @@ def test_each_rollout_bucket_filter_selects_exactly_the_devices_rollout_stats_co
 
     for bucket in selectors.ROLLOUT_BUCKETS:
         assert len(ids(bucket)) == getattr(stats, bucket), bucket
-    assert ids() == sorted(["succeeded", "failed", "running", "pending", "canceled", "already", "waiting"])
-    assert (ids("already_on_version"), ids("not_started"), ids("left")) == (
+    assert ids() == sorted(
+        ["succeeded", "rolled_back", "failed", "running", "pending", "canceled", "already", "waiting"]
+    )
+    assert (
+        ids("already_on_version"),
+        ids("not_started"),
+        ids("left"),
+        ids("succeeded"),
+        ids("rolled_back"),
+    ) == (
         ["already"],
         ["waiting"],
         ["moved"],
+        ["succeeded"],
+        ["rolled_back"],
     )
     with pytest.raises(ValueError, match="unknown rollout bucket 'exploded'"):
         selectors.devices_in_rollout(devices=Device.objects.all(), rollout=rollout, bucket="exploded")

@@ -118,10 +118,12 @@ def test_create_rollout_prints_the_draft_as_json(settings):
             "succeeded": 0,
             "failed": 0,
             "canceled": 0,
+            "rolled_back": 0,
             "already_on_version": 0,
             "left": 0,
             "progress_percent": 0,
         },
+        "warnings": [],
     }
 
 
@@ -196,8 +198,8 @@ def test_rollout_status_prints_statistics_for_people(client):
         "reaching the limit of 30%)\n"
         "Safety: pause at 30% failed (after 1 results); pause at off failed devices; "
         "at most unlimited updating at once\n"
-        "Targeted 2 devices (50% on 2.0.0): succeeded 0, already on version 1, failed 1, running 0, "
-        "pending 0, canceled 0, not started 0\n"
+        "Targeted 2 devices (50% on 2.0.0): succeeded 0, already on version 1, failed 1, "
+        "rolled back 0, in progress 0, waiting 0, canceled 0, not started 0\n"
     )
 
 

@@ -81,9 +81,69 @@ def test_a_bad_safety_setting_shows_on_the_form_and_saves_nothing(operator):
     response = operator.post(f"{CHANGELIST}add/", form_data(software, pause_on_failure_percent="150"))
     assert response.status_code == 200
     assert response.context["adminform"].form.errors == {
-        "pause_on_failure_percent": ["pause_on_failure_percent must be at most 100, got 150"]
+        "pause_on_failure_percent": ["Pause after failures (%) must be at most 100."]
     }
     assert not Rollout.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("max_parallel", "0", "Max parallel updates must be at least 1; leave it empty for no limit."),
+        (
+            "pause_on_failure_count",
+            "0",
+            "Pause after failed devices must be at least 1; leave it empty to turn the rule off.",
+        ),
+        (
+            "pause_on_failure_percent",
+            "0",
+            "Pause after failures (%) must be at least 1; leave it empty to turn the rule off.",
+        ),
+        ("pause_min_results", "0", "Judge the percentage after (devices) must be at least 1."),
+        ("pause_min_results", "", "Judge the percentage after (devices) is required (at least 1)."),
+        ("max_parallel", "many", "Max parallel updates must be a whole number."),
+        ("max_parallel", str(2**31), f"Max parallel updates must be at most {2**31 - 1}."),
+    ],
+)
+def test_safety_errors_name_the_forms_label_not_the_field(operator, field, value, message):
+    response = operator.post(f"{CHANGELIST}add/", form_data(make_software("2.0.0"), **{field: value}))
+
+    assert response.context["adminform"].form.errors == {field: [message]}
+    assert message in response.content.decode()
+    assert not Rollout.objects.exists()
+
+
+def test_the_safety_inputs_refuse_0_in_the_browser_too(operator):
+    html = operator.get(f"{CHANGELIST}add/").content.decode()
+
+    for field in ("max_parallel", "pause_on_failure_count"):
+        assert f'name="{field}" min="1" max="{2**31 - 1}"' in html, field
+    assert f'name="pause_min_results" value="5" min="1" max="{2**31 - 1}" required' in html
+    assert 'name="pause_on_failure_percent" value="20" min="1" max="100"' in html
+    assert '<label for="id_max_parallel">Max parallel updates:</label>' in html
+    assert '<label for="id_pause_on_failure_percent">Pause after failures (%):</label>' in html
+
+
+def test_creating_a_rollout_that_targets_no_device_warns(operator):
+    software = make_software("2.0.0")
+    make_device("a", update_mode="pinned")
+
+    response = operator.post(f"{CHANGELIST}add/", confirmed(form_data(software, feed="default")), follow=True)
+
+    assert Rollout.objects.filter(name="spring").exists()
+    assert (
+        "Rollout 'spring' targets 0 devices: 1 device of the feed is in latest, assigned or pinned mode. "
+        "Devices that join the feed later get it."
+    ) in messages_of(response)
+
+
+def test_creating_a_rollout_that_targets_devices_does_not_warn(operator):
+    make_device("a", sw_version="1.0.0")
+
+    response = operator.post(f"{CHANGELIST}add/", confirmed(form_data(make_software("2.0.0"))), follow=True)
+
+    assert not [message for message in messages_of(response) if "targets 0 devices" in message]
 
 
 def test_the_change_page_shows_statistics_and_keeps_feed_and_software_fixed(operator, client):

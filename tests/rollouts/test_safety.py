@@ -157,6 +157,7 @@ def test_a_rollout_that_auto_paused_offers_nothing_to_newly_polling_devices_over
         "succeeded": 1,
         "failed": 2,
         "canceled": 0,
+        "rolled_back": 0,
         "already_on_version": 0,
         "left": 0,
         "progress_percent": 20,

@@ -30,6 +30,7 @@ def test_a_rollout_without_devices_has_all_zero_statistics():
         "succeeded": 0,
         "failed": 0,
         "canceled": 0,
+        "rolled_back": 0,
         "already_on_version": 0,
         "left": 0,
         "progress_percent": 0,
@@ -67,6 +68,7 @@ def test_every_targeted_device_lands_in_exactly_one_bucket(client):
         "succeeded": 1,
         "failed": 1,
         "canceled": 1,
+        "rolled_back": 0,
         "already_on_version": 1,
         "left": 0,
         "progress_percent": 25,  # 2 of 8 run 2.0.0
@@ -144,8 +146,9 @@ def test_statistics_cost_two_queries_whatever_the_fleet_size(django_assert_num_q
 
     def grow(count: int) -> None:
         for index in range(count):
-            device = make_device(sw_version="1.0.0")
             status = statuses[index % len(statuses)]
+            # A device whose update succeeded reports the version it installed (older: rolled back).
+            device = make_device(sw_version="2.0.0" if status == Action.Status.FINISHED else "1.0.0")
             if status in Action.ACTIVE_STATUSES:
                 make_action(device, software, rollout=rollout, status=Action.Status.ERROR)
             make_action(device, software, rollout=rollout, status=status)

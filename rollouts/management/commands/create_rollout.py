@@ -7,7 +7,7 @@ from typing import Any
 from django.core.management.base import CommandParser
 
 from goosebit_project.lib.commands import Output, ServiceCommand, get_one, optional_number
-from rollouts import services
+from rollouts import selectors, services
 from rollouts.management.output import rollout_data, rollout_text
 from software.models import Software
 
@@ -50,7 +50,10 @@ class Command(ServiceCommand):
             **{option: options[option] for option in SAFETY_OPTIONS},
         )
         rollout.refresh_from_db()
+        warnings = selectors.rollout_warnings(rollout=rollout)
         verb = "Created and started" if options["start"] else "Created draft"
+        text = f"{verb} rollout {rollout.pk}.\n" + rollout_text(rollout)
         return Output(
-            data=rollout_data(rollout), text=f"{verb} rollout {rollout.pk}.\n" + rollout_text(rollout)
+            data={**rollout_data(rollout), "warnings": warnings},
+            text="\n".join([text, *(f"Warning: {warning}" for warning in warnings)]),
         )
