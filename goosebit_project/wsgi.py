@@ -8,9 +8,13 @@ Django's own cost per poll. Everything else goes through the full stack.
 
 from __future__ import annotations
 
+import io
 import os
 import re
+from collections.abc import Callable, Iterable
+from typing import Any
 
+from django.conf import settings
 from django.core.handlers.exception import convert_exception_to_response
 from django.core.handlers.wsgi import WSGIHandler
 from django.core.wsgi import get_wsgi_application
@@ -38,8 +42,29 @@ class DeviceWSGIHandler(WSGIHandler):
 
 device_application = DeviceWSGIHandler()
 
+# Used when DATA_UPLOAD_MAX_MEMORY_SIZE is None (unlimited): a chunked body is still read whole.
+_FALLBACK_CHUNKED_LIMIT = 10 * 1024 * 1024
 
-def application(environ, start_response):
+
+def read_chunked_body(environ: dict[str, Any], *, limit: int) -> None:
+    """Give a chunked request body (no Content-Length) a length Django can read.
+
+    Django's WSGIRequest reads ``CONTENT_LENGTH`` bytes and takes a missing one as 0, so under
+    gunicorn, which passes chunked bodies through ``wsgi.input`` undecoded-length, every chunked
+    feedback read as empty. At most ``limit + 1`` bytes are read: a body longer than ``limit``
+    arrives as ``limit + 1`` bytes, which every size check of ``limit`` or less still refuses.
+    """
+    if environ.get("CONTENT_LENGTH"):
+        return
+    if "chunked" not in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
+        return
+    body = environ["wsgi.input"].read(limit + 1)
+    environ["wsgi.input"] = io.BytesIO(body)
+    environ["CONTENT_LENGTH"] = str(len(body))
+
+
+def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
     if _DEVICE_PATH.match(environ.get("PATH_INFO", "")):
+        read_chunked_body(environ, limit=settings.DATA_UPLOAD_MAX_MEMORY_SIZE or _FALLBACK_CHUNKED_LIMIT)
         return device_application(environ, start_response)
     return operator_application(environ, start_response)

@@ -71,3 +71,80 @@ def test_operator_pages_keep_the_full_middleware():
     assert status == 200
     assert "csrftoken" in headers.get("Set-Cookie", "")
     assert headers["X-Frame-Options"] == "DENY"
+
+
+class ChunkedInput(io.BytesIO):
+    """gunicorn's wsgi.input for a chunked body: read() returns the decoded bytes, no length."""
+
+
+def call_chunked(path: str, body: bytes, *, method: str = "PUT"):
+    environ = {
+        "REQUEST_METHOD": method,
+        "PATH_INFO": path,
+        "QUERY_STRING": "",
+        "SERVER_NAME": "testserver",
+        "SERVER_PORT": "80",
+        "HTTP_HOST": "testserver",
+        "REMOTE_ADDR": "127.0.0.1",
+        "CONTENT_TYPE": "application/json",
+        "HTTP_TRANSFER_ENCODING": "chunked",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "wsgi.url_scheme": "http",
+        "wsgi.input": ChunkedInput(body),
+        "wsgi.errors": sys.stderr,
+    }
+    started = {}
+
+    def start_response(status, headers, exc_info=None):
+        started["status"] = int(status.split()[0])
+
+    result = application(environ, start_response)
+    content = b"".join(result)
+    return started["status"], content
+
+
+def test_a_chunked_config_data_without_content_length_is_read():
+    device = make_device("dev-1")
+
+    status, content = call_chunked(
+        "/DEFAULT/controller/v1/dev-1/configData", b'{"data": {"hw_boardname": "b"}}'
+    )
+
+    assert (status, content) == (200, b"")
+    device.refresh_from_db()
+    assert device.attributes == {"hw_boardname": "b"}
+
+
+def test_reading_a_chunked_body_stops_one_byte_past_the_limit():
+    from goosebit_project.wsgi import read_chunked_body
+
+    stream = ChunkedInput(b"x" * 100)
+    environ = {"HTTP_TRANSFER_ENCODING": "chunked", "wsgi.input": stream}
+
+    read_chunked_body(environ, limit=10)
+
+    assert environ["CONTENT_LENGTH"] == "11"
+    assert environ["wsgi.input"].read() == b"x" * 11
+    assert stream.tell() == 11  # the rest is never read into memory
+
+
+def test_a_body_with_content_length_is_left_to_django():
+    from goosebit_project.wsgi import read_chunked_body
+
+    stream = io.BytesIO(b"abc")
+    environ = {"HTTP_TRANSFER_ENCODING": "chunked", "CONTENT_LENGTH": "3", "wsgi.input": stream}
+
+    read_chunked_body(environ, limit=10)
+
+    assert environ["wsgi.input"] is stream
+
+
+def test_a_chunked_body_beyond_django_upload_limit_is_refused(settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 64
+    make_device("dev-1")
+
+    status, _ = call_chunked(
+        "/DEFAULT/controller/v1/dev-1/configData", b'{"data": {"a": "' + b"x" * 100 + b'"}}'
+    )
+
+    assert status == 400  # Django's RequestDataTooBig: the body claims limit + 1 bytes
