@@ -176,7 +176,9 @@ def _id(rng: random.Random, real: int) -> str:
     roll = rng.random()
     if roll < 0.6:
         return str(real)
-    return rng.choice(["0", "-1", "9" * 18, "9" * 19, "9" * 5000, "abc", "٣", "1.5", " 1", str(real) + "x"])
+    return _segment(
+        rng.choice(["0", "-1", "9" * 18, "9" * 19, "9" * 5000, "abc", "٣", "1.5", " 1", f"{real}x"])
+    )
 
 
 _ACCEPTS = [
@@ -229,7 +231,7 @@ def fuzz_request(rng: random.Random, target: Target) -> FuzzRequest:
     elif endpoint == 1:
         path, method, body = f"{base}/configData", "PUT", _encode_json(rng, config_json(rng))
     elif endpoint == 2:
-        history = rng.choice(["", "?actionHistory=3", "?actionHistory=-1", "?actionHistory=²", "?c=5"])
+        history = rng.choice(["", "?actionHistory=3", "?actionHistory=-1", "?actionHistory=%C2%B2", "?c=5"])
         path = f"{base}/deploymentBase/{_id(rng, action)}{history}"
         if rng.random() < 0.3:
             path += "&actionHistory=" + _segment(str(_scalar(rng))) if "?" in path else "?c=" + "9" * 5000
