@@ -7,6 +7,7 @@ external contract, not by our models.
 from __future__ import annotations
 
 import json
+import re
 import zlib
 from typing import Any
 from urllib.parse import quote
@@ -31,10 +32,39 @@ class BodyNotReadable(InvalidInput):
     """hawkBit's MessageNotReadableException: the body is not valid for this endpoint."""
 
 
+# No DDI body is more than a few levels deep; the bound keeps json (recursive) and everything that
+# walks the result far from Python's recursion limit.
+MAX_JSON_DEPTH = 32
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_NOT_A_BRACKET = re.compile(r"[^\[\]{}]+")
+
+
+def _nested_too_deeply(text: str, limit: int) -> bool:
+    """Is ``text`` nested more than ``limit`` arrays/objects deep? Linear, without recursion.
+
+    Strings are cut out, every opening bracket becomes ``[`` and every closing one ``]``; each
+    pass removes the innermost pairs, so what is left after ``limit`` passes is deeper than that.
+    """
+    structure = _NOT_A_BRACKET.sub("", _JSON_STRING.sub("", text))
+    structure = structure.replace("{", "[").replace("}", "]")
+    for _ in range(limit):
+        if "[]" not in structure:
+            break
+        structure = structure.replace("[]", "")
+    return "[]" in structure or structure.count("[") > limit
+
+
 def parse_json_object(body: bytes) -> dict[str, Any]:
     try:
-        data = json.loads(body or b"null")
-    except (ValueError, UnicodeDecodeError) as exc:
+        # What json.loads does with bytes, done here so the depth check sees the same text.
+        text = body.decode(json.detect_encoding(body), "surrogatepass") if body else "null"
+    except UnicodeDecodeError as exc:
+        raise BodyNotReadable(f"the request body is not valid JSON: {exc}") from None
+    if _nested_too_deeply(text, MAX_JSON_DEPTH):
+        raise BodyNotReadable(f"the request body is nested more than {MAX_JSON_DEPTH} levels deep")
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError) as exc:
         raise BodyNotReadable(f"the request body is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise BodyNotReadable("the request body must be a JSON object")
@@ -44,13 +74,18 @@ def parse_json_object(body: bytes) -> dict[str, Any]:
 _INT32 = 2**31 - 1
 
 
+# ASCII digits only: str.isdigit() also accepts "²" and int() accepts "٣" and "1_0".
+_DECIMAL = re.compile(r"-?[0-9]{1,18}", re.ASCII)
+
+
 def _optional_int(value: Any, *, limit: int | None = None) -> int | None:
     # Lenient: real clients send odd counters; a value we cannot read (or, with a limit, store
     # in a 32-bit column) is ignored, not rejected.
     if isinstance(value, bool):
         return None
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        value = int(value)
+    if isinstance(value, str):
+        text = value.strip()
+        value = int(text) if _DECIMAL.fullmatch(text) else None
     if isinstance(value, int) and (limit is None or -limit <= value <= limit):
         return value
     return None
@@ -72,11 +107,30 @@ def truncate_detail(text: str, limit: int) -> str:
     return encoded[:room].decode("utf-8", "ignore") + TRUNCATED_MARKER
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def storable_text(text: str) -> str:
+    """``text`` with what PostgreSQL cannot store (NUL, lone surrogates) replaced by U+FFFD."""
+    return _SURROGATE.sub("\ufffd", text.replace("\x00", "\ufffd"))
+
+
 def _detail_text(detail: Any) -> str:
     text = detail if isinstance(detail, str) else json.dumps(detail)
     # SWUpdate inserts some error lines unescaped (ddi.md §3.3); PostgreSQL's JSON cannot hold
-    # NUL, and a log line must never lose the feedback it belongs to.
-    return truncate_detail(text.replace("\x00", "\ufffd"), settings.GOOSEBIT_DDI_MAX_DETAIL_BYTES)
+    # NUL or "\ud800", and a log line must never lose the feedback it belongs to.
+    return truncate_detail(storable_text(text), settings.GOOSEBIT_DDI_MAX_DETAIL_BYTES)
+
+
+def _choice(value: Any, choices: set[str]) -> str | None:
+    """``value`` if it is one of ``choices``; a list or object (unhashable) is simply not."""
+    return value if isinstance(value, str) and value in choices else None
+
+
+def _shown(value: Any) -> str:
+    """A device's value quoted in an error message, cut so the message stays short."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:60] + "…"
 
 
 def parse_feedback(body: bytes) -> Feedback:
@@ -85,17 +139,20 @@ def parse_feedback(body: bytes) -> Feedback:
     status = data.get("status")
     if not isinstance(status, dict):
         raise BodyNotReadable("feedback needs a 'status' object")
-    execution = status.get("execution")
-    if execution not in DEVICE_EXECUTIONS:
+    execution = _choice(status.get("execution"), DEVICE_EXECUTIONS)
+    if execution is None:
+        choices = ", ".join(sorted(DEVICE_EXECUTIONS))
         raise BodyNotReadable(
-            f"status.execution must be one of {', '.join(sorted(DEVICE_EXECUTIONS))}, got {execution!r}"
+            f"status.execution must be one of {choices}, got {_shown(status.get('execution'))}"
         )
     result = status.get("result")
     if not isinstance(result, dict):
         raise BodyNotReadable("feedback needs a 'status.result' object")
-    finished = result.get("finished")
-    if finished not in FINISHED_VALUES:
-        raise BodyNotReadable(f"status.result.finished must be success, failure or none, got {finished!r}")
+    finished = _choice(result.get("finished"), FINISHED_VALUES)
+    if finished is None:
+        raise BodyNotReadable(
+            f"status.result.finished must be success, failure or none, got {_shown(result.get('finished'))}"
+        )
     progress = result.get("progress") if isinstance(result.get("progress"), dict) else {}
     details = status.get("details") or []
     if not isinstance(details, list):
@@ -115,7 +172,9 @@ def parse_config_data(body: bytes) -> tuple[dict[str, Any], str]:
     attributes = data.get("data")
     if not isinstance(attributes, dict) or not attributes:
         raise BodyNotReadable("configData needs a non-empty 'data' object")
-    mode = data.get("mode") or "merge"
+    mode = data.get("mode")
+    if mode is None or mode == "":
+        mode = "merge"
     if not isinstance(mode, str):
         raise BodyNotReadable("configData 'mode' must be merge, replace or remove")
     return attributes, mode.lower()
@@ -168,10 +227,11 @@ def action_history(action: Action, requested: str | None) -> list[str] | None:
     """``actionHistory=N``: the N newest device messages (negative: up to 100; 0 or bare: none)."""
     if requested is None or requested.strip() == "":
         return None
-    try:
-        count = int(requested)
-    except ValueError:
-        raise InvalidInput(f"actionHistory must be a number, got {requested!r}") from None
+    text = requested.strip()
+    if not re.fullmatch(r"-?[0-9]+", text, re.ASCII):
+        raise InvalidInput(f"actionHistory must be a number, got {_shown(requested)}")
+    # Any count beyond the cap means the cap; a thousand digits need no int() to say so.
+    count = int(text) if len(text) <= 18 else (-1 if text.startswith("-") else MAX_ACTION_HISTORY)
     if count == 0:
         return None
     limit = MAX_ACTION_HISTORY if count < 0 else min(count, MAX_ACTION_HISTORY)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from django.core.handlers.exception import convert_exception_to_response
 from django.core.handlers.wsgi import WSGIHandler
@@ -39,7 +41,7 @@ class DeviceWSGIHandler(WSGIHandler):
 device_application = DeviceWSGIHandler()
 
 
-def application(environ, start_response):
+def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
     if _DEVICE_PATH.match(environ.get("PATH_INFO", "")):
         return device_application(environ, start_response)
     return operator_application(environ, start_response)

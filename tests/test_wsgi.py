@@ -71,3 +71,61 @@ def test_operator_pages_keep_the_full_middleware():
     assert status == 200
     assert "csrftoken" in headers.get("Set-Cookie", "")
     assert headers["X-Frame-Options"] == "DENY"
+
+
+class ChunkedInput(io.BytesIO):
+    """gunicorn's wsgi.input for a chunked body: read() returns the decoded bytes, no length."""
+
+
+def call_chunked(path: str, body: bytes, *, method: str = "PUT"):
+    return call_chunked_stream(path, ChunkedInput(body), method=method)
+
+
+def call_chunked_stream(path: str, stream: io.BytesIO, *, method: str = "PUT"):
+    environ = {
+        "REQUEST_METHOD": method,
+        "PATH_INFO": path,
+        "QUERY_STRING": "",
+        "SERVER_NAME": "testserver",
+        "SERVER_PORT": "80",
+        "HTTP_HOST": "testserver",
+        "REMOTE_ADDR": "127.0.0.1",
+        "CONTENT_TYPE": "application/json",
+        "HTTP_TRANSFER_ENCODING": "chunked",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "wsgi.url_scheme": "http",
+        "wsgi.input": stream,
+        "wsgi.errors": sys.stderr,
+    }
+    started = {}
+
+    def start_response(status, headers, exc_info=None):
+        started["status"] = int(status.split()[0])
+
+    result = application(environ, start_response)
+    content = b"".join(result)
+    return started["status"], content
+
+
+def test_a_chunked_config_data_without_content_length_is_read():
+    device = make_device("dev-1")
+
+    status, content = call_chunked(
+        "/DEFAULT/controller/v1/dev-1/configData", b'{"data": {"hw_boardname": "b"}}'
+    )
+
+    assert (status, content) == (200, b"")
+    device.refresh_from_db()
+    assert device.attributes == {"hw_boardname": "b"}
+
+
+def test_a_chunked_body_beyond_the_ddi_cap_is_refused_without_reading_it_all(settings):
+    settings.GOOSEBIT_DDI_MAX_BODY_BYTES = 64
+    make_device("dev-1")
+    stream = ChunkedInput(b'{"data": {"a": "' + b"x" * 10_000 + b'"}}')
+
+    status, content = call_chunked_stream("/DEFAULT/controller/v1/dev-1/configData", stream)
+
+    assert status == 413
+    assert json.loads(content)["errorCode"] == "hawkbit.server.error.quota.fileSizeExceeded"
+    assert stream.tell() == 65  # one byte past the cap: the rest is never read into memory

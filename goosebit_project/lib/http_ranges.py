@@ -22,12 +22,24 @@ __all__ = [
 # A client asking for more pieces than this is not streaming a bundle, it is probing the server.
 MAX_RANGES = 256
 
-_RANGE_SET = re.compile(r"^bytes\s*=\s*(\d*-\d*(?:\s*,\s*\d*-\d*)*)\s*$", re.IGNORECASE)
+# ASCII digits only (RFC 9110 DIGIT): \d would also accept "٣", which int() reads.
+_RANGE_SET = re.compile(
+    r"^bytes\s*=\s*([0-9]*-[0-9]*(?:\s*,\s*[0-9]*-[0-9]*)*)\s*$", re.IGNORECASE | re.ASCII
+)
+# Any position with more digits than this is past the end of every file we can store, and is
+# never given to int() (which refuses more than 4,300 digits).
+_MAX_POSITION_DIGITS = 18
+_BEYOND_ANY_FILE = 10**_MAX_POSITION_DIGITS
 _ETAG = re.compile(r'\s*(W/)?("[^"]*"|[^",\s]+)\s*(?:,|$)')
 
 
 class RangeNotSatisfiable(ValueError):
     """The Range header is malformed or names no byte of the representation: answer 416."""
+
+
+def _position(digits: str) -> int:
+    significant = digits.lstrip("0") or "0"
+    return int(significant) if len(significant) <= _MAX_POSITION_DIGITS else _BEYOND_ANY_FILE
 
 
 def parse_range_header(header: str, size: int) -> list[tuple[int, int]]:
@@ -50,13 +62,13 @@ def parse_range_header(header: str, size: int) -> list[tuple[int, int]]:
         if not first_text and not last_text:
             raise RangeNotSatisfiable(f"range {spec!r} names neither a start nor a length")
         if not first_text:
-            suffix = int(last_text)
+            suffix = _position(last_text)
             if suffix == 0 or size == 0:
                 raise RangeNotSatisfiable(f"range {spec!r} selects no byte")
             first, last = max(0, size - suffix), size - 1
         else:
-            first = int(first_text)
-            last = int(last_text) if last_text else size - 1
+            first = _position(first_text)
+            last = _position(last_text) if last_text else size - 1
             if first > last:
                 raise RangeNotSatisfiable(f"range {spec!r} ends before it starts")
             if first >= size:

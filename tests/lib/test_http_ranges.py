@@ -97,3 +97,24 @@ def test_strong_comparison_ignores_weak_tags_and_weak_comparison_accepts_them():
     assert etag_in_list("*", "abc", weak=False)
     assert not etag_in_list('"x"', "abc", weak=True)
     assert not etag_in_list('"unterminated', "abc", weak=True)
+
+
+HUGE = "9" * 5000  # more digits than int() accepts (4,300)
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        (f"bytes=0-{HUGE}", [(0, 99)]),  # a last position past the end is clamped (RFC 9110)
+        (f"bytes=-{HUGE}", [(0, 99)]),  # a suffix longer than the file is the whole file
+        ("bytes=0000000000000000000000000000010-19", [(10, 19)]),  # leading zeros are no size
+    ],
+)
+def test_positions_with_thousands_of_digits_are_read_without_int(header, expected):
+    assert parse_range_header(header, 100) == expected
+
+
+@pytest.mark.parametrize("header", [f"bytes={HUGE}-", f"bytes={HUGE}-{HUGE}", "bytes=٣-٥", "bytes=²-5"])
+def test_huge_starts_and_non_ascii_digits_are_unsatisfiable(header):
+    with pytest.raises(RangeNotSatisfiable):
+        parse_range_header(header, 100)
