@@ -65,6 +65,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Database outages answer 503 + Retry-After instead of a 500 page (goosebit_project.faults).
+    "goosebit_project.faults.DatabaseUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -98,8 +100,15 @@ DATABASES = {
         "GOOSEBIT_DB_URI",
         _get("GOOSEBIT_DB_URI", f"sqlite:///{DATA_DIR / 'db.sqlite3'}"),
         base_dir=BASE_DIR,
+        connect_timeout=config.parse_int(
+            "GOOSEBIT_DB_CONNECT_TIMEOUT", _get("GOOSEBIT_DB_CONNECT_TIMEOUT", "5"), minimum=1
+        ),
     )
 }
+# Seconds a single SQL statement may run in the server (0: no limit); see goosebit_project.wsgi.
+GOOSEBIT_DB_STATEMENT_TIMEOUT = config.parse_int(
+    "GOOSEBIT_DB_STATEMENT_TIMEOUT", _get("GOOSEBIT_DB_STATEMENT_TIMEOUT", "30"), minimum=0
+)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 _cache_url = _get("GOOSEBIT_CACHE_URL", "")

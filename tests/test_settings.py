@@ -60,7 +60,13 @@ def test_postgres_uri():
         "db.local",
         "5433",
     )
-    assert db["OPTIONS"] == {"sslmode": "require"}
+    assert db["OPTIONS"] == {
+        "sslmode": "require",
+        "connect_timeout": "5",
+        "keepalives_idle": "30",
+        "keepalives_interval": "5",
+        "keepalives_count": "3",
+    }
 
 
 def test_unknown_database_scheme_names_the_variable():
