@@ -12,6 +12,7 @@ tracebacks buried the log (13.8 MB in 20 s).
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import threading
@@ -120,8 +121,31 @@ def guard_database(
     return guarded
 
 
+def no_space_response(request: HttpRequest) -> HttpResponse:
+    """507 for a request whose upload Django could not spool: the temp folder's disk is full."""
+    message = "No space left on the server for this upload."
+    if request.path.startswith("/api/"):
+        response = HttpResponse(json.dumps({"detail": message}).encode(), content_type="application/json")
+    else:
+        response = HttpResponse(
+            "<!doctype html><title>Insufficient storage</title>"
+            f"<h1>Insufficient storage</h1><p>{message}</p>",
+            content_type="text/html; charset=utf-8",
+        )
+    response.status_code = 507
+    for handler in getattr(request, "upload_handlers", []):
+        handler.upload_interrupted()  # removes the partial temporary file
+    logger.error("upload refused, no space left: %s %s", request.method, request.path)
+    response._has_been_logged = True  # type: ignore[attr-defined]
+    return response
+
+
 class DatabaseUnavailableMiddleware:
-    """Operator side: the admin gets a plain page, /api/ its JSON error shape, /healthz 503."""
+    """Operator side: the admin gets a plain page, /api/ its JSON error shape, /healthz 503.
+
+    Also answers 507 when the disk under the upload temp folder is full while Django reads a
+    multipart body (the admin's upload form), instead of a 500.
+    """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -130,6 +154,8 @@ class DatabaseUnavailableMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if isinstance(exception, OSError) and exception.errno in (errno.ENOSPC, errno.EDQUOT):
+            return no_space_response(request)
         if not isinstance(exception, DATABASE_UNAVAILABLE):
             return None
         kind = "api" if request.path.startswith("/api/") else "page"

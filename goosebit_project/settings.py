@@ -286,7 +286,15 @@ GOOSEBIT_MAX_UPLOAD_SIZE = config.parse_int(
 # Uploads stream to temporary files; keep Django from buffering big request bodies in memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
-FILE_UPLOAD_TEMP_DIR = None
+# A dedicated folder, so files left by a worker killed mid-upload can be found and removed (the
+# gunicorn master empties it at start, goosebit_project/gunicorn_conf.py).
+FILE_UPLOAD_TEMP_DIR = str(
+    Path(_get("GOOSEBIT_UPLOAD_TEMP_DIR", str(DATA_DIR / "tmp" / "uploads"))).resolve()
+)
+try:
+    Path(FILE_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)
+except OSError as exc:
+    raise ImproperlyConfigured(f"GOOSEBIT_UPLOAD_TEMP_DIR cannot be created: {exc}") from None
 
 # --- metrics -------------------------------------------------------------------------------
 GOOSEBIT_METRICS_ENABLE = config.parse_bool(
