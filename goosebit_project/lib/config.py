@@ -145,6 +145,9 @@ def parse_database_url(name: str, raw: str, *, base_dir: Path, connect_timeout: 
         options.setdefault("keepalives_idle", "30")
         options.setdefault("keepalives_interval", "5")
         options.setdefault("keepalives_count", "3")
+        # Data unacknowledged this long (the database host vanished mid-query) breaks the
+        # connection instead of waiting for the kernel's ~15 minutes of retransmissions.
+        options.setdefault("tcp_user_timeout", str(max(connect_timeout, 10) * 1000))
         dbname = unquote(parts.path.lstrip("/"))
         if not dbname:
             raise ImproperlyConfigured(f"{name} has no database name: {raw!r}")
