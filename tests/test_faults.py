@@ -80,6 +80,8 @@ class FaultProxy:
 
     def set_mode(self, mode: str) -> None:
         """Switching away from forward cuts every open connection, as a stopped server does."""
+        if mode == self.mode:
+            return
         self.mode = mode
         with self._lock:
             sockets, self._sockets = self._sockets, []
@@ -91,7 +93,7 @@ class FaultProxy:
     def close(self) -> None:
         self._stopped = True
         self._listener.close()
-        self.set_mode("refuse")
+        self.set_mode("closed")
 
 
 @pytest.fixture(scope="module")
@@ -106,6 +108,10 @@ def proxied_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[S
         workers=1,
         extra_env={"GOOSEBIT_DB_CONNECT_TIMEOUT": "2", "GOOSEBIT_DB_STATEMENT_TIMEOUT": "5"},
     )
+    # A file a worker killed mid-upload left behind: the gunicorn master removes it at start.
+    uploads = directory / "data" / "tmp" / "uploads"
+    uploads.mkdir(parents=True)
+    (uploads / "tmp-left-by-a-killed-worker.upload.swu").write_bytes(b"partial")
     try:
         server.start()
         yield server, proxy
@@ -177,3 +183,56 @@ def test_an_outage_answers_503_with_retry_after_logs_once_and_recovers_without_r
     assert len(server.log_lines("database unavailable, answering 503")) == 1, log
     assert len(server.log_lines("database is back")) == 1, log
     assert "Traceback" not in log
+
+
+def test_the_server_start_removes_stale_upload_temp_files(proxied_server: tuple[Server, FaultProxy]) -> None:
+    server, _ = proxied_server
+    assert list((server.directory / "data" / "tmp" / "uploads").iterdir()) == []
+    assert len(server.log_lines("removed 1 stale upload temp file(s)")) == 1
+
+
+def test_a_client_that_disconnects_mid_upload_leaves_no_temp_file_and_no_row(
+    proxied_server: tuple[Server, FaultProxy],
+) -> None:
+    server, proxy = proxied_server
+    proxy.set_mode("forward")
+    server.manage(
+        "shell",
+        "-c",
+        "from django.contrib.auth.models import User; "
+        "User.objects.filter(username='uploader').exists() or "
+        "User.objects.create_superuser('uploader', password='pw-for-faults')",
+    )
+    boundary = "faultsboundary"
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.swu"\r\n'
+        "Content-Type: application/octet-stream\r\n\r\n"
+    ).encode()
+    announced = 8 * 1024 * 1024
+    with socket.create_connection(("127.0.0.1", server.port)) as sock:
+        sock.sendall(
+            (
+                "POST /api/v1/software/ HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                f"Authorization: Basic {base64.b64encode(b'uploader:pw-for-faults').decode()}\r\n"
+                f"Content-Type: multipart/form-data; boundary={boundary}\r\n"
+                f"Content-Length: {announced}\r\n\r\n"
+            ).encode()
+            + head
+        )
+        for _ in range(3):  # 3 MiB of an announced 8 MiB, then the client is gone
+            sock.sendall(b"x" * 1024 * 1024)
+        time.sleep(0.5)
+    uploads = server.directory / "data" / "tmp" / "uploads"
+
+    def settled() -> bool:
+        return list(uploads.iterdir()) == [] and bool(server.log_lines("POST /api/v1/software/"))
+
+    deadline = time.monotonic() + 10
+    while not settled() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert list(uploads.iterdir()) == []
+    assert server.log_lines('"POST /api/v1/software/ HTTP/1.1" 400'), server.diagnostics()
+    count = server.manage(
+        "shell", "-c", "from software.models import Software; print(Software.objects.count())"
+    )
+    assert count.strip().splitlines()[-1] == "0"
