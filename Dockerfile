@@ -14,7 +14,7 @@ COPY . .
 # Static files are collected at build time and served by whitenoise; no CDN assets.
 RUN GOOSEBIT_SECRET_KEY=collectstatic-only python manage.py collectstatic --no-input --verbosity 0 \
     && useradd --system --uid 10001 --home-dir /app goosebit \
-    && mkdir -p /data && chown goosebit /data
+    && mkdir -p /data && chown -R goosebit /data
 
 USER goosebit
 VOLUME ["/data"]

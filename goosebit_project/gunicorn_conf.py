@@ -18,3 +18,16 @@ timeout = 120
 graceful_timeout = 30
 accesslog = os.environ.get("GOOSEBIT_ACCESS_LOG", None)
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+
+def on_starting(server) -> None:  # noqa: ANN001  (gunicorn's Arbiter)
+    """Before any worker runs: remove upload temp files a killed worker left behind."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "goosebit_project.settings")
+    import django
+
+    django.setup()
+    from software.services import upload_temp_cleanup
+
+    removed = upload_temp_cleanup()
+    if removed:
+        server.log.info("removed %d stale upload temp file(s)", removed)

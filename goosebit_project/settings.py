@@ -65,6 +65,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Database outages answer 503 + Retry-After instead of a 500 page (goosebit_project.faults).
+    "goosebit_project.faults.DatabaseUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -98,8 +100,15 @@ DATABASES = {
         "GOOSEBIT_DB_URI",
         _get("GOOSEBIT_DB_URI", f"sqlite:///{DATA_DIR / 'db.sqlite3'}"),
         base_dir=BASE_DIR,
+        connect_timeout=config.parse_int(
+            "GOOSEBIT_DB_CONNECT_TIMEOUT", _get("GOOSEBIT_DB_CONNECT_TIMEOUT", "5"), minimum=1
+        ),
     )
 }
+# Seconds a single SQL statement may run in the server (0: no limit); see goosebit_project.wsgi.
+GOOSEBIT_DB_STATEMENT_TIMEOUT = config.parse_int(
+    "GOOSEBIT_DB_STATEMENT_TIMEOUT", _get("GOOSEBIT_DB_STATEMENT_TIMEOUT", "30"), minimum=0
+)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 _cache_url = _get("GOOSEBIT_CACHE_URL", "")
@@ -295,7 +304,15 @@ GOOSEBIT_MAX_UPLOAD_SIZE = config.parse_int(
 # Uploads stream to temporary files; keep Django from buffering big request bodies in memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
-FILE_UPLOAD_TEMP_DIR = None
+# A dedicated folder, so files left by a worker killed mid-upload can be found and removed (the
+# gunicorn master empties it at start, goosebit_project/gunicorn_conf.py).
+FILE_UPLOAD_TEMP_DIR = str(
+    Path(_get("GOOSEBIT_UPLOAD_TEMP_DIR", str(DATA_DIR / "tmp" / "uploads"))).resolve()
+)
+try:
+    Path(FILE_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)
+except OSError as exc:
+    raise ImproperlyConfigured(f"GOOSEBIT_UPLOAD_TEMP_DIR cannot be created: {exc}") from None
 
 # --- metrics -------------------------------------------------------------------------------
 GOOSEBIT_METRICS_ENABLE = config.parse_bool(

@@ -16,10 +16,15 @@ from typing import Any
 from django.core.handlers.exception import convert_exception_to_response
 from django.core.handlers.wsgi import WSGIHandler
 from django.core.wsgi import get_wsgi_application
+from django.db.backends.signals import connection_created
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "goosebit_project.settings")
 
 operator_application = get_wsgi_application()
+
+from django.conf import settings  # noqa: E402  (after the settings module is chosen)
+
+from goosebit_project.faults import guard_database  # noqa: E402
 
 _DEVICE_PATH = re.compile(r"^/[^/]+/controller/v1/")
 
@@ -31,7 +36,8 @@ class DeviceWSGIHandler(WSGIHandler):
         self._view_middleware = []
         self._template_response_middleware = []
         self._exception_middleware = []
-        self._middleware_chain = convert_exception_to_response(self._get_response)
+        # A database outage answers 503 with hawkBit's error body, logged once (faults.py).
+        self._middleware_chain = convert_exception_to_response(guard_database(self._get_response, kind="ddi"))
 
     def get_response(self, request):
         request.urlconf = "ddi.urls"
@@ -39,6 +45,22 @@ class DeviceWSGIHandler(WSGIHandler):
 
 
 device_application = DeviceWSGIHandler()
+
+
+def _limit_statements(sender: Any, connection: Any, **kwargs: Any) -> None:
+    """Server processes only: a frozen or overloaded PostgreSQL cancels a statement after
+    GOOSEBIT_DB_STATEMENT_TIMEOUT instead of holding a worker. Set here, not in DATABASES, so
+    ``manage.py migrate`` and ``import_software`` run without it (a long migration is legitimate).
+    """
+    if connection.vendor == "postgresql" and settings.GOOSEBIT_DB_STATEMENT_TIMEOUT:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT set_config('statement_timeout', %s, false)",
+                [f"{settings.GOOSEBIT_DB_STATEMENT_TIMEOUT}s"],
+            )
+
+
+connection_created.connect(_limit_statements, dispatch_uid="goosebit_project.wsgi.statement_timeout")
 
 
 def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:

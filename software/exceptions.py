@@ -1,7 +1,8 @@
 """Errors the software services raise; every message is meant for the operator who caused it.
 
 They are goosebit_project.lib.errors domain errors, so each carries the HTTP status every
-interface uses: ``SoftwareError`` 400, ``PackageTooLarge`` 413, ``SoftwareConflict`` 409. The
+interface uses: ``SoftwareError`` 400, ``PackageTooLarge`` 413, ``SoftwareConflict`` 409,
+``StorageFull`` 507. The
 admin shows them on the form; ``import_software`` prints them.
 """
 
@@ -20,6 +21,12 @@ class PackageTooLarge(SoftwareError):
     """The package is bigger than GOOSEBIT_MAX_UPLOAD_SIZE."""
 
     status_code = 413
+
+
+class StorageFull(SoftwareError):
+    """The temporary upload folder or the artifact storage ran out of space (HTTP 507)."""
+
+    status_code = 507
 
 
 class RemoteFetchError(SoftwareError):

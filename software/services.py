@@ -14,12 +14,15 @@ Any failure on the way leaves no stored file, no row and no temporary file behin
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import http.client
 import logging
 import os
 import re
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +43,7 @@ from software.exceptions import (
     SoftwareConflict,
     SoftwareError,
     SoftwareInUse,
+    StorageFull,
 )
 from software.models import Software
 from software.parsers import ParsedPackage, parse_package
@@ -50,6 +54,8 @@ __all__ = [
     "software_create_from_file",
     "software_create_from_url",
     "software_delete",
+    "upload_temp_cleanup",
+    "upload_temp_dir",
 ]
 
 logger = logging.getLogger(__name__)
@@ -58,6 +64,9 @@ CHUNK_SIZE = 1024 * 1024
 EXTENSIONS = {Software.ImageFormat.SWU: ".swu", Software.ImageFormat.RAUC: ".raucb"}
 _UNSAFE_CHARACTERS = re.compile(r"[^A-Za-z0-9._+~-]+")
 _MAX_FILENAME = 200
+
+# Write errors that mean "no room", answered 507 rather than 500.
+NO_SPACE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
 # Called with (bytes received so far, total bytes or None when unknown).
 ProgressCallback = Callable[[int, int | None], None]
@@ -114,7 +123,7 @@ def _receive(
         raise PackageTooLarge(f"the package is {expected_size} bytes, larger than the limit of {limit} bytes")
     sha1, md5, sha256 = hashlib.sha1(), hashlib.md5(), hashlib.sha256()
     size = 0
-    descriptor, name = tempfile.mkstemp(prefix="goosebit-package-", dir=settings.FILE_UPLOAD_TEMP_DIR)
+    descriptor, name = tempfile.mkstemp(prefix="goosebit-package-", dir=upload_temp_dir())
     path = Path(name)
     try:
         with os.fdopen(descriptor, "wb") as out:
@@ -134,8 +143,11 @@ def _receive(
                 out.write(chunk)
                 if on_progress is not None:
                     on_progress(size, expected_size)
-    except BaseException:
+    except BaseException as exc:
         path.unlink(missing_ok=True)
+        # Buffered: a full disk may surface on a later write or on the final flush.
+        if isinstance(exc, OSError) and exc.errno in NO_SPACE_ERRNOS:
+            raise StorageFull("no space left in the temporary upload folder") from None
         raise
     return _Received(path, size, sha1.hexdigest(), md5.hexdigest(), sha256.hexdigest())
 
@@ -181,6 +193,55 @@ def _collision_precheck(parsed: ParsedPackage) -> None:
     ]
     if existing:
         _check_collisions(parsed.version, existing)
+
+
+def upload_temp_dir() -> str:
+    """The dedicated folder for upload temp files (cleaned at server start, see README)."""
+    directory = Path(settings.FILE_UPLOAD_TEMP_DIR or tempfile.gettempdir())
+    directory.mkdir(parents=True, exist_ok=True)
+    return str(directory)
+
+
+def upload_temp_cleanup(*, older_than_seconds: float = 0) -> int:
+    """Remove temp files left by killed workers; returns how many. Run before workers start."""
+    directory = Path(settings.FILE_UPLOAD_TEMP_DIR or "")
+    if not settings.FILE_UPLOAD_TEMP_DIR or not directory.is_dir():
+        return 0
+    removed = 0
+    cutoff = time.time() - older_than_seconds
+    for path in directory.iterdir():
+        try:
+            if path.is_file() and path.stat().st_mtime <= cutoff:
+                path.unlink()
+                removed += 1
+        except OSError:
+            logger.warning("could not remove the stale upload file %s", path)
+    return removed
+
+
+def _store(received: _Received, filename: str) -> str:
+    """Save the package under ``<sha256>/<filename>``; on any failure nothing is left there."""
+    wanted = f"{received.sha256}/{filename}"
+    existed = default_storage.exists(wanted)
+    try:
+        with open(received.path, "rb") as handle:
+            return default_storage.save(wanted, _TemporaryPackage(handle, received.path, filename))
+    except BaseException as exc:
+        # FileSystemStorage copies chunk by chunk when the temp dir is on another file system:
+        # a full disk leaves a partial file under the name we asked for.
+        if not existed:
+            _delete_stored(wanted)
+            _remove_empty_folder(received.sha256)
+        if isinstance(exc, OSError) and exc.errno in NO_SPACE_ERRNOS:
+            raise StorageFull("no space left in the artifact storage for this package") from None
+        raise
+
+
+def _remove_empty_folder(name: str) -> None:
+    location = getattr(default_storage, "location", None)
+    if location:
+        with contextlib.suppress(OSError):
+            (Path(location) / name).rmdir()
 
 
 def _delete_stored(name: str) -> None:
@@ -248,10 +309,7 @@ def _finish(
     stored_name = ""
     try:
         if not url:
-            with open(received.path, "rb") as handle:
-                stored_name = default_storage.save(
-                    f"{received.sha256}/{filename}", _TemporaryPackage(handle, received.path, filename)
-                )
+            stored_name = _store(received, filename)
         return _create_row(
             received=received,
             parsed=parsed,

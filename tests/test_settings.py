@@ -60,7 +60,14 @@ def test_postgres_uri():
         "db.local",
         "5433",
     )
-    assert db["OPTIONS"] == {"sslmode": "require"}
+    assert db["OPTIONS"] == {
+        "sslmode": "require",
+        "connect_timeout": "5",
+        "keepalives_idle": "30",
+        "keepalives_interval": "5",
+        "keepalives_count": "3",
+        "tcp_user_timeout": "10000",
+    }
 
 
 def test_unknown_database_scheme_names_the_variable():
@@ -101,6 +108,9 @@ def _start(tmp_path, **env):
         ("GOOSEBIT_MAX_CONCURRENT_UPDATES", "lots", "GOOSEBIT_MAX_CONCURRENT_UPDATES must be a whole"),
         ("GOOSEBIT_DEVICE_AUTH__MODE", "open", "GOOSEBIT_DEVICE_AUTH__MODE must be one of"),
         ("GOOSEBIT_STORAGE__BACKEND", "ftp", "GOOSEBIT_STORAGE__BACKEND must be one of"),
+        ("GOOSEBIT_DB_CONNECT_TIMEOUT", "0", "GOOSEBIT_DB_CONNECT_TIMEOUT must be at least 1"),
+        ("GOOSEBIT_DB_STATEMENT_TIMEOUT", "soon", "GOOSEBIT_DB_STATEMENT_TIMEOUT must be a whole"),
+        ("GOOSEBIT_UPLOAD_TEMP_DIR", "/proc/no/such", "GOOSEBIT_UPLOAD_TEMP_DIR cannot be created"),
     ],
 )
 def test_a_bad_value_stops_start_up_with_a_message_naming_the_variable(tmp_path, variable, value, message):

@@ -110,12 +110,14 @@ def parse_regex(name: str, raw: str) -> str:
     return raw
 
 
-def parse_database_url(name: str, raw: str, *, base_dir: Path) -> dict[str, Any]:
+def parse_database_url(name: str, raw: str, *, base_dir: Path, connect_timeout: int = 5) -> dict[str, Any]:
     """Turn GOOSEBIT_DB_URI into a Django DATABASES entry.
 
     Accepts gooseBit's forms: ``sqlite:///relative/or/absolute.db``, ``sqlite:////abs.db`` and
     ``postgres://user:password@host:5432/name`` (also ``postgresql://``). Query parameters of a
     postgres URI (``sslmode=require``...) are passed to psycopg as connection options.
+    ``connect_timeout`` (seconds) bounds opening a PostgreSQL connection, so a database that
+    accepts TCP but never answers costs a request a few seconds (then 503), not a hung worker.
     """
     parts = urlsplit(raw.strip())
     scheme = parts.scheme.lower()
@@ -138,6 +140,14 @@ def parse_database_url(name: str, raw: str, *, base_dir: Path) -> dict[str, Any]
         for pair in filter(None, parts.query.split("&")):
             key, _, value = pair.partition("=")
             options[unquote(key)] = unquote(value)
+        options.setdefault("connect_timeout", str(connect_timeout))
+        # Notice a peer that vanished (no FIN) on an idle pooled connection.
+        options.setdefault("keepalives_idle", "30")
+        options.setdefault("keepalives_interval", "5")
+        options.setdefault("keepalives_count", "3")
+        # Data unacknowledged this long (the database host vanished mid-query) breaks the
+        # connection instead of waiting for the kernel's ~15 minutes of retransmissions.
+        options.setdefault("tcp_user_timeout", str(max(connect_timeout, 10) * 1000))
         dbname = unquote(parts.path.lstrip("/"))
         if not dbname:
             raise ImproperlyConfigured(f"{name} has no database name: {raw!r}")

@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from software import selectors, services
 from software.api.serializers import SoftwareCreateSerializer, SoftwareSerializer
 from software.downloads import serve_artifact, serve_md5sum
-from software.exceptions import PackageTooLarge, SoftwareError
+from software.exceptions import PackageTooLarge, SoftwareError, StorageFull
 from software.filters import SoftwareFilterSet
 
 # Multipart framing around the file; the service enforces the exact limit on the file itself.
@@ -74,6 +74,7 @@ class SoftwareViewSet(viewsets.GenericViewSet):
             400: OpenApiResponse(_ERROR, description="not a package, bad URL, bad request"),
             409: OpenApiResponse(_ERROR, description="same package or same version for that hardware"),
             413: OpenApiResponse(_ERROR, description="larger than GOOSEBIT_MAX_UPLOAD_SIZE"),
+            507: OpenApiResponse(_ERROR, description="no space left for the package"),
         },
     )
     def create(self, request):
@@ -90,6 +91,13 @@ class SoftwareViewSet(viewsets.GenericViewSet):
             for handler in request._request.upload_handlers:
                 handler.upload_interrupted()
             return Response({"detail": f"the upload broke off: {exc}"}, status=status.HTTP_400_BAD_REQUEST)
+        except OSError as exc:
+            # Django spools the multipart file into FILE_UPLOAD_TEMP_DIR; a full disk there is 507.
+            for handler in request._request.upload_handlers:
+                handler.upload_interrupted()
+            if exc.errno in services.NO_SPACE_ERRNOS:
+                return _error(StorageFull("no space left in the temporary upload folder"))
+            raise
         serializer = SoftwareCreateSerializer(data=payload)
         if not serializer.is_valid():
             return Response({"detail": _flatten(serializer.errors)}, status=status.HTTP_400_BAD_REQUEST)
