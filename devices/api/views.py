@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.cache import add_never_cache_headers
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -60,7 +61,10 @@ class DeviceViewSet(
         )
         device = self.get_queryset().get(pk=device.pk)
         device.token = token
-        return Response(serializers.DeviceCreatedSerializer(device).data, status=status.HTTP_201_CREATED)
+        response = Response(serializers.DeviceCreatedSerializer(device).data, status=status.HTTP_201_CREATED)
+        if token:
+            add_never_cache_headers(response)  # the token exists only in this response
+        return response
 
     @extend_schema(request=serializers.DeviceUpdateSerializer, responses=_DEVICE)
     def partial_update(self, request: Request, controller_id: str) -> Response:
@@ -148,4 +152,6 @@ class DeviceViewSet(
     def rotate_token(self, request: Request, controller_id: str) -> Response:
         """Give the device a new random token, returned only in this response."""
         device = self.get_object()
-        return Response({"token": services.device_rotate_token(device=device)})
+        response = Response({"token": services.device_rotate_token(device=device)})
+        add_never_cache_headers(response)  # the token exists only in this response
+        return response

@@ -309,7 +309,8 @@ def test_rotate_token_returns_the_new_token_once(api):
 def test_anonymous_requests_are_refused(client):
     make_device("dev-1")
     response = client.get(URL)
-    assert response.status_code == 403
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == 'Basic realm="api"'
     assert response.json() == {"detail": "Authentication credentials were not provided."}
 
 
