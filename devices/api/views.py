@@ -10,7 +10,7 @@ from typing import Any
 
 from django.utils.cache import add_never_cache_headers
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import mixins, status, viewsets
+from rest_framework import exceptions, mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -39,6 +39,12 @@ class DeviceViewSet(
     filterset_class = DeviceFilterSet
     lookup_field = "controller_id"
     lookup_value_regex = "[^/]+"
+
+    def get_object(self) -> Device:
+        # No controller id holds a NUL, and PostgreSQL refuses one in a query (a 500 otherwise).
+        if "\x00" in self.kwargs.get(self.lookup_field, ""):
+            raise exceptions.NotFound(f"device {self.kwargs[self.lookup_field]!r} does not exist")
+        return super().get_object()
 
     def _respond(self, device: Device, code: int = status.HTTP_200_OK) -> Response:
         device.refresh_from_db()

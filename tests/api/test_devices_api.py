@@ -347,3 +347,10 @@ def test_basic_authentication_works_for_scripts(client):
     response = client.get(URL, HTTP_AUTHORIZATION=f"Basic {credentials}")
     assert response.status_code == 200
     assert response.json()["count"] == 1
+
+
+def test_a_controller_id_with_a_nul_is_a_404_not_a_database_error(api):
+    # PostgreSQL refuses NUL in a query: this was a 500 there.
+    for response in (api.get(f"{URL}a%00b/"), api.post(f"{URL}a%00b/pin/")):
+        assert response.status_code == 404
+        assert response.json() == {"detail": "device 'a\\x00b' does not exist"}
