@@ -14,6 +14,8 @@ from collections.abc import Callable
 import pytest
 import schemathesis
 from django.contrib.auth import get_user_model
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 
@@ -22,13 +24,23 @@ from tests.factories import make_device, make_software
 
 
 def _buffered_application(environ: dict, start_response: Callable) -> list[bytes]:
-    """The app, with each body read and closed at once (the test client leaves downloads open)."""
-    result = application(environ, start_response)
+    """The app, with each body read and closed at once (the test client leaves downloads open).
+
+    Like Django's test client, it keeps the request signals from closing the test's database
+    connection (PostgreSQL would lose its test transaction).
+    """
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
     try:
-        return [b"".join(result)]
+        result = application(environ, start_response)
+        try:
+            return [b"".join(result)]
+        finally:
+            if hasattr(result, "close"):
+                result.close()
     finally:
-        if hasattr(result, "close"):
-            result.close()
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
 
 
 schema = schemathesis.openapi.from_wsgi("/api/schema/", _buffered_application).include(path_regex="^/api/v1/")
