@@ -13,7 +13,8 @@ With authentication disabled (the default, as in gooseBit) everything is allowed
 GOOSEBIT_DEVICE_AUTH__MODE decides what a TargetToken-only fleet may do:
 - ``strict``: a valid credential is required; devices must exist (or use a gateway token);
 - ``lax``: unknown devices register; the sent token must equal the stored one (both may be absent);
-- ``setup``: unknown devices register and a sent token is stored; token-less requests pass.
+- ``setup``: unknown devices register and the first token a device sends is stored; a different
+  token later is refused; token-less requests pass.
 """
 
 from __future__ import annotations
@@ -80,6 +81,9 @@ def authenticate(request: HttpRequest, *, controller_id: str, device: Device | N
     mode = settings.GOOSEBIT_DEVICE_AUTH_MODE
     stored = device.token_hash if device is not None else ""
     if mode == "setup":
+        # The first token stored wins (the view stores it atomically): a different one is refused.
+        if token and stored and not token_matches(token, stored):
+            return None
         return Credentials(may_register=True, token_to_store=token or None)
     if mode == "lax":
         if not token and not stored:

@@ -29,7 +29,6 @@ from devices import services as device_services
 from devices.models import Device
 from devices.services import InvalidAttributes
 from goosebit_project.lib.errors import DomainError, NotFound
-from goosebit_project.lib.tokens import token_matches
 from rollouts import services as rollout_services
 from rollouts.models import Action, ActionStatus
 from rollouts.services import LogQuotaExceeded
@@ -185,8 +184,12 @@ def ddi_view(*methods: str, negotiate: bool = True) -> Callable:
             ctx = DdiContext(tenant, controller_id, device, credentials, content_type)
             try:
                 token = credentials.token_to_store
-                if device is not None and token and not token_matches(token, device.token_hash):
-                    device_services.device_set_token(device=device, token=token)
+                if (
+                    device is not None
+                    and token
+                    and not device_services.device_claim_token(device=device, token=token)
+                ):
+                    return _empty(401)
                 return view(request, ctx, **kwargs)
             except DomainError as error:
                 hawkbit_error = next(
@@ -231,9 +234,11 @@ def root(request: HttpRequest, ctx: DdiContext) -> HttpResponse:
     if device is None:
         if not ctx.credentials.may_register:
             return _empty(401)
-        device = device_services.device_register(
-            controller_id=ctx.controller_id, token=ctx.credentials.token_to_store
-        )
+        token = ctx.credentials.token_to_store
+        device = device_services.device_register(controller_id=ctx.controller_id, token=token)
+        # A racing first poll may have registered the device: its token, if any, won.
+        if token and not device_services.device_claim_token(device=device, token=token):
+            return _empty(401)
     device_services.device_record_poll(device=device, ip=_client_ip(request))
     action = rollout_services.device_reconcile(device=device)
 

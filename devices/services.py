@@ -8,6 +8,7 @@ code path creates, keeps or cancels actions whoever changed what.
 from __future__ import annotations
 
 import atexit
+import hmac
 import re
 import threading
 import time
@@ -296,6 +297,26 @@ def device_set_token(*, device: Device, token: str) -> Device:
     device.token_hash = hash_token(_valid_token(token))
     device.save(update_fields=["token_hash", "updated"])
     return device
+
+
+def device_claim_token(*, device: Device, token: str) -> bool:
+    """Setup mode: store the device's first token; True when the device's token is now this one.
+
+    The first token stored wins: a different one later is refused, so nobody can take a device
+    over by polling with their own token before the switch to strict. The store is a
+    compare-and-swap on an empty hash, so of two concurrent first polls only one can win.
+    """
+    token_hash = hash_token(_valid_token(token))
+    if not device.token_hash:
+        claimed = Device.objects.filter(pk=device.pk, token_hash="").update(
+            token_hash=token_hash, updated=timezone.now()
+        )
+        if claimed:
+            device.token_hash = token_hash
+            return True
+        stored = Device.objects.filter(pk=device.pk).values_list("token_hash", flat=True).first()
+        device.token_hash = stored or ""
+    return bool(device.token_hash) and hmac.compare_digest(device.token_hash, token_hash)
 
 
 def device_rotate_token(*, device: Device) -> str:

@@ -8,6 +8,7 @@ variables win over it. Every variable is documented in the README with its defau
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -46,6 +47,23 @@ GOOSEBIT_BEHIND_PROXY = config.parse_bool("GOOSEBIT_BEHIND_PROXY", _get("GOOSEBI
 if GOOSEBIT_BEHIND_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     USE_X_FORWARDED_HOST = True
+# Served over HTTPS (directly or by the proxy): cookies only over TLS, plain http redirected, and
+# browsers told to come back over HTTPS only (HSTS).
+GOOSEBIT_HTTPS = config.parse_bool("GOOSEBIT_HTTPS", _get("GOOSEBIT_HTTPS", "false"))
+if GOOSEBIT_HTTPS:
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_SSL_REDIRECT = True
+    # Devices (which would not follow a redirect of a PUT or POST) and probes keep plain http;
+    # the regexes match the path without its leading slash.
+    SECURE_REDIRECT_EXEMPT = [r"^[^/]+/controller/v1/", r"^healthz$", r"^metrics$"]
+    SECURE_HSTS_SECONDS = config.parse_int(
+        "GOOSEBIT_HSTS_SECONDS", _get("GOOSEBIT_HSTS_SECONDS", "31536000"), minimum=0
+    )
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = config.parse_bool(
+        "GOOSEBIT_HSTS_INCLUDE_SUBDOMAINS", _get("GOOSEBIT_HSTS_INCLUDE_SUBDOMAINS", "false")
+    )
+    SECURE_HSTS_PRELOAD = config.parse_bool("GOOSEBIT_HSTS_PRELOAD", _get("GOOSEBIT_HSTS_PRELOAD", "false"))
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -58,6 +76,8 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "axes",
     "devices",
     "software",
     "rollouts",
@@ -75,6 +95,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as axes asks: turns a locked-out login into goosebit_project.login_throttle's answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "goosebit_project.urls"
@@ -323,11 +345,12 @@ GOOSEBIT_METRICS_TOKEN = _get("GOOSEBIT_METRICS__TOKEN", "")
 # --- operator API --------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        # Basic first: its challenge makes unauthenticated calls 401, not 403.
+        "goosebit_project.api_auth.BasicAuthentication",
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.BasicAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["goosebit_project.api_permissions.ModelPermissions"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "goosebit_project.api_pagination.BoundedLimitOffsetPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -339,12 +362,41 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Manage devices, software and rollouts. Devices use the hawkBit DDI API.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI from the installed drf-spectacular-sidecar, not a CDN: /api/docs/ works offline.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     # Several models have a "status" field with different choices: name their enums apart.
     "ENUM_NAME_OVERRIDES": {
         "RolloutStatusEnum": "rollouts.models.Rollout.Status",
         "ActionStatusEnum": "rollouts.models.Action.Status",
     },
 }
+
+# --- login throttling (django-axes; see goosebit_project.login_throttle) ---------------------
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+GOOSEBIT_LOGIN_FAILURE_LIMIT = config.parse_int(
+    "GOOSEBIT_LOGIN_FAILURE_LIMIT", _get("GOOSEBIT_LOGIN_FAILURE_LIMIT", "10"), minimum=1
+)
+GOOSEBIT_LOGIN_COOLOFF_MINUTES = config.parse_int(
+    "GOOSEBIT_LOGIN_COOLOFF_MINUTES", _get("GOOSEBIT_LOGIN_COOLOFF_MINUTES", "15"), minimum=1
+)
+AXES_FAILURE_LIMIT = GOOSEBIT_LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(minutes=GOOSEBIT_LOGIN_COOLOFF_MINUTES)
+# Username and address together: an attacker elsewhere cannot lock the real user out.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# A failure while locked restarts the cool-off: who keeps guessing stays locked.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = True
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "goosebit_project.login_throttle.client_address"
+AXES_LOCKOUT_CALLABLE = "goosebit_project.login_throttle.lockout_response"
+AXES_HTTP_RESPONSE_CODE = 429
+# Every API call with Basic auth is a login: logging each success would be a write per call.
+AXES_DISABLE_ACCESS_LOG = True
+AXES_ENABLE_ADMIN = False  # unlock with `manage.py axes_reset_username USER` instead
 
 LOGGING = {
     "version": 1,

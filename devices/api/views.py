@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.cache import add_never_cache_headers
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import mixins, status, viewsets
+from rest_framework import exceptions, mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -39,6 +40,12 @@ class DeviceViewSet(
     lookup_field = "controller_id"
     lookup_value_regex = "[^/]+"
 
+    def get_object(self) -> Device:
+        # No controller id holds a NUL, and PostgreSQL refuses one in a query (a 500 otherwise).
+        if "\x00" in self.kwargs.get(self.lookup_field, ""):
+            raise exceptions.NotFound(f"device {self.kwargs[self.lookup_field]!r} does not exist")
+        return super().get_object()
+
     def _respond(self, device: Device, code: int = status.HTTP_200_OK) -> Response:
         device.refresh_from_db()
         return Response(serializers.DeviceSerializer(device).data, status=code)
@@ -60,7 +67,10 @@ class DeviceViewSet(
         )
         device = self.get_queryset().get(pk=device.pk)
         device.token = token
-        return Response(serializers.DeviceCreatedSerializer(device).data, status=status.HTTP_201_CREATED)
+        response = Response(serializers.DeviceCreatedSerializer(device).data, status=status.HTTP_201_CREATED)
+        if token:
+            add_never_cache_headers(response)  # the token exists only in this response
+        return response
 
     @extend_schema(request=serializers.DeviceUpdateSerializer, responses=_DEVICE)
     def partial_update(self, request: Request, controller_id: str) -> Response:
@@ -148,4 +158,6 @@ class DeviceViewSet(
     def rotate_token(self, request: Request, controller_id: str) -> Response:
         """Give the device a new random token, returned only in this response."""
         device = self.get_object()
-        return Response({"token": services.device_rotate_token(device=device)})
+        response = Response({"token": services.device_rotate_token(device=device)})
+        add_never_cache_headers(response)  # the token exists only in this response
+        return response

@@ -309,7 +309,8 @@ def test_rotate_token_returns_the_new_token_once(api):
 def test_anonymous_requests_are_refused(client):
     make_device("dev-1")
     response = client.get(URL)
-    assert response.status_code == 403
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == 'Basic realm="api"'
     assert response.json() == {"detail": "Authentication credentials were not provided."}
 
 
@@ -346,3 +347,10 @@ def test_basic_authentication_works_for_scripts(client):
     response = client.get(URL, HTTP_AUTHORIZATION=f"Basic {credentials}")
     assert response.status_code == 200
     assert response.json()["count"] == 1
+
+
+def test_a_controller_id_with_a_nul_is_a_404_not_a_database_error(api):
+    # PostgreSQL refuses NUL in a query: this was a 500 there.
+    for response in (api.get(f"{URL}a%00b/"), api.post(f"{URL}a%00b/pin/")):
+        assert response.status_code == 404
+        assert response.json() == {"detail": "device 'a\\x00b' does not exist"}

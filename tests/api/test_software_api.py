@@ -373,7 +373,8 @@ def test_downloading_unknown_software_is_a_json_404(api):
 def test_anonymous_requests_are_refused(client):
     response = client.get(LIST)
 
-    assert response.status_code == 403
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == 'Basic realm="api"'
     assert response.json() == {"detail": "Authentication credentials were not provided."}
 
 

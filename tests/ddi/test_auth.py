@@ -348,13 +348,58 @@ def test_setup_stores_the_token_an_unknown_device_sends(ddi_client, setup_mode):
     assert Device.objects.get(controller_id="brand-new").token_hash == hash_token(TOKEN)
 
 
-def test_setup_overwrites_the_stored_token_with_the_one_sent(ddi_client, setup_mode):
-    device = known_device("dev-1", token="the-old-token")
+def test_setup_refuses_a_different_token_and_keeps_the_first_one(ddi_client, setup_mode):
+    device = known_device("dev-1", token="the-first-token")
+
+    _assert_refused(ddi_client.get(ddi_url("dev-1"), **target()))
+
+    device.refresh_from_db()
+    assert device.token_hash == hash_token("the-first-token")
+    assert ddi_client.get(ddi_url("dev-1"), **target("the-first-token")).status_code == 200
+
+
+def test_setup_a_hijacking_poll_does_not_lock_the_real_device_out_after_strict(ddi_client, setup_mode):
+    assert ddi_client.get(ddi_url("dev-1"), **target()).status_code == 200
+    _assert_refused(ddi_client.get(ddi_url("dev-1"), **target("attacker-token")))
+
+    setup_mode.GOOSEBIT_DEVICE_AUTH_MODE = "strict"
 
     assert ddi_client.get(ddi_url("dev-1"), **target()).status_code == 200
+    _assert_refused(ddi_client.get(ddi_url("dev-1"), **target("attacker-token")))
+
+
+def test_setup_stores_the_first_token_of_a_known_device_without_one(ddi_client, setup_mode):
+    device = known_device("dev-1")
+
+    assert ddi_client.get(ddi_url("dev-1"), **target()).status_code == 200
+    _assert_refused(put_config(ddi_client, "dev-1", {"data": {"a": "b"}}, **target("second-token")))
 
     device.refresh_from_db()
     assert device.token_hash == hash_token(TOKEN)
+
+
+def test_setup_token_claim_is_a_compare_and_swap(setup_mode):
+    from devices import services
+
+    first = known_device("dev-1")
+    racer = Device.objects.get(pk=first.pk)  # a second worker read the row before either stored
+
+    assert services.device_claim_token(device=first, token="token-of-the-first-poll") is True
+    assert services.device_claim_token(device=racer, token="token-of-the-second-poll") is False
+    assert services.device_claim_token(device=racer, token="token-of-the-first-poll") is True
+    assert Device.objects.get(pk=first.pk).token_hash == hash_token("token-of-the-first-poll")
+
+
+def test_setup_a_racing_registration_with_another_token_is_refused(ddi_client, setup_mode, monkeypatch):
+    from devices import selectors
+
+    # The racing poll looked the device up before the first poll registered it.
+    monkeypatch.setattr(selectors, "device_for_poll", lambda *, controller_id: None)
+    assert ddi_client.get(ddi_url("dev-1"), **target()).status_code == 200
+
+    _assert_refused(ddi_client.get(ddi_url("dev-1"), **target("token-of-the-racer")))
+
+    assert Device.objects.get(controller_id="dev-1").token_hash == hash_token(TOKEN)
 
 
 def test_setup_accepts_a_request_without_a_token_and_keeps_the_stored_one(ddi_client, setup_mode):
