@@ -25,15 +25,19 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.e2e.helpers import free_port, stop_process_group  # noqa: E402
+from tests.e2e.helpers import (  # noqa: E402
+    ServerFailed,
+    free_port,
+    spawn_gunicorn,
+    stop_process_group,
+    wait_until_healthy,
+)
 
 USER = "fuzz-operator"
 PASSWORD = "fuzz-operator-password-1"
@@ -66,21 +70,6 @@ def _environment(workdir: Path, port: int, workers: int) -> dict[str, str]:
 
 def _manage(env: dict[str, str], *args: str) -> None:
     subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True, timeout=300)
-
-
-def _wait_healthy(base_url: str, process: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            sys.exit(f"gunicorn exited with {process.returncode}:\n{log.read_text()[-4000:]}")
-        try:
-            with urllib.request.urlopen(f"{base_url}/healthz", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, OSError):
-            pass
-        time.sleep(0.3)
-    sys.exit("gunicorn did not answer /healthz within 60 s")
 
 
 def _fuzz(base_url: str, target: int, max_seconds: float) -> tuple[collections.Counter, list[str], int]:
@@ -164,24 +153,12 @@ def main() -> int:
         )
         _manage(env, "seed_devices", "--count", "20", "--prefix", "dev-")
         log = workdir / "gunicorn.log"
-        with log.open("ab") as handle:
-            process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "gunicorn",
-                    "goosebit_project.wsgi",
-                    "-c",
-                    "goosebit_project/gunicorn_conf.py",
-                ],
-                cwd=ROOT,
-                env=env,
-                stdout=handle,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        process = spawn_gunicorn(env=env, log=log)
         try:
-            _wait_healthy(base_url, process, log)
+            try:
+                wait_until_healthy(process, base_url, log)
+            except ServerFailed as failure:
+                sys.exit(str(failure))
             began = time.monotonic()
             statuses, server_errors, sent = _fuzz(base_url, args.requests, args.max_seconds)
             elapsed = time.monotonic() - began

@@ -20,14 +20,11 @@ import http.client
 import json
 import os
 import random
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from collections import Counter
 from pathlib import Path
 from urllib.parse import quote, urlsplit
@@ -36,6 +33,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.ddi.fuzzing import FuzzRequest, Target, fuzz_request, problems  # noqa: E402
+from tests.e2e.helpers import (  # noqa: E402
+    ServerFailed,
+    free_port,
+    spawn_gunicorn,
+    stop_process_group,
+    wait_until_healthy,
+)
 
 SETUP_CODE = r"""
 import hashlib
@@ -72,12 +76,6 @@ print("TARGET", running.pk, update.pk, update.filename, canceling.pk)
 
 def log(message: str) -> None:
     print(f"# {message}", file=sys.stderr, flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Server:
@@ -119,46 +117,15 @@ class Server:
 
     def start(self) -> None:
         self.manage("migrate", "--no-input", "--verbosity", "0")
-        with self.log_path.open("wb") as handle:
-            self.process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "gunicorn",
-                    "goosebit_project.wsgi",
-                    "-c",
-                    "goosebit_project/gunicorn_conf.py",
-                ],
-                cwd=ROOT,
-                env=self.env,
-                stdout=handle,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise SystemExit(f"gunicorn exited:\n{self.log_path.read_text(errors='replace')[-3000:]}")
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=2) as response:
-                    if response.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.3)
-        raise SystemExit("gunicorn did not answer /healthz within 60 s")
+        self.process = spawn_gunicorn(env=self.env, log=self.log_path)
+        try:
+            wait_until_healthy(self.process, f"http://127.0.0.1:{self.port}", self.log_path)
+        except ServerFailed as failure:
+            raise SystemExit(str(failure)) from None
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        for sig, wait in ((signal.SIGTERM, 15), (signal.SIGKILL, 5)):
-            try:
-                os.killpg(self.process.pid, sig)
-                self.process.wait(timeout=wait)
-                return
-            except ProcessLookupError:
-                return
-            except subprocess.TimeoutExpired:
-                continue
+        if self.process is not None:
+            stop_process_group(self.process, grace=15)
 
 
 class Results:

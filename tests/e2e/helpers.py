@@ -51,6 +51,51 @@ def stop_process_group(process: subprocess.Popen, *, grace: float = 10.0) -> Non
             continue
 
 
+class ServerFailed(RuntimeError):
+    """gunicorn exited, or did not answer /healthz in time."""
+
+
+def spawn_gunicorn(*, env: dict[str, str], log: Path) -> subprocess.Popen:
+    """gunicorn with the production config, in its own process group, logging to ``log``."""
+    with log.open("ab") as handle:
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "goosebit_project.wsgi",
+                "-c",
+                "goosebit_project/gunicorn_conf.py",
+            ],
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def healthz_answers(process: subprocess.Popen, base_url: str, log: Path) -> bool:
+    """True once /healthz says 200; ServerFailed if gunicorn has exited."""
+    if process.poll() is not None:
+        raise ServerFailed(f"gunicorn exited with {process.returncode}:\n{tail(log)}")
+    try:
+        with urllib.request.urlopen(f"{base_url}/healthz", timeout=2) as response:
+            return response.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def wait_until_healthy(process: subprocess.Popen, base_url: str, log: Path, *, timeout: float = 60) -> None:
+    """For scripts outside pytest: ServerFailed unless /healthz answers within ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if healthz_answers(process, base_url, log):
+            return
+        time.sleep(0.3)
+    raise ServerFailed(f"gunicorn did not answer /healthz within {timeout:.0f} s:\n{tail(log)}")
+
+
 def tail(path: Path, lines: int = 60) -> str:
     if not path.exists():
         return f"({path} does not exist)"
@@ -222,36 +267,18 @@ class Server:
 
     def start(self) -> None:
         self.manage("migrate", "--no-input", "--verbosity", "0")
-        handle = self.log.open("ab")
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "goosebit_project.wsgi",
-                "-c",
-                "goosebit_project/gunicorn_conf.py",
-            ],
-            cwd=PROJECT_ROOT,
-            env=self.env,
-            stdout=handle,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        handle.close()
+        self.process = spawn_gunicorn(env=self.env, log=self.log)
         wait_for(
             self._healthy, timeout=60, message="gunicorn to answer /healthz", diagnostics=self.diagnostics
         )
         self.agent = StateAgent(self.env, self.directory / "agent.log")
 
     def _healthy(self) -> bool:
-        if self.process is not None and self.process.poll() is not None:
-            pytest.fail(f"gunicorn exited with {self.process.returncode}:\n{tail(self.log)}")
+        assert self.process is not None
         try:
-            with urllib.request.urlopen(f"{self.base_url}/healthz", timeout=2) as response:
-                return response.status == 200
-        except (urllib.error.URLError, OSError):
-            return False
+            return healthz_answers(self.process, self.base_url, self.log)
+        except ServerFailed as failure:
+            pytest.fail(str(failure))
 
     def diagnostics(self) -> str:
         return f"--- gunicorn log (tail) ---\n{tail(self.log)}"
