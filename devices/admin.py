@@ -67,7 +67,7 @@ class RefuseHiddenActionsMixin:
 
 class HistoryGoesWithItsOwnerMixin:
     """Update history is read-only (nobody may delete an action by hand), yet deleting a device
-    deletes its actions, and a rollout with actions is protected: the permission that counts is
+    deletes its actions, and a rollout or software with actions is protected: the permission that counts is
     the one on the owner, so a missing one on actions must not block or hide that."""
 
     def get_deleted_objects(
