@@ -67,8 +67,8 @@ class RefuseHiddenActionsMixin:
 
 class HistoryGoesWithItsOwnerMixin:
     """Update history is read-only (nobody may delete an action by hand), yet deleting a device
-    deletes its actions, and a rollout or software with actions is protected: the permission that counts is
-    the one on the owner, so a missing one on actions must not block or hide that."""
+    deletes its actions, and a rollout or software with actions is protected: the permission that
+    counts is the one on the owner, so a missing one on actions must not block or hide that."""
 
     def get_deleted_objects(
         self, objs: QuerySet[Any] | list[Any], request: HttpRequest
