@@ -7,6 +7,8 @@ and clicks into service calls and service errors into messages.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
@@ -14,6 +16,7 @@ from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.db.models import QuerySet
 from django.db.models.fields.json import KT
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
@@ -67,6 +70,21 @@ class RefuseHiddenActionsMixin:
             if any(name and name not in allowed for name in request.POST.getlist("action")):
                 raise PermissionDenied
         return super().changelist_view(request, extra_context)
+
+
+class HistoryGoesWithItsOwnerMixin:
+    """Update history is read-only (nobody may delete an action by hand), yet deleting a device
+    deletes its actions, and a rollout or software with actions is protected: the permission that
+    counts is the one on the owner, so a missing one on actions must not block or hide that."""
+
+    def get_deleted_objects(
+        self, objs: QuerySet[Any] | list[Any], request: HttpRequest
+    ) -> tuple[list[Any], dict[str, int], set[str], list[Any]]:
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(  # type: ignore[misc]
+            objs, request
+        )
+        perms_needed.discard(Action._meta.verbose_name)
+        return deleted, counts, perms_needed, protected
 
 
 @admin.register(Hardware)
@@ -286,7 +304,7 @@ class DeviceChangeList(ChangeList):
 
 
 @admin.register(Device)
-class DeviceAdmin(RefuseHiddenActionsMixin, admin.ModelAdmin):
+class DeviceAdmin(RefuseHiddenActionsMixin, HistoryGoesWithItsOwnerMixin, admin.ModelAdmin):
     form = DeviceForm
     list_display = [
         "controller_id",

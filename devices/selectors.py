@@ -80,10 +80,11 @@ def device_for_poll(*, controller_id: str) -> Device | None:
 def overdue_after() -> timedelta:
     """How long after its last poll a device counts as overdue.
 
-    A device polls every GOOSEBIT_POLL_TIME, but last_seen is recorded at most every
-    GOOSEBIT_LAST_SEEN_INTERVAL and then buffered for up to GOOSEBIT_LAST_SEEN_FLUSH_SECONDS
-    (devices.services.device_record_poll), so an on-time device can look that much older; ten
-    more seconds absorb network and clock jitter (gooseBit uses +10 s).
+    A device polls every GOOSEBIT_POLL_TIME. last_seen holds the device's own poll time, but it
+    is recorded at most every GOOSEBIT_LAST_SEEN_INTERVAL and then written by the worker's timer
+    within GOOSEBIT_LAST_SEEN_FLUSH_SECONDS (devices.services.device_record_poll), so an on-time
+    device can look at most that much older; ten more seconds absorb network and clock jitter
+    (gooseBit uses +10 s).
     """
     return timedelta(
         seconds=poll_seconds(settings.GOOSEBIT_POLL_TIME)

@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import atexit
 import hmac
+import logging
+import os
 import re
 import threading
-import time
 from collections import defaultdict
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.db.models import Case, F, Q, QuerySet, Value, When
+from django.db import DatabaseError, IntegrityError, close_old_connections, connection, transaction
+from django.db.models import Case, DateTimeField, F, Q, QuerySet, Value, When
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from devices.models import Device, Hardware
@@ -32,6 +34,8 @@ from software.models import Software
 # hawkBit's allowed characters for attribute keys and values.
 _ATTRIBUTE_TEXT = re.compile(r"^[a-zA-Z0-9_\-!@#$%^&*()+=\[\]{}|;:'\",.<>/\\?\s~`]*$")
 ATTRIBUTE_MODES = ("merge", "replace", "remove")
+
+logger = logging.getLogger(__name__)
 
 
 def device_register(
@@ -54,44 +58,87 @@ class _PollRecorder:
     """Buffers last-seen records per process and writes them in one statement.
 
     Polls dominate traffic; a transaction per poll would make the write path, not the read path,
-    the ceiling (hawkBit persists poll times lazily for the same reason). Each worker flushes its
-    buffer at most every GOOSEBIT_LAST_SEEN_FLUSH_SECONDS, from whichever request finds it due;
-    a crash loses at most that many seconds of last-seen times, never anything else.
+    the ceiling (hawkBit persists poll times lazily for the same reason). A daemon thread per
+    worker writes the buffer every GOOSEBIT_LAST_SEEN_FLUSH_SECONDS, so a poll is visible that
+    soon even when no further request reaches the worker; a crash loses at most that many seconds
+    of last-seen times, never anything else.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._pending: dict[int, dict[str, Any]] = {}
-        self._last_flush = time.monotonic()
+        self._stop = threading.Event()
+        # The process the timer runs in: threads do not survive a fork (gunicorn forks its workers
+        # after import), so each process starts its own on its first record.
+        self._timer_pid: int | None = None
+        self._timer: threading.Thread | None = None
 
     def record(self, device_id: int, fields: dict[str, Any]) -> None:
         with self._lock:
             self._pending.setdefault(device_id, {}).update(fields)
-            due = (
-                time.monotonic() - self._last_flush >= settings.GOOSEBIT_LAST_SEEN_FLUSH_SECONDS
-                or len(self._pending) >= 500
-            )
-            if not due:
+            if settings.GOOSEBIT_LAST_SEEN_FLUSH_SECONDS > 0 and len(self._pending) < 500:
+                self._start_timer()
                 return
             pending, self._pending = self._pending, {}
-            self._last_flush = time.monotonic()
         self._write(pending)
 
     def flush(self) -> None:
         with self._lock:
             pending, self._pending = self._pending, {}
-            self._last_flush = time.monotonic()
         self._write(pending)
+
+    def stop(self) -> None:
+        """End the timer thread and wait for it (tests; a worker's timer ends with its process)."""
+        self._stop.set()
+        if self._timer is not None and self._timer_pid == os.getpid():
+            self._timer.join()
+
+    def _start_timer(self) -> None:
+        """Start this process's timer thread unless it runs; called with the lock held."""
+        pid = os.getpid()
+        if self._timer_pid == pid:
+            return
+        self._timer_pid = pid
+        self._stop = threading.Event()
+        self._timer = threading.Thread(target=self._run_timer, name="last-seen-flush", daemon=True)
+        self._timer.start()
+
+    def _run_timer(self) -> None:
+        try:
+            self._flush_until(self._stop)
+        finally:
+            connection.close()
+
+    def _flush_until(self, stop: threading.Event) -> None:
+        while not stop.wait(settings.GOOSEBIT_LAST_SEEN_FLUSH_SECONDS):
+            with self._lock:
+                idle = not self._pending
+            if idle:
+                continue
+            # As a request would: drop a connection the database closed or that outlived
+            # CONN_MAX_AGE, so a database restart costs one lost batch, not the thread.
+            close_old_connections()
+            try:
+                self.flush()
+            except DatabaseError as error:
+                logger.warning("last-seen times not written: %s", error)
+            finally:
+                close_old_connections()
 
     @staticmethod
     def _write(pending: dict[int, dict[str, Any]]) -> None:
-        """One UPDATE for all last-seen times, one per distinct new address (rare: devices keep
-        their address). The batch takes its earliest poll time: last_seen is already throttled to
-        GOOSEBIT_LAST_SEEN_INTERVAL, so a flush window's difference does not matter."""
-        seen = [(pk, fields["last_seen"]) for pk, fields in pending.items() if "last_seen" in fields]
+        """One UPDATE for all last-seen times, each device its own poll time, never earlier than
+        the device's creation (a clock step back must not show a device seen before it existed);
+        one UPDATE per distinct new address (rare: devices keep their address)."""
+        seen = {pk: fields["last_seen"] for pk, fields in pending.items() if "last_seen" in fields}
         if seen:
-            earliest = min(when for _, when in seen)
-            Device.objects.filter(pk__in=[pk for pk, _ in seen]).update(last_seen=earliest)
+            own_time = Case(
+                *(When(pk=pk, then=Value(when)) for pk, when in seen.items()),
+                output_field=DateTimeField(),
+            )
+            Device.objects.filter(pk__in=list(seen)).update(
+                last_seen=Greatest(own_time, F("created"), output_field=DateTimeField())
+            )
         by_address: dict[str | None, list[int]] = defaultdict(list)
         for pk, fields in pending.items():
             if "last_ip" in fields:

@@ -20,7 +20,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from devices import display
-from devices.admin import RefuseHiddenActionsMixin
+from devices.admin import HistoryGoesWithItsOwnerMixin, RefuseHiddenActionsMixin
 from goosebit_project.lib.errors import DomainError
 from goosebit_project.lib.versions import Version
 from rollouts import selectors, services
@@ -171,7 +171,7 @@ class RolloutForm(forms.ModelForm):
 
 
 @admin.register(Rollout)
-class RolloutAdmin(RefuseHiddenActionsMixin, admin.ModelAdmin):
+class RolloutAdmin(RefuseHiddenActionsMixin, HistoryGoesWithItsOwnerMixin, admin.ModelAdmin):
     form = RolloutForm
     list_display = ["name", "feed_link", "software_version", "status_badge", "progress", "created"]
     list_display_links = ["name"]
@@ -443,13 +443,24 @@ class ActionStatusInline(admin.TabularInline):
     readonly_fields = fields
     ordering = ["-id"]
 
-    def has_add_permission(self, request, obj=None) -> bool:
+    def has_add_permission(self, request: HttpRequest, obj: Action | None = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Action | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Action | None = None) -> bool:
         return False
 
 
 @admin.register(Action)
 class ActionAdmin(admin.ModelAdmin):
-    """The update history of the whole fleet: one row per attempt to update one device."""
+    """The update history of the whole fleet: one row per attempt to update one device.
+
+    Read-only for everyone, superusers too: actions are created and ended by the update decision
+    and the devices' feedback (rollouts.services); a hand-made one would block its device and a
+    hand-edited one would falsify the record. History goes only with its device.
+    """
 
     list_display = ["id", "device", "software", "rollout", "reason", "status_badge", "progress", "created"]
     list_filter = ["status", "reason", ("rollout", admin.RelatedOnlyFieldListFilter)]
@@ -464,6 +475,15 @@ class ActionAdmin(admin.ModelAdmin):
     @admin.display(description="Status", ordering="status")
     def status_badge(self, action: Action) -> str:
         return display.action_status_badge(action)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Action | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Action | None = None) -> bool:
+        return False
 
     def changelist_view(self, request, extra_context=None):
         return super().changelist_view(request, {"title": "Update history", **(extra_context or {})})

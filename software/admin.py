@@ -20,7 +20,7 @@ from django.template.defaultfilters import filesizeformat
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from devices.admin import RefuseHiddenActionsMixin
+from devices.admin import HistoryGoesWithItsOwnerMixin, RefuseHiddenActionsMixin
 from devices.models import Device
 from goosebit_project.lib.versions import Version
 from rollouts.models import Rollout
@@ -99,7 +99,7 @@ class SoftwareChangeList(ChangeList):
 
 
 @admin.register(Software)
-class SoftwareAdmin(RefuseHiddenActionsMixin, admin.ModelAdmin):
+class SoftwareAdmin(RefuseHiddenActionsMixin, HistoryGoesWithItsOwnerMixin, admin.ModelAdmin):
     list_display = [
         "version",
         "name",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -19,6 +20,7 @@ def recorder(settings):
     settings.GOOSEBIT_LAST_SEEN_FLUSH_SECONDS = 3600
     recorder = services._PollRecorder()
     yield recorder
+    recorder.stop()
     recorder.flush()
 
 
@@ -70,3 +72,71 @@ def test_a_recent_last_seen_is_not_recorded_again(settings, django_assert_num_qu
         services.device_record_poll(device=stale, ip="10.0.0.1")
     stale.refresh_from_db()
     assert timezone.now() - stale.last_seen < timedelta(seconds=5)
+
+
+def test_each_device_gets_its_own_poll_time(recorder, django_assert_num_queries):
+    first, second = make_device("first"), make_device("second")
+    early = timezone.now()
+    late = early + timedelta(seconds=7)
+    recorder.record(first.pk, {"last_seen": early})
+    recorder.record(second.pk, {"last_seen": late})
+    with django_assert_num_queries(1):
+        recorder.flush()
+    assert dict(Device.objects.values_list("controller_id", "last_seen")) == {
+        "first": early,
+        "second": late,
+    }
+
+
+def test_a_later_poll_in_the_same_window_keeps_the_later_time(recorder):
+    device = make_device("d")
+    now = timezone.now()
+    recorder.record(device.pk, {"last_seen": now - timedelta(seconds=1)})
+    recorder.record(device.pk, {"last_seen": now})
+    recorder.flush()
+    device.refresh_from_db()
+    assert device.last_seen == now
+
+
+def test_no_device_is_seen_before_it_was_created(recorder):
+    older = make_device("older")
+    batch_start = timezone.now()
+    newer = make_device("newer")
+    recorder.record(older.pk, {"last_seen": batch_start})
+    # A poll time earlier than the row (a clock step back, a record made before a re-create).
+    recorder.record(newer.pk, {"last_seen": batch_start - timedelta(hours=1)})
+    recorder.flush()
+    older.refresh_from_db()
+    newer.refresh_from_db()
+    assert older.last_seen == batch_start
+    assert newer.last_seen == newer.created
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_timer_writes_without_a_further_request(settings):
+    settings.GOOSEBIT_LAST_SEEN_FLUSH_SECONDS = 1
+    recorder = services._PollRecorder()
+    device = make_device("d")
+    now = timezone.now()
+    try:
+        recorder.record(device.pk, {"last_seen": now})
+        device.refresh_from_db()
+        assert device.last_seen is None  # buffered, not written by the request
+        deadline = time.monotonic() + 10
+        while device.last_seen is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+            device.refresh_from_db()
+    finally:
+        recorder.stop()
+    assert device.last_seen == now
+
+
+def test_a_polled_device_is_seen_through_the_shared_recorder(client, settings):
+    """The request path end to end: a first poll is on the device row at once (test settings
+    flush at once; production's timer is covered above), with the poll's own time."""
+    device = make_device("d")
+    before = timezone.now()
+    response = client.get("/DEFAULT/controller/v1/d")
+    assert response.status_code == 200
+    device.refresh_from_db()
+    assert before <= device.last_seen <= timezone.now()

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from django.contrib.staticfiles import finders
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from software.models import Software
@@ -136,3 +139,12 @@ def test_software_in_device_history_cannot_be_deleted_in_the_admin(admin_client)
     assert response.status_code == 200
     assert "protected" in response.content.decode().lower()
     assert Software.objects.count() == 1
+
+
+def test_the_upload_bar_is_rendered_hidden_and_the_css_keeps_it_hidden(admin_client):
+    html = admin_client.get(ADD).content.decode()
+
+    assert '<div id="gb-upload" class="gb-upload" hidden>' in html
+    # .gb-upload is display:flex, which beats the browser's own [hidden] rule without this one.
+    css = Path(finders.find("goosebit/admin.css")).read_text(encoding="utf-8")
+    assert '[hidden]:is([class^="gb-"], [class*=" gb-"]) { display: none !important; }' in css
