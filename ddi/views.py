@@ -19,6 +19,7 @@ from urllib.parse import quote
 from django.conf import settings
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.views.decorators.csrf import csrf_exempt
 
 from ddi import serializers
@@ -341,7 +342,9 @@ def artifacts(request: HttpRequest, ctx: DdiContext, software_id: int) -> HttpRe
 
 
 @ddi_view("GET", negotiate=False)
-def artifact_download(request: HttpRequest, ctx: DdiContext, software_id: int, filename: str) -> HttpResponse:
+def artifact_download(
+    request: HttpRequest, ctx: DdiContext, software_id: int, filename: str
+) -> HttpResponseBase:
     action = _accessible_action(ctx, software_id)
     software = action.software
     if filename == software.filename:

@@ -7,6 +7,8 @@ and clicks into service calls and service errors into messages.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, cast
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
@@ -49,7 +51,14 @@ def by_version(items: list[Software]) -> list[Software]:
     return sorted(items, key=lambda software: (Version(software.version), software.created), reverse=True)
 
 
-class RefuseHiddenActionsMixin:
+# The mixin calls ModelAdmin methods; type checkers see that base, Python sees a plain mixin.
+if TYPE_CHECKING:
+    _ModelAdminBase = admin.ModelAdmin[Any]
+else:
+    _ModelAdminBase = object
+
+
+class RefuseHiddenActionsMixin(_ModelAdminBase):
     """The admin hides bulk actions a user may not run; this refuses them (403) when posted
     anyway, where Django would only redirect with "No action selected". Shared by the fleet's
     ModelAdmins (devices, software, rollouts)."""
@@ -89,10 +98,11 @@ class _SelectorFilter(admin.SimpleListFilter):
         return self.buckets
 
     def queryset(self, request, queryset):
-        if self.value() is None:
+        value = self.value()
+        if value is None:
             return queryset
         try:
-            return self.select(queryset, self.value())
+            return self.select(queryset, value)
         except ValueError as error:
             raise IncorrectLookupParameters(error) from None
 
@@ -195,7 +205,7 @@ class DeviceForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        field = self.fields.get("assigned_software")
+        field = cast("forms.ModelChoiceField[Software] | None", self.fields.get("assigned_software"))
         if field is not None:
             software = Software.objects.all()
             if self.instance.pk:
@@ -213,7 +223,7 @@ class DeviceForm(forms.ModelForm):
             raise forms.ValidationError(error.message) from None
 
     def clean(self):
-        data = super().clean()
+        data = cast(dict[str, Any], super().clean())
         mode = data.get("update_mode")
         if mode:
             device = (
@@ -244,11 +254,15 @@ class AssignSoftwareForm(forms.Form):
 
     def __init__(self, *args, software: list[Software], **kwargs):
         super().__init__(*args, **kwargs)
-        self.software = {item.pk: item for item in software}
-        self.fields["software"].choices = [(item.pk, software_label(item)) for item in software]
+        # Declared fields live in base_fields (the form metaclass takes them off the class), so
+        # the name is free on instances; the stubs still see the class attribute.
+        self.software = {item.pk: item for item in software}  # type: ignore[assignment]
+        cast(forms.TypedChoiceField, self.fields["software"]).choices = [
+            (item.pk, software_label(item)) for item in software
+        ]
 
     def clean_software(self) -> Software:
-        return self.software[self.cleaned_data["software"]]
+        return self.software[self.cleaned_data["software"]]  # type: ignore[index]  # see __init__
 
 
 class FeedForm(forms.Form):
@@ -638,11 +652,12 @@ class DeviceAdmin(RefuseHiddenActionsMixin, admin.ModelAdmin):
             if obj.hardware_id is None:
                 return "None until the device reports its hardware."
             return "None: nothing in this mode fits the device's hardware."
-        why = {
+        reasons: dict[str, str] = {
             Action.Reason.ROLLOUT: "from rollout",
             Action.Reason.LATEST: "the latest compatible software",
             Action.Reason.ASSIGNED: "assigned",
-        }[target.reason]
+        }
+        why = reasons[target.reason]
         current = " (installed)" if versions_equal(target.software.version, obj.sw_version) else ""
         if target.rollout is not None:
             url = reverse("admin:rollouts_rollout_change", args=[target.rollout.pk])

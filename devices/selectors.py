@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import cache
+from typing import cast
 
 from django.conf import settings
 from django.db import connections, router
@@ -37,7 +38,7 @@ _POLL_ATTNAMES = [field.attname for field in _POLL_FIELDS]
 def _device_lookup(alias: str) -> tuple[str, list[list]]:
     """The lookup's SQL and, per column, the backend's value converters (as the ORM applies)."""
     connection = connections[alias]
-    columns = ", ".join(connection.ops.quote_name(field.column) for field in _POLL_FIELDS)
+    columns = ", ".join(connection.ops.quote_name(cast(str, field.column)) for field in _POLL_FIELDS)
     table = connection.ops.quote_name(Device._meta.db_table)
     sql = f"SELECT {columns} FROM {table} WHERE {connection.ops.quote_name('controller_id')} = %s"
     converters = []
@@ -215,10 +216,10 @@ def targets_for_devices(*, devices: Sequence[Device]) -> dict[int, rollout_selec
     latest: dict[int, Software] = {}
     if latest_boards:
         candidates: dict[int, list[Software]] = defaultdict(list)
-        for software in Software.objects.filter(compatibility__in=latest_boards).annotate(
+        for candidate in Software.objects.filter(compatibility__in=latest_boards).annotate(
             board=F("compatibility")
         ):
-            candidates[software.board].append(software)
+            candidates[candidate.board].append(candidate)
         latest = {
             board: max(found, key=lambda software: (Version(software.version), software.created))
             for board, found in candidates.items()
@@ -236,8 +237,8 @@ def targets_for_devices(*, devices: Sequence[Device]) -> dict[int, rollout_selec
             .select_related("software")
             .order_by("-took_feed", "-id")
         )
-        for rollout in rollouts:
-            owners.setdefault((rollout.feed, rollout.board), rollout)
+        for holding in rollouts:
+            owners.setdefault((holding.feed, holding.board), holding)
 
     targets: dict[int, rollout_selectors.Target | None] = {}
     for device in devices:
@@ -248,7 +249,7 @@ def targets_for_devices(*, devices: Sequence[Device]) -> dict[int, rollout_selec
         elif mode == Device.UpdateMode.ASSIGNED:
             if device.assigned_software_id is not None:
                 target = rollout_selectors.Target(
-                    software=device.assigned_software, reason=Action.Reason.ASSIGNED
+                    software=cast(Software, device.assigned_software), reason=Action.Reason.ASSIGNED
                 )
         elif mode == Device.UpdateMode.LATEST:
             software = latest.get(device.hardware_id)

@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import IntegrityError, connection, transaction
 from django.db.models import ProtectedError
 from django.utils import timezone
@@ -304,7 +304,7 @@ def _apply_deployment_feedback(action: Action, feedback: Feedback, progress: int
             ):
                 action.status = Action.Status.ERROR
                 Device.objects.filter(pk=device_id).update(state=Device.State.ERROR, force_update=False)
-                if action.rollout_id:
+                if action.rollout is not None:  # no query without a rollout_id
                     rollout_check_safety(rollout=action.rollout)
             return
         # success or none: the device runs this software now ("install wins over cancel").
@@ -320,7 +320,7 @@ def _apply_deployment_feedback(action: Action, feedback: Feedback, progress: int
                 request_attributes=True,
                 force_update=False,
             )
-            if action.rollout_id:
+            if action.rollout is not None:  # no query without a rollout_id
                 rollout_check_finished(rollout=action.rollout)
         return
 
@@ -503,7 +503,7 @@ def rollout_create(
     pause_min_results: int | _Unset = UNSET,
     pause_on_failure_count: int | None | _Unset = UNSET,
     max_parallel: int | None | _Unset = UNSET,
-    created_by: AbstractBaseUser | None = None,
+    created_by: User | None = None,
 ) -> Rollout:
     """Create a rollout of ``software`` to the devices following ``feed``, as a draft or started.
 
@@ -613,7 +613,7 @@ def rollout_start(*, rollout: Rollout) -> Rollout:
     return rollout
 
 
-def rollout_pause(*, rollout: Rollout, by: AbstractBaseUser | None = None) -> Rollout:
+def rollout_pause(*, rollout: Rollout, by: User | None = None) -> Rollout:
     """running → paused: no new device starts; updates under way finish. The feed stays held."""
     now = timezone.now()
     reason = f"Paused by {by.get_username()}" if by is not None else "Paused by an operator"

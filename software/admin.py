@@ -6,6 +6,8 @@ Adding and deleting go through software.services; this module only shows the res
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
@@ -59,7 +61,7 @@ class SoftwareAddForm(forms.ModelForm):
         self.fields["cache"].initial = settings.GOOSEBIT_REMOTE_SOFTWARE_CACHE
 
     def clean(self):
-        cleaned = super().clean()
+        cleaned = cast(dict[str, Any], super().clean())
         package = cleaned.get("package")
         url = (cleaned.get("remote_url") or "").strip()
         if bool(package) == bool(url):

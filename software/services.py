@@ -55,7 +55,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 CHUNK_SIZE = 1024 * 1024
-EXTENSIONS = {Software.ImageFormat.SWU: ".swu", Software.ImageFormat.RAUC: ".raucb"}
+EXTENSIONS: dict[str, str] = {Software.ImageFormat.SWU: ".swu", Software.ImageFormat.RAUC: ".raucb"}
 _UNSAFE_CHARACTERS = re.compile(r"[^A-Za-z0-9._+~-]+")
 _MAX_FILENAME = 200
 

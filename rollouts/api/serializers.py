@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth.models import User
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from devices.models import Device
 from rollouts import selectors
 from rollouts.models import Action, ActionStatus, Rollout
 from software.models import Software
@@ -33,7 +35,9 @@ class RolloutStatsSerializer(serializers.Serializer):
 
 class RolloutSerializer(serializers.ModelSerializer):
     software = SoftwareRefSerializer(read_only=True)
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True
+    )
     stats = serializers.SerializerMethodField()
 
     class Meta:
@@ -135,7 +139,9 @@ class ActionStatusSerializer(serializers.ModelSerializer):
 
 
 class ActionSerializer(serializers.ModelSerializer):
-    device = serializers.SlugRelatedField(slug_field="controller_id", read_only=True)
+    device: serializers.SlugRelatedField[Device] = serializers.SlugRelatedField(
+        slug_field="controller_id", read_only=True
+    )
     software = SoftwareRefSerializer(read_only=True)
 
     class Meta:
@@ -165,4 +171,5 @@ class ActionDetailSerializer(ActionSerializer):
 
     @extend_schema_field(ActionStatusSerializer(many=True))
     def get_statuses(self, action: Action) -> list[dict[str, Any]]:
-        return ActionStatusSerializer(action.statuses.order_by("id"), many=True).data
+        # many=True makes .data a ReturnList; the stubs type it as the single-object dict.
+        return ActionStatusSerializer(action.statuses.order_by("id"), many=True).data  # type: ignore[return-value]
