@@ -23,7 +23,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
 from django.conf import settings
 from django.core.files import File
@@ -102,7 +102,7 @@ def package_filename(raw: str, *, image_format: str, version: str) -> str:
 
 
 def _receive(
-    source: BinaryIO,
+    source: IO[bytes],
     *,
     expected_size: int | None,
     on_progress: ProgressCallback | None,
@@ -268,7 +268,7 @@ def _finish(
 
 def software_create_from_file(
     *,
-    file: BinaryIO,
+    file: IO[bytes],
     filename: str | None = None,
     on_progress: ProgressCallback | None = None,
 ) -> Software:
