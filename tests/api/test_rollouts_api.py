@@ -63,6 +63,7 @@ def test_create_returns_the_draft_with_its_statistics(api, settings):
         "finished_at": None,
         "stats": {**ZERO_STATS, "targeted": 1, "not_started": 1},
     }
+    assert rollout.created_by is not None
     assert rollout.created_by.username == "root"
 
 
@@ -331,6 +332,7 @@ def test_an_action_shows_its_update_log(api, client):
     make_device("a", sw_version="1.0.0")
     action_id = offered_action_id(client, "a")
     client.get(f"{BASE}/a/deploymentBase/{action_id}")
+    assert action_id is not None
     feedback(client, "a", action_id, "proceeding")
 
     response = api.get(f"/api/v1/actions/{action_id}/")

@@ -69,4 +69,5 @@ def test_a_recent_last_seen_is_not_recorded_again(settings, django_assert_num_qu
     with django_assert_num_queries(1):
         services.device_record_poll(device=stale, ip="10.0.0.1")
     stale.refresh_from_db()
+    assert stale.last_seen is not None
     assert timezone.now() - stale.last_seen < timedelta(seconds=5)

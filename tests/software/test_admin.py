@@ -124,6 +124,7 @@ def test_deleting_in_the_admin_removes_the_file_after_commit(
 
     assert response.status_code == 302
     assert Software.objects.count() == 0
+    assert software.file.name is not None
     assert not software.file.storage.exists(software.file.name)
 
 
