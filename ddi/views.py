@@ -133,10 +133,13 @@ def _negotiate(request: HttpRequest) -> str | None:
 
 
 def _has_json_body(request: HttpRequest) -> bool:
-    return request.META.get("CONTENT_TYPE", "").split(";")[0].strip().lower() == JSON
+    content_type: str = request.META.get("CONTENT_TYPE", "")
+    return content_type.split(";")[0].strip().lower() == JSON
 
 
-def ddi_view(*methods: str, negotiate: bool = True) -> Callable:
+def ddi_view(
+    *methods: str, negotiate: bool = True
+) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
     allowed = set(methods) | ({"HEAD"} if "GET" in methods else set())
 
     def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
