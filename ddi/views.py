@@ -139,13 +139,13 @@ def _has_json_body(request: HttpRequest) -> bool:
 
 def ddi_view(
     *methods: str, negotiate: bool = True
-) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+) -> Callable[[Callable[..., HttpResponseBase]], Callable[..., HttpResponseBase]]:
     allowed = set(methods) | ({"HEAD"} if "GET" in methods else set())
 
-    def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    def decorator(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
         @csrf_exempt
         @functools.wraps(view)
-        def wrapper(request: HttpRequest, tenant: str, controller_id: str, **kwargs: Any) -> HttpResponse:
+        def wrapper(request: HttpRequest, tenant: str, controller_id: str, **kwargs: Any) -> HttpResponseBase:
             if request.method not in allowed:
                 response = _empty(405)
                 response["Allow"] = ", ".join(sorted(allowed))
