@@ -43,9 +43,11 @@ bench: install
 	@bash .ci/system-deps wrk
 	$(BIN)/python bench/ddi_bench.py $(BENCH_ARGS)
 
+## lint: ruff (style, imports, common bugs) and mypy (types, with the Django and DRF plugins)
 lint: install-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 format: install-test
 	$(BIN)/ruff check --fix .

@@ -297,6 +297,7 @@ def wrk(
         "wrk", "-t1", f"-c{connections}", f"-d{duration:g}s", "--latency", "--timeout", "10s",
         "-s", str(BENCH / script), server.base_url, "--", *script_args,
     ]  # fmt: skip
+    assert server.process is not None, "measured only while the server runs"
     pg_before, server_before = postgres_cpu(), process_tree_cpu(server.process.pid)
     before = (children_cpu(), machine_busy())
     wall0 = time.monotonic()

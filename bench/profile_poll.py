@@ -62,7 +62,7 @@ COMPONENTS = [
 
 def print_components(profiler: cProfile.Profile, root: str) -> None:
     """Own time (tottime) summed per component: which layer the poll's time is spent in."""
-    stats = pstats.Stats(profiler).stats  # {(file, line, name): (cc, nc, tottime, cumtime, callers)}
+    stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]  # not in typeshed; {(file, line, name): (cc, nc, tottime, cumtime, callers)}
     totals: dict[str, float] = {}
     for (filename, _, _), (_, _, tottime, _, _) in stats.items():
         for label, needles in [*COMPONENTS, ("Python itself (builtins, stdlib)", ("",))]:
@@ -154,7 +154,8 @@ def main(argv: list[str] | None = None) -> int:
 
         def get(path: str) -> int:
             status: list[str] = []
-            body = b"".join(application(get_environ(path), lambda s, h, *_: status.append(s)))
+            # start_response's return value (a write callable) is never used here.
+            body = b"".join(application(get_environ(path), lambda s, h, *_: status.append(s)))  # type: ignore[arg-type]
             assert status[0].startswith("200"), (status, body)
             return len(body)
 

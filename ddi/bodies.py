@@ -39,7 +39,7 @@ def read_body(request: HttpRequest, *, limit: int) -> bytes:
     elif "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
         # Django's own stream reads nothing without a Content-Length; the WSGI server (gunicorn)
         # has decoded the chunks into its input stream, so read that, bounded.
-        stream = cast(IO[bytes] | None, request.environ.get("wsgi.input"))
+        stream = cast(IO[bytes] | None, request.META.get("wsgi.input"))
         body = stream.read(limit + 1) if stream is not None else b""
     else:
         body = b""  # no length and not chunked: HTTP says there is no body

@@ -153,7 +153,8 @@ def parse_feedback(body: bytes) -> Feedback:
         raise BodyNotReadable(
             f"status.result.finished must be success, failure or none, got {_shown(result.get('finished'))}"
         )
-    progress = result.get("progress") if isinstance(result.get("progress"), dict) else {}
+    raw_progress = result.get("progress")
+    progress: dict[str, Any] = raw_progress if isinstance(raw_progress, dict) else {}
     details = status.get("details") or []
     if not isinstance(details, list):
         details = [details]

@@ -19,6 +19,7 @@ from urllib.parse import quote
 from django.conf import settings
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.views.decorators.csrf import csrf_exempt
 
 from ddi import serializers
@@ -151,16 +152,19 @@ def _negotiate(request: HttpRequest) -> str | None:
 
 
 def _has_json_body(request: HttpRequest) -> bool:
-    return request.META.get("CONTENT_TYPE", "").split(";")[0].strip().lower() == JSON
+    content_type: str = request.META.get("CONTENT_TYPE", "")
+    return content_type.split(";")[0].strip().lower() == JSON
 
 
-def ddi_view(*methods: str, negotiate: bool = True) -> Callable:
+def ddi_view(
+    *methods: str, negotiate: bool = True
+) -> Callable[[Callable[..., HttpResponseBase]], Callable[..., HttpResponseBase]]:
     allowed = set(methods) | ({"HEAD"} if "GET" in methods else set())
 
-    def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    def decorator(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
         @csrf_exempt
         @functools.wraps(view)
-        def wrapper(request: HttpRequest, tenant: str, controller_id: str, **kwargs: Any) -> HttpResponse:
+        def wrapper(request: HttpRequest, tenant: str, controller_id: str, **kwargs: Any) -> HttpResponseBase:
             if request.method not in allowed:
                 response = _empty(405)
                 response["Allow"] = ", ".join(sorted(allowed))
@@ -372,7 +376,9 @@ def artifacts(request: HttpRequest, ctx: DdiContext, software_id: int) -> HttpRe
 
 
 @ddi_view("GET", negotiate=False)
-def artifact_download(request: HttpRequest, ctx: DdiContext, software_id: int, filename: str) -> HttpResponse:
+def artifact_download(
+    request: HttpRequest, ctx: DdiContext, software_id: int, filename: str
+) -> HttpResponseBase:
     action = _accessible_action(ctx, software_id)
     software = action.software
     if filename == software.filename:

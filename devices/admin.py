@@ -7,7 +7,7 @@ and clicks into service calls and service errors into messages.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib import admin, messages
@@ -16,7 +16,6 @@ from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import QuerySet
 from django.db.models.fields.json import KT
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
@@ -28,6 +27,7 @@ from django.utils.text import smart_split
 
 from devices import display, selectors, services
 from devices.models import Device, Hardware
+from goosebit_project.admin_mixins import HistoryGoesWithItsOwnerMixin, RefuseHiddenActionsMixin
 from goosebit_project.lib.errors import DomainError
 from goosebit_project.lib.tokens import MAX_TOKEN_LENGTH
 from goosebit_project.lib.versions import Version, versions_equal
@@ -59,34 +59,7 @@ def by_version(items: list[Software]) -> list[Software]:
     return sorted(items, key=lambda software: (Version(software.version), software.created), reverse=True)
 
 
-class RefuseHiddenActionsMixin:
-    """The admin hides bulk actions a user may not run; this refuses them (403) when posted
-    anyway, where Django would only redirect with "No action selected". Shared by the fleet's
-    ModelAdmins (devices, software, rollouts)."""
-
-    def changelist_view(self, request, extra_context=None):
-        if request.method == "POST":
-            allowed = self.get_actions(request)
-            if any(name and name not in allowed for name in request.POST.getlist("action")):
-                raise PermissionDenied
-        return super().changelist_view(request, extra_context)
-
-
-class HistoryGoesWithItsOwnerMixin:
-    """Update history is read-only (nobody may delete an action by hand), yet deleting a device
-    deletes its actions, and a rollout or software with actions is protected: the permission that
-    counts is the one on the owner, so a missing one on actions must not block or hide that."""
-
-    def get_deleted_objects(
-        self, objs: QuerySet[Any] | list[Any], request: HttpRequest
-    ) -> tuple[list[Any], dict[str, int], set[str], list[Any]]:
-        deleted, counts, perms_needed, protected = super().get_deleted_objects(  # type: ignore[misc]
-            objs, request
-        )
-        perms_needed.discard(Action._meta.verbose_name)
-        return deleted, counts, perms_needed, protected
-
-
+# The mixin calls ModelAdmin methods; type checkers see that base, Python sees a plain mixin.
 @admin.register(Hardware)
 class HardwareAdmin(admin.ModelAdmin):
     list_display = ["model", "revision", "device_link"]
@@ -114,10 +87,11 @@ class _SelectorFilter(admin.SimpleListFilter):
         return self.buckets
 
     def queryset(self, request, queryset):
-        if self.value() is None:
+        value = self.value()
+        if value is None:
             return queryset
         try:
-            return self.select(queryset, self.value())
+            return self.select(queryset, value)
         except ValueError as error:
             raise IncorrectLookupParameters(error) from None
 
@@ -220,7 +194,7 @@ class DeviceForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        field = self.fields.get("assigned_software")
+        field = cast("forms.ModelChoiceField[Software] | None", self.fields.get("assigned_software"))
         if field is not None:
             software = Software.objects.all()
             if self.instance.pk:
@@ -238,7 +212,7 @@ class DeviceForm(forms.ModelForm):
             raise forms.ValidationError(error.message) from None
 
     def clean(self):
-        data = super().clean()
+        data = cast(dict[str, Any], super().clean())
         mode = data.get("update_mode")
         if mode:
             device = (
@@ -269,11 +243,15 @@ class AssignSoftwareForm(forms.Form):
 
     def __init__(self, *args, software: list[Software], **kwargs):
         super().__init__(*args, **kwargs)
-        self.software = {item.pk: item for item in software}
-        self.fields["software"].choices = [(item.pk, software_label(item)) for item in software]
+        # Declared fields live in base_fields (the form metaclass takes them off the class), so
+        # the name is free on instances; the stubs still see the class attribute.
+        self.software = {item.pk: item for item in software}  # type: ignore[assignment]
+        cast(forms.TypedChoiceField, self.fields["software"]).choices = [
+            (item.pk, software_label(item)) for item in software
+        ]
 
     def clean_software(self) -> Software:
-        return self.software[self.cleaned_data["software"]]
+        return self.software[self.cleaned_data["software"]]  # type: ignore[index]  # see __init__
 
 
 class FeedForm(forms.Form):
@@ -663,11 +641,12 @@ class DeviceAdmin(RefuseHiddenActionsMixin, HistoryGoesWithItsOwnerMixin, admin.
             if obj.hardware_id is None:
                 return "None until the device reports its hardware."
             return "None: nothing in this mode fits the device's hardware."
-        why = {
+        reasons: dict[str, str] = {
             Action.Reason.ROLLOUT: "from rollout",
             Action.Reason.LATEST: "the latest compatible software",
             Action.Reason.ASSIGNED: "assigned",
-        }[target.reason]
+        }
+        why = reasons[target.reason]
         current = " (installed)" if versions_equal(target.software.version, obj.sw_version) else ""
         if target.rollout is not None:
             url = reverse("admin:rollouts_rollout_change", args=[target.rollout.pk])

@@ -21,7 +21,7 @@ from rollouts.models import Action, ActionStatus, Rollout
 
 DASH = mark_safe('<span class="gb-muted">–</span>')  # an empty cell
 # Tones are CSS modifiers (static/goosebit/admin.css): muted, info, warn, active, ok, bad.
-DEVICE_STATE_TONES = {
+DEVICE_STATE_TONES: dict[str, str] = {
     Device.State.UNKNOWN: "muted",
     Device.State.REGISTERED: "info",
     Device.State.PENDING: "warn",
@@ -31,7 +31,7 @@ DEVICE_STATE_TONES = {
     Device.State.CANCELING: "warn",
     Device.State.ROLLED_BACK: "bad",
 }
-ACTION_STATUS_TONES = {
+ACTION_STATUS_TONES: dict[str, str] = {
     Action.Status.PENDING: "warn",
     Action.Status.RUNNING: "active",
     Action.Status.CANCELING: "warn",
@@ -39,7 +39,7 @@ ACTION_STATUS_TONES = {
     Action.Status.FINISHED: "ok",
     Action.Status.ERROR: "bad",
 }
-ROLLOUT_STATUS_TONES = {
+ROLLOUT_STATUS_TONES: dict[str, str] = {
     Rollout.Status.DRAFT: "muted",
     Rollout.Status.RUNNING: "active",
     Rollout.Status.PAUSED: "warn",
@@ -55,7 +55,7 @@ ACTION_BAR_ORDER = (
     Action.Status.CANCELING,
     Action.Status.CANCELED,
 )
-UPDATE_MODE_SHORT = {
+UPDATE_MODE_SHORT: dict[str, str] = {
     Device.UpdateMode.ROLLOUT: "Rollout",
     Device.UpdateMode.LATEST: "Latest",
     Device.UpdateMode.ASSIGNED: "Assigned",

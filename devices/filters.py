@@ -9,7 +9,7 @@ from devices.models import Device
 from goosebit_project.api_filters import IdFilter, WordChoiceFilter
 
 # README's glossary: the word clients filter by for each stored device state.
-DEVICE_STATE_WORDS = {
+DEVICE_STATE_WORDS: dict[str, str] = {
     Device.State.UNKNOWN: "unknown",
     Device.State.REGISTERED: "registered",
     Device.State.PENDING: "waiting",

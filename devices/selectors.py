@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.db import connections, router
@@ -39,7 +39,7 @@ _POLL_ATTNAMES = [field.attname for field in _POLL_FIELDS]
 def _device_lookup(alias: str) -> tuple[str, list[list]]:
     """The lookup's SQL and, per column, the backend's value converters (as the ORM applies)."""
     connection = connections[alias]
-    columns = ", ".join(connection.ops.quote_name(field.column) for field in _POLL_FIELDS)
+    columns = ", ".join(connection.ops.quote_name(cast(str, field.column)) for field in _POLL_FIELDS)
     table = connection.ops.quote_name(Device._meta.db_table)
     sql = f"SELECT {columns} FROM {table} WHERE {connection.ops.quote_name('controller_id')} = %s"
     converters = []
@@ -169,7 +169,7 @@ def action_failures_recent(*, limit: int = 8) -> list[Action]:
         device=OuterRef("device"),
         status__in=[Action.Status.FINISHED, Action.Status.ERROR],
     )
-    failures = list(
+    failures: list[Action] = list(
         Action.objects.filter(status=Action.Status.ERROR)
         .filter(~Exists(later_result))
         .select_related("device", "software", "rollout")
@@ -177,7 +177,9 @@ def action_failures_recent(*, limit: int = 8) -> list[Action]:
         .order_by("-finished_at", "-id")[:limit]
     )
     for action in failures:
-        action.error_line = error_line(action.failure_details or action.last_details or [])
+        # Attributes the dashboard template reads, like the device list's ``target``.
+        details = action.failure_details or action.last_details or []  # type: ignore[attr-defined]
+        action.error_line = error_line(details)  # type: ignore[attr-defined]
     return failures
 
 
@@ -255,10 +257,10 @@ def targets_for_devices(*, devices: Sequence[Device]) -> dict[int, rollout_selec
     latest: dict[int, Software] = {}
     if latest_boards:
         candidates: dict[int, list[Software]] = defaultdict(list)
-        for software in Software.objects.filter(compatibility__in=latest_boards).annotate(
+        for candidate in Software.objects.filter(compatibility__in=latest_boards).annotate(
             board=F("compatibility")
         ):
-            candidates[software.board].append(software)
+            candidates[candidate.board].append(candidate)
         latest = {
             board: max(found, key=lambda software: (Version(software.version), software.created))
             for board, found in candidates.items()
@@ -276,8 +278,8 @@ def targets_for_devices(*, devices: Sequence[Device]) -> dict[int, rollout_selec
             .select_related("software")
             .order_by("-took_feed", "-id")
         )
-        for rollout in rollouts:
-            owners.setdefault((rollout.feed, rollout.board), rollout)
+        for holding in rollouts:
+            owners.setdefault((holding.feed, holding.board), holding)
 
     targets: dict[int, rollout_selectors.Target | None] = {}
     for device in devices:
@@ -288,7 +290,7 @@ def targets_for_devices(*, devices: Sequence[Device]) -> dict[int, rollout_selec
         elif mode == Device.UpdateMode.ASSIGNED:
             if device.assigned_software_id is not None:
                 target = rollout_selectors.Target(
-                    software=device.assigned_software, reason=Action.Reason.ASSIGNED
+                    software=cast(Software, device.assigned_software), reason=Action.Reason.ASSIGNED
                 )
         elif mode == Device.UpdateMode.LATEST:
             software = latest.get(device.hardware_id)
@@ -475,8 +477,10 @@ def devices_in_rollout(
     )
     if name != "succeeded":
         return selected
-    reported = set(selected.order_by().values_list("sw_version", flat=True).distinct())
-    older = rollout_selectors.rolled_back_versions(reported=reported, version=rollout.software.version)
+    reported_versions = set(selected.order_by().values_list("sw_version", flat=True).distinct())
+    older = rollout_selectors.rolled_back_versions(
+        reported=reported_versions, version=rollout.software.version
+    )
     if bucket == "rolled_back":
         return selected.filter(sw_version__in=older)
     return selected.exclude(sw_version__in=older)

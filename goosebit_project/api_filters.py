@@ -14,9 +14,10 @@ MAX_ID = 2**63 - 1  # the largest BigAutoField value
 class IdFilter(django_filters.NumberFilter):
     """A primary-key filter: whole numbers in the id range, else 400 (not a database overflow)."""
 
-    field_class = forms.IntegerField
+    # Any form field class works here; the stubs pin NumberFilter's to DecimalField.
+    field_class = forms.IntegerField  # type: ignore[assignment]
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("min_value", 1)
         kwargs.setdefault("max_value", MAX_ID)
         super().__init__(*args, **kwargs)

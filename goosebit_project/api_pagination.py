@@ -33,7 +33,11 @@ class BoundedLimitOffsetPagination(LimitOffsetPagination):
 
     def get_limit(self, request: Request) -> int:
         return _bounded_int(
-            request, self.limit_query_param, default=self.default_limit, minimum=1, maximum=MAX_LIMIT
+            request,
+            self.limit_query_param,
+            default=self.default_limit or MAX_LIMIT,
+            minimum=1,
+            maximum=MAX_LIMIT,
         )
 
     def get_offset(self, request: Request) -> int:

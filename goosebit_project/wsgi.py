@@ -33,11 +33,14 @@ class DeviceWSGIHandler(WSGIHandler):
     """A Django handler for the DDI API alone: no middleware, URLconf ``ddi.urls``."""
 
     def load_middleware(self, is_async: bool = False) -> None:
-        self._view_middleware = []
-        self._template_response_middleware = []
-        self._exception_middleware = []
+        self._view_middleware: list[Any] = []
+        self._template_response_middleware: list[Any] = []
+        self._exception_middleware: list[Any] = []
         # A database outage answers 503 with hawkBit's error body, logged once (faults.py).
-        self._middleware_chain = convert_exception_to_response(guard_database(self._get_response, kind="ddi"))
+        # BaseHandler._get_response is Django's own (private, so not in the stubs).
+        self._middleware_chain = convert_exception_to_response(
+            guard_database(self._get_response, kind="ddi")  # type: ignore[attr-defined]
+        )
 
     def get_response(self, request):
         request.urlconf = "ddi.urls"

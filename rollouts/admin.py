@@ -7,10 +7,13 @@ Every change goes through rollouts.services; the numbers come from rollouts.sele
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, cast
 
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
@@ -20,11 +23,16 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from devices import display
-from devices.admin import HistoryGoesWithItsOwnerMixin, RefuseHiddenActionsMixin
+from goosebit_project.admin_mixins import HistoryGoesWithItsOwnerMixin, RefuseHiddenActionsMixin
 from goosebit_project.lib.errors import DomainError
 from goosebit_project.lib.versions import Version
 from rollouts import selectors, services
 from rollouts.models import Action, ActionStatus, Rollout
+
+if TYPE_CHECKING:
+    from django.contrib.admin.options import _FieldGroups
+
+    from software.models import Software
 
 SAFETY_FIELDS = ["pause_on_failure_percent", "pause_min_results", "pause_on_failure_count", "max_parallel"]
 # What the form calls each safety setting; errors name the setting by this label, never by field.
@@ -123,11 +131,12 @@ class RolloutForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        field = self.fields.get("software")
+        field = cast("forms.ModelChoiceField[Software] | None", self.fields.get("software"))
         if field is not None:
             # Highest version first, each with the boards it fits: what an operator chooses by.
             software = sorted(
-                field.queryset.prefetch_related("compatibility"),
+                # A field made from the ForeignKey always has its queryset.
+                cast("QuerySet[Software]", field.queryset).prefetch_related("compatibility"),
                 key=lambda item: (Version(item.version), item.created),
                 reverse=True,
             )
@@ -142,7 +151,7 @@ class RolloutForm(forms.ModelForm):
             ]
 
     def clean(self) -> dict:
-        cleaned = super().clean()
+        cleaned = cast(dict[str, Any], super().clean())
         safety = {field: cleaned.get(field, getattr(self.instance, field)) for field in SAFETY_FIELDS}
         if all(field not in self.errors for field in SAFETY_FIELDS):
             try:
@@ -189,7 +198,7 @@ class RolloutAdmin(RefuseHiddenActionsMixin, HistoryGoesWithItsOwnerMixin, admin
             return db_field.formfield(**kwargs)
         return super().formfield_for_dbfield(db_field, request, **kwargs)
 
-    def get_fields(self, request: HttpRequest, obj: Rollout | None = None) -> list[str]:
+    def get_fields(self, request: HttpRequest, obj: Rollout | None = None) -> _FieldGroups:
         if obj is None:
             return ["name", "feed", "software", "start", *SAFETY_FIELDS]
         return ["name", "feed", "software", "status", "statistics", *SAFETY_FIELDS, *self._timestamps]
@@ -203,7 +212,8 @@ class RolloutAdmin(RefuseHiddenActionsMixin, HistoryGoesWithItsOwnerMixin, admin
         return ["feed", "software", "status", "statistics", *self._timestamps]
 
     def get_changeform_initial_data(self, request: HttpRequest) -> dict:
-        initial = super().get_changeform_initial_data(request)
+        # The stubs allow only the str values of query parameters; any value is a valid initial.
+        initial = cast(dict[str, Any], super().get_changeform_initial_data(request))
         initial.setdefault("pause_on_failure_percent", settings.GOOSEBIT_ROLLOUT_PAUSE_ON_FAILURE_PERCENT)
         initial.setdefault("pause_min_results", settings.GOOSEBIT_ROLLOUT_PAUSE_MIN_RESULTS)
         initial.setdefault("pause_on_failure_count", settings.GOOSEBIT_ROLLOUT_PAUSE_ON_FAILURE_COUNT)
@@ -277,7 +287,7 @@ class RolloutAdmin(RefuseHiddenActionsMixin, HistoryGoesWithItsOwnerMixin, admin
             feed=data["feed"],
             software=data["software"],
             start=data["start"],
-            created_by=request.user,
+            created_by=cast(User, request.user),  # the admin lets in only signed-in staff
             **safety,
         )
         obj.pk = rollout.pk
@@ -331,7 +341,7 @@ class RolloutAdmin(RefuseHiddenActionsMixin, HistoryGoesWithItsOwnerMixin, admin
                     }
                     for rollout in drafts
                 ],
-                "selected": request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME),
+                "selected": request.POST.getlist(ACTION_CHECKBOX_NAME),
                 "select_across": request.POST.get("select_across") == "1",
             },
         )
@@ -342,7 +352,7 @@ class RolloutAdmin(RefuseHiddenActionsMixin, HistoryGoesWithItsOwnerMixin, admin
             request,
             queryset,
             "Paused",
-            lambda rollout: services.rollout_pause(rollout=rollout, by=request.user),
+            lambda rollout: services.rollout_pause(rollout=rollout, by=cast(User, request.user)),
         )
 
     @admin.action(description="Resume selected rollouts", permissions=["change"])
@@ -425,7 +435,10 @@ class RolloutAdmin(RefuseHiddenActionsMixin, HistoryGoesWithItsOwnerMixin, admin
             return HttpResponseNotAllowed(["POST"])
         rollout = self._rollout_for(request, object_id)
         return self._transition(
-            request, rollout, lambda: services.rollout_pause(rollout=rollout, by=request.user), "Paused"
+            request,
+            rollout,
+            lambda: services.rollout_pause(rollout=rollout, by=cast(User, request.user)),
+            "Paused",
         )
 
     def resume_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
@@ -440,7 +453,7 @@ class ActionStatusInline(admin.TabularInline):
     extra = 0
     can_delete = False
     fields = ["created", "source", "channel", "execution", "finished", "progress", "code", "details"]
-    readonly_fields = fields
+    readonly_fields = fields  # type: ignore[assignment]  # names only; the stubs read `fields` as groups
     ordering = ["-id"]
 
     def has_add_permission(self, request: HttpRequest, obj: Action | None = None) -> bool:

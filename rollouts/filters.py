@@ -19,7 +19,7 @@ class RolloutFilterSet(django_filters.FilterSet):
 
 
 # README's glossary: the word clients filter by for each stored action status.
-ACTION_STATUS_WORDS = {
+ACTION_STATUS_WORDS: dict[str, str] = {
     Action.Status.PENDING: "waiting",
     Action.Status.RUNNING: "in_progress",
     Action.Status.CANCELING: "canceling",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
 from django.core.cache import cache
 from django.db.models import Case, CharField, Count, Exists, F, OuterRef, Q, QuerySet, Subquery, Value, When
@@ -86,7 +87,7 @@ def target_for_device(*, device: Device) -> Target | None:
     if mode == Device.UpdateMode.ASSIGNED:
         if device.assigned_software_id is None:
             return None
-        return Target(software=device.assigned_software, reason=Action.Reason.ASSIGNED)
+        return Target(software=cast(Software, device.assigned_software), reason=Action.Reason.ASSIGNED)
     if mode == Device.UpdateMode.LATEST:
         software = software_latest_for(hardware_id=device.hardware_id)
         return Target(software=software, reason=Action.Reason.LATEST) if software else None
@@ -140,7 +141,7 @@ class _WorkerTargets:
                 self.entries = {}
                 self.generation = generation
             self.checked = now
-        return self.generation
+        return cast(int, self.generation)  # set above when it was None
 
     def reset(self, generation: int) -> None:
         self.entries = {}
@@ -339,7 +340,7 @@ class RolloutStats:
         }
 
 
-STATUS_BUCKET = {
+STATUS_BUCKET: dict[str, str] = {
     Action.Status.PENDING: "pending",
     Action.Status.RUNNING: "running",
     Action.Status.CANCELING: "running",
@@ -385,11 +386,11 @@ def rollout_stats(*, rollout: Rollout) -> RolloutStats:
         .order_by()
     )
     already = not_started = 0
-    for row in idle:
-        if versions_equal(row["sw_version"], version):
-            already += row["devices"]
+    for idle_row in idle:
+        if versions_equal(idle_row["sw_version"], version):
+            already += idle_row["devices"]
         else:
-            not_started += row["devices"]
+            not_started += idle_row["devices"]
     return RolloutStats(
         targeted=sum(counts.values()) + already + not_started,
         not_started=not_started,

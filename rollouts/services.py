@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import IntegrityError, connection, transaction
 from django.db.models import BigIntegerField, Count, Func, ProtectedError, Sum
 from django.utils import timezone
@@ -147,6 +147,8 @@ def _idle_state(device: Device) -> str:
 
 def _installed_version_newer(device: Device) -> bool:
     """The device reports a lower version than its last successful update installed."""
+    if device.installed_action_id is None:
+        return False
     installed = (
         Action.objects.filter(pk=device.installed_action_id)
         .values_list("software__version", flat=True)
@@ -197,8 +199,9 @@ def device_check_rollback(*, device: Device) -> bool:
         f"the device reports version {device.sw_version}, older than {installed.software.version} "
         "installed by this update: rolled back; it is offered again after an operator retry",
     )
-    if installed.rollout_id:
-        rollout_check_safety(rollout=installed.rollout)
+    rollout = installed.rollout if installed.rollout_id else None  # no query without a rollout
+    if rollout is not None:
+        rollout_check_safety(rollout=rollout)
     return True
 
 
@@ -439,7 +442,7 @@ def _apply_deployment_feedback(action: Action, feedback: Feedback, progress: int
             ):
                 action.status = Action.Status.ERROR
                 Device.objects.filter(pk=device_id).update(state=Device.State.ERROR, force_update=False)
-                if action.rollout_id:
+                if action.rollout is not None:  # no query without a rollout_id
                     rollout_check_safety(rollout=action.rollout)
             return
         # success or none: the device runs this software now ("install wins over cancel").
@@ -455,7 +458,7 @@ def _apply_deployment_feedback(action: Action, feedback: Feedback, progress: int
                 request_attributes=True,
                 force_update=False,
             )
-            if action.rollout_id:
+            if action.rollout is not None:  # no query without a rollout_id
                 rollout_check_finished(rollout=action.rollout)
         return
 
@@ -648,7 +651,7 @@ def rollout_create(
     pause_min_results: int | _Unset = UNSET,
     pause_on_failure_count: int | None | _Unset = UNSET,
     max_parallel: int | None | _Unset = UNSET,
-    created_by: AbstractBaseUser | None = None,
+    created_by: User | None = None,
 ) -> Rollout:
     """Create a rollout of ``software`` to the devices following ``feed``, as a draft or started.
 
@@ -758,7 +761,7 @@ def rollout_start(*, rollout: Rollout) -> Rollout:
     return rollout
 
 
-def rollout_pause(*, rollout: Rollout, by: AbstractBaseUser | None = None) -> Rollout:
+def rollout_pause(*, rollout: Rollout, by: User | None = None) -> Rollout:
     """running → paused: no new device starts; updates under way finish. The feed stays held."""
     now = timezone.now()
     reason = f"Paused by {by.get_username()}" if by is not None else "Paused by an operator"

@@ -6,6 +6,8 @@ Adding and deleting go through software.services; this module only shows the res
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
@@ -20,8 +22,8 @@ from django.template.defaultfilters import filesizeformat
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from devices.admin import HistoryGoesWithItsOwnerMixin, RefuseHiddenActionsMixin
 from devices.models import Device
+from goosebit_project.admin_mixins import HistoryGoesWithItsOwnerMixin, RefuseHiddenActionsMixin
 from goosebit_project.lib.versions import Version
 from rollouts.models import Rollout
 from software import services
@@ -59,7 +61,7 @@ class SoftwareAddForm(forms.ModelForm):
         self.fields["cache"].initial = settings.GOOSEBIT_REMOTE_SOFTWARE_CACHE
 
     def clean(self):
-        cleaned = super().clean()
+        cleaned = cast(dict[str, Any], super().clean())
         package = cleaned.get("package")
         url = (cleaned.get("remote_url") or "").strip()
         if bool(package) == bool(url):

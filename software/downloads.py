@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from typing import Any, cast
 from urllib.parse import quote
 
 from django.conf import settings
@@ -176,7 +177,7 @@ class _S3Reader:
         from storages.utils import clean_name
 
         self._object = storage.bucket.Object(storage._normalize_name(clean_name(name)))
-        self._pending = (first_range, self._get(first_range))
+        self._pending: tuple[tuple[int, int], Any] | None = (first_range, self._get(first_range))
 
     def _get(self, byte_range: tuple[int, int]):
         return self._object.get(Range=f"bytes={byte_range[0]}-{byte_range[1]}")["Body"]
@@ -270,10 +271,11 @@ def _local_path(storage, name: str) -> str | None:
 
 def _serve_stored(software: Software, ranges: list[tuple[int, int]] | None) -> HttpResponseBase:
     storage = software.file.storage
-    name = software.file.name
+    name = cast(str, software.file.name)  # a stored artifact always has a name
     if _is_s3(storage):
         if settings.GOOSEBIT_S3_DOWNLOAD_MODE == "redirect":
-            url = storage.url(
+            # S3Storage.url takes the response headers to sign; the stubs know only Storage.url.
+            url = storage.url(  # type: ignore[call-arg]
                 name,
                 parameters={
                     "ResponseContentDisposition": f"attachment;filename={software.filename}",
@@ -284,14 +286,18 @@ def _serve_stored(software: Software, ranges: list[tuple[int, int]] | None) -> H
         from botocore.exceptions import ClientError
 
         try:
-            reader = _S3Reader(storage, name, ranges[0] if ranges else (0, max(software.size - 1, 0)))
+            reader: _S3Reader | _FileReader = _S3Reader(
+                storage, name, ranges[0] if ranges else (0, max(software.size - 1, 0))
+            )
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
                 return _missing(software)
             raise
         if ranges:
             return _ranged_response(software, reader, ranges)
-        response = StreamingHttpResponse(_RangeBody(reader, [(0, software.size - 1)], software.size))
+        response: HttpResponseBase = StreamingHttpResponse(
+            _RangeBody(reader, [(0, software.size - 1)], software.size)
+        )
         _apply(response, {**_artifact_headers(software), "Content-Length": str(software.size)})
         return response
 

@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
 from django.conf import settings
 from django.core.files import File
@@ -61,7 +61,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 CHUNK_SIZE = 1024 * 1024
-EXTENSIONS = {Software.ImageFormat.SWU: ".swu", Software.ImageFormat.RAUC: ".raucb"}
+EXTENSIONS: dict[str, str] = {Software.ImageFormat.SWU: ".swu", Software.ImageFormat.RAUC: ".raucb"}
 _UNSAFE_CHARACTERS = re.compile(r"[^A-Za-z0-9._+~-]+")
 _MAX_FILENAME = 200
 
@@ -111,7 +111,7 @@ def package_filename(raw: str, *, image_format: str, version: str) -> str:
 
 
 def _receive(
-    source: BinaryIO,
+    source: IO[bytes],
     *,
     expected_size: int | None,
     on_progress: ProgressCallback | None,
@@ -326,7 +326,7 @@ def _finish(
 
 def software_create_from_file(
     *,
-    file: BinaryIO,
+    file: IO[bytes],
     filename: str | None = None,
     on_progress: ProgressCallback | None = None,
 ) -> Software:

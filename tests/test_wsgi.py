@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import sys
+from typing import Any
 
 import pytest
 
@@ -30,7 +31,7 @@ def call(path: str, method: str = "GET", body: bytes = b"", content_type: str = 
         "wsgi.input": io.BytesIO(body),
         "wsgi.errors": sys.stderr,
     }
-    started = {}
+    started: dict[str, Any] = {}
 
     def start_response(status, headers, exc_info=None):
         started["status"] = int(status.split()[0])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import template
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
@@ -60,7 +62,7 @@ def _device_panels() -> dict:
     states = selectors.device_state_counts()
     presence = selectors.device_presence_counts()
     total = sum(states.values())
-    state_rows = [
+    state_rows: list[dict[str, Any]] = [
         {
             "label": label,
             "count": states[value],
@@ -69,7 +71,7 @@ def _device_panels() -> dict:
         }
         for value, label in Device.State.choices
     ]
-    presence_rows = [
+    presence_rows: list[dict[str, Any]] = [
         {"label": "On time", "count": presence.online, "tone": "ok", "url": _devices_url(presence="online")},
         {
             "label": "Overdue",

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from devices.models import Device
 from rollouts import selectors
 from rollouts.models import Action, ActionStatus, Rollout
 from software.models import Software
@@ -37,7 +39,9 @@ class RolloutStatsSerializer(serializers.Serializer):
 
 class RolloutSerializer(serializers.ModelSerializer):
     software = SoftwareRefSerializer(read_only=True)
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True
+    )
     stats = serializers.SerializerMethodField()
 
     class Meta:
@@ -182,7 +186,9 @@ class ActionStatusSerializer(serializers.ModelSerializer):
 
 
 class ActionSerializer(serializers.ModelSerializer):
-    device = serializers.SlugRelatedField(slug_field="controller_id", read_only=True)
+    device: serializers.SlugRelatedField[Device] = serializers.SlugRelatedField(
+        slug_field="controller_id", read_only=True
+    )
     software = SoftwareRefSerializer(read_only=True)
 
     class Meta:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
+from django.contrib.auth.models import User
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -66,7 +67,7 @@ class RolloutViewSet(
         ``warnings`` says what to check, e.g. that it targets 0 devices right now."""
         data = _input(serializers.RolloutCreateSerializer, request.data)
         data["software"] = _software(data["software"])
-        rollout = services.rollout_create(created_by=request.user, **data)
+        rollout = services.rollout_create(created_by=cast(User, request.user), **data)
         rollout = self.get_queryset().get(pk=rollout.pk)
         body = {
             **serializers.RolloutSerializer(rollout).data,
@@ -95,7 +96,7 @@ class RolloutViewSet(
     @action(detail=True, methods=["post"])
     def pause(self, request: Request, pk: str) -> Response:
         """running → paused (no new device starts; the feed stays held)."""
-        return self._respond(services.rollout_pause(rollout=self.get_object(), by=request.user))
+        return self._respond(services.rollout_pause(rollout=self.get_object(), by=cast(User, request.user)))
 
     @extend_schema(request=None, responses=_ROLLOUT)
     @action(detail=True, methods=["post"])

@@ -266,6 +266,7 @@ def test_retry_cancel_and_force_quit(api, client):
     make_rollout(make_software("2.0.0"))
     make_device("dev-1", sw_version="1.0.0")
     action_id = offered_action_id(client, "dev-1")
+    assert action_id is not None
     feedback(client, "dev-1", action_id, "proceeding")
 
     canceled = post(api, f"{URL}dev-1/cancel-update/")

@@ -65,6 +65,7 @@ def test_create_returns_the_draft_with_its_statistics(api, settings):
         "stats": {**ZERO_STATS, "targeted": 1, "not_started": 1},
         "warnings": [],
     }
+    assert rollout.created_by is not None
     assert rollout.created_by.username == "root"
 
 
@@ -336,6 +337,7 @@ def test_an_action_links_its_paged_update_log(api, client):
     make_device("a", sw_version="1.0.0")
     action_id = offered_action_id(client, "a")
     client.get(f"{BASE}/a/deploymentBase/{action_id}")
+    assert action_id is not None
     feedback(client, "a", action_id, "proceeding")
 
     response = api.get(f"/api/v1/actions/{action_id}/")
@@ -366,6 +368,7 @@ def test_the_update_log_is_paged_newest_first_with_a_cap(api, client):
     make_rollout(make_software("2.0.0"))
     make_device("a", sw_version="1.0.0")
     action_id = offered_action_id(client, "a")
+    assert action_id is not None
     action = Action.objects.get(pk=action_id)
     ActionStatus.objects.bulk_create(
         ActionStatus(action=action, execution="proceeding", details=[f"line {index}"]) for index in range(600)

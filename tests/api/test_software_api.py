@@ -171,7 +171,7 @@ def test_a_url_can_be_cached_through_the_api(api, tmp_path):
 
     assert response.status_code == 201
     assert response.json()["remote"] is False
-    assert Software.objects.get().file.name.endswith("/u.swu")
+    assert (Software.objects.get().file.name or "").endswith("/u.swu")
 
 
 def test_a_file_that_is_not_a_package_is_a_400(api):
@@ -284,8 +284,9 @@ def test_a_client_that_disconnects_mid_upload_gets_a_400_and_leaves_nothing(tmp_
                 raise OSError("client disconnected")
             return super().read(size)
 
-    request._stream = LimitedStream(Disconnecting(body), len(body))
-    request._read_started = False
+    # Django's private request state: the stream a real server would hand over.
+    request._stream = LimitedStream(Disconnecting(body), len(body))  # type: ignore[assignment]
+    request._read_started = False  # type: ignore[attr-defined]
     force_authenticate(request, User.objects.create_superuser("root", password="x"))
 
     response = SoftwareViewSet.as_view({"post": "create"})(request)
@@ -308,6 +309,7 @@ def test_deleting_unused_software_is_a_204(api, django_capture_on_commit_callbac
 
     assert response.status_code == 204
     assert Software.objects.count() == 0
+    assert software.file.name is not None
     assert not software.file.storage.exists(software.file.name)
 
 

@@ -23,7 +23,7 @@ BASE = "http://testserver"
 # What a device that has already sent configData told us; such a device gets the normal sleep.
 KNOWN_ATTRIBUTES = {"hw_boardname": "board", "hw_revision": "1"}
 
-_DEVICE_STATE_FOR_ACTION = {
+_DEVICE_STATE_FOR_ACTION: dict[str, str] = {
     Action.Status.PENDING: Device.State.PENDING,
     Action.Status.RUNNING: Device.State.RUNNING,
     Action.Status.CANCELING: Device.State.CANCELING,
@@ -71,7 +71,13 @@ def send_json(
 
 
 def post_feedback(
-    client: Client, cid: str, action_id: int, body: dict, *, channel: str = "deploymentBase", **h
+    client: Client,
+    cid: str,
+    action_id: int,
+    body: dict | str | bytes,
+    *,
+    channel: str = "deploymentBase",
+    **h,
 ):
     return send_json(client, "post", ddi_url(cid, channel, action_id, "feedback"), body, **h)
 

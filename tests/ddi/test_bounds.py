@@ -6,6 +6,7 @@ import io
 import json
 
 import pytest
+from django.http import HttpResponse
 from django.test import RequestFactory
 
 from ddi import views
@@ -127,6 +128,7 @@ def test_a_chunked_body_over_the_limit_is_refused_after_reading_one_byte_past_it
         request, tenant="DEFAULT", controller_id="dev-1", action_id=action.pk
     )
 
+    assert isinstance(response, HttpResponse)
     assert (response.status_code, json.loads(response.content)) == (413, TOO_LARGE)
     assert stream.requested == 1025
     assert action.statuses.count() == 0

@@ -238,6 +238,7 @@ def test_hardware_comes_from_hw_boardname_and_hw_revision(ddi_client):
 
     assert response.status_code == 200
     device = Device.objects.select_related("hardware").get(controller_id="dev-1")
+    assert device.hardware is not None
     assert (device.hardware.model, device.hardware.revision) == ("rpi4", "1.2")
 
 
@@ -248,6 +249,7 @@ def test_hardware_comes_from_hw_model_when_there_is_no_hw_boardname(ddi_client):
 
     assert response.status_code == 200
     device = Device.objects.select_related("hardware").get(controller_id="dev-1")
+    assert device.hardware is not None
     assert (device.hardware.model, device.hardware.revision) == ("imx8", "b")
 
 
@@ -258,6 +260,7 @@ def test_hardware_revision_defaults_to_default(ddi_client):
 
     assert response.status_code == 200
     device = Device.objects.select_related("hardware").get(controller_id="dev-1")
+    assert device.hardware is not None
     assert (device.hardware.model, device.hardware.revision) == ("rpi4", "default")
     assert Hardware.objects.filter(model="rpi4").count() == 1
 

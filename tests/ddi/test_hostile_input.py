@@ -162,7 +162,11 @@ def test_cancel_feedback_with_an_object_as_execution_is_refused(ddi_client, devi
     action.save()
 
     response = post_feedback(
-        ddi_client, "dev-1", action.pk, feedback_body({}, "none"), channel="cancelAction"
+        ddi_client,
+        "dev-1",
+        action.pk,
+        feedback_body({}, "none"),  # type: ignore[arg-type]  # an object as execution, on purpose
+        channel="cancelAction",
     )
 
     assert response.status_code == 400
@@ -226,7 +230,7 @@ def test_an_action_id_with_thousands_of_digits_is_404_not_a_server_error(ddi_cli
 
 def test_a_lone_surrogate_in_details_is_stored_as_a_replacement_character(ddi_client, action):
     # json.dumps writes "\ud800" as an escape; PostgreSQL's jsonb refuses it (DataError).
-    body = feedback_body("proceeding", "none", ["bad \ud800 text", {"nested": "\udfff"}])
+    body = feedback_body("proceeding", "none", ["bad \ud800 text", {"nested": "\udfff"}])  # type: ignore[list-item]
 
     response = post_feedback(ddi_client, "dev-1", action.pk, body)
 

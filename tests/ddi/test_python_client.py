@@ -44,11 +44,15 @@ async def _deploy(host: str, download_to: str) -> dict:
         ddi = DDIClient(session, host, False, "any-token", "DEFAULT", "py-device")
         base = await ddi()
         href = base["_links"]["deploymentBase"]["href"]
-        action_id, resource = re.search(r"/deploymentBase/(.+)\?c=(.+)$", href).groups()
+        match = re.search(r"/deploymentBase/(.+)\?c=(.+)$", href)
+        assert match is not None
+        action_id, resource = match.groups()
         info = await ddi.deploymentBase[action_id](resource)
         artifact = info["deployment"]["chunks"][0]["artifacts"][0]
         url = artifact["_links"].get("download", artifact["_links"].get("download-http"))["href"]
-        module, filename = re.search(r"/softwaremodules/(.+)/artifacts/(.+)$", url).groups()
+        match = re.search(r"/softwaremodules/(.+)/artifacts/(.+)$", url)
+        assert match is not None
+        module, filename = match.groups()
         checksum = await ddi.softwaremodules[module].artifacts[filename](download_to)
         await ddi.deploymentBase[action_id].feedback(
             DeploymentStatusExecution.proceeding, DeploymentStatusResult.none, ["Download complete"]
@@ -74,6 +78,7 @@ def test_the_rauc_hawkbit_library_registers_downloads_and_reports_success(live_s
     )
     assert "configData" not in registration["after_config"].get("_links", {})
     device = Device.objects.get(controller_id="py-device")
+    assert device.hardware is not None
     assert (device.hardware.model, device.hardware.revision, device.sw_version) == ("board", "1", "1.0.0")
 
     content = b"rauc bundle bytes " * 4096

@@ -307,6 +307,7 @@ def test_a_poll_records_last_seen_and_the_client_address(ddi_client, settings):
     poll(ddi_client, "dev-1", REMOTE_ADDR="192.0.2.7")
 
     device.refresh_from_db()
+    assert device.last_seen is not None
     assert device.last_seen >= started
     assert device.last_ip == "192.0.2.7"
 
@@ -341,6 +342,7 @@ def test_last_seen_is_rewritten_once_the_last_seen_interval_has_passed(ddi_clien
     poll(ddi_client, "dev-1")
 
     device.refresh_from_db()
+    assert device.last_seen is not None
     assert device.last_seen > long_ago
 
 

@@ -226,6 +226,7 @@ def test_a_device_whose_update_failed_waits_for_an_operator_retry(ddi_client):
     device = known_device("dev-1", sw_version="1.0.0")
     make_rollout(make_software("2.0.0"))
     failed = _offered(ddi_client, device)
+    assert failed is not None
     _finish(ddi_client, device, failed, "failure")
 
     assert _offered(ddi_client, device) is None
@@ -237,6 +238,7 @@ def test_an_operator_retry_offers_the_failed_software_again(ddi_client, device_s
     software = make_software("2.0.0")
     make_rollout(software)
     failed = _offered(ddi_client, device)
+    assert failed is not None
     _finish(ddi_client, device, failed, "failure")
 
     device_services.device_retry(device=Device.objects.get(pk=device.pk))
@@ -251,6 +253,7 @@ def test_a_device_that_finished_is_not_offered_the_same_software_again(ddi_clien
     device = known_device("dev-1", sw_version="1.0.0")
     make_rollout(make_software("2.0.0"))
     action = _offered(ddi_client, device)
+    assert action is not None
     _finish(ddi_client, device, action)
 
     links = links_of(ddi_client, "dev-1")
@@ -293,6 +296,7 @@ def test_a_new_target_while_pending_cancels_the_old_action_directly(ddi_client, 
     old_software, new_software = make_software("2.0.0"), make_software("3.0.0")
     device_services.device_assign_software(device=device, software=old_software)
     old = _offered(ddi_client, device)
+    assert old is not None
 
     device_services.device_assign_software(device=Device.objects.get(pk=device.pk), software=new_software)
     new = _offered(ddi_client, device)
@@ -308,6 +312,7 @@ def test_a_new_target_while_running_asks_the_device_to_cancel_first(ddi_client, 
     old_software, new_software = make_software("2.0.0"), make_software("3.0.0")
     device_services.device_assign_software(device=device, software=old_software)
     old = _offered(ddi_client, device)
+    assert old is not None
     post_feedback(ddi_client, "dev-1", old.pk, feedback_body("proceeding", "none", ["downloading"]))
 
     device_services.device_assign_software(device=Device.objects.get(pk=device.pk), software=new_software)
@@ -337,6 +342,7 @@ def test_a_device_whose_update_is_running_keeps_being_offered_the_same_action(dd
     device = known_device("dev-1", sw_version="1.0.0")
     make_rollout(make_software("2.0.0"))
     action = _offered(ddi_client, device)
+    assert action is not None
     post_feedback(
         ddi_client, "dev-1", action.pk, feedback_body("proceeding", "none", ["All Chunks Installed."])
     )

@@ -81,6 +81,7 @@ def test_swupdate_registers_installs_and_confirms_the_update_after_a_reboot(
     )
     assert (client.out / "rootfs.img").read_bytes() == b"rootfs 2.0.0\n"
     action = last_action(server, client.controller_id)
+    assert action is not None
     assert action["status"] == "running"
     assert action["software_id"] == software_id
     executions = [(s["source"], s["execution"]) for s in action["statuses"]]
@@ -91,7 +92,9 @@ def test_swupdate_registers_installs_and_confirms_the_update_after_a_reboot(
 
     # The "reboot": the new image runs version 2.0.0 and SWUpdate starts in TESTING state (-c 2).
     client.stop()
-    assert last_action(server, client.controller_id)["status"] == "running"
+    action = last_action(server, client.controller_id)
+    assert action is not None
+    assert action["status"] == "running"
     client.sw_version = "2.0.0"
     client.start(confirm=2)
 

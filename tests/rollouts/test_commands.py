@@ -37,8 +37,8 @@ def cli(capsys, monkeypatch):
     # transaction, so keep it open.
     monkeypatch.setattr(connections, "close_all", lambda: None)
 
-    def invoke(*argv: str) -> tuple[int, str, str]:
-        code = 0
+    def invoke(*argv: str) -> tuple[str | int | None, str, str]:
+        code: str | int | None = 0
         try:
             ManagementUtility(["manage.py", *argv]).execute()
         except SystemExit as exit_:
@@ -316,6 +316,7 @@ def test_cancel_update_and_force_quit(client):
     make_device("busy", sw_version="1.0.0")
     waiting = offered_action_id(client, "waiting")
     busy = offered_action_id(client, "busy")
+    assert busy is not None
     feedback(client, "busy", busy, "proceeding")
 
     assert run_json("cancel_update", "waiting", "busy") == [
@@ -335,6 +336,7 @@ def test_cancel_update_without_an_update_changes_nothing(client):
     with pytest.raises(CommandError, match="^device idle has no update under way to cancel$"):
         run("cancel_update", "waiting", "idle")
 
+    assert waiting is not None
     assert Action.objects.get(pk=waiting).status == Action.Status.PENDING
 
 
@@ -343,11 +345,13 @@ def test_device_status_shows_mode_target_state_and_the_action_log(client):
     make_device("a", sw_version="1.0.0", name="kiosk")
     action_id = offered_action_id(client, "a")
     client.get(f"/DEFAULT/controller/v1/a/deploymentBase/{action_id}")
+    assert action_id is not None
     feedback(client, "a", action_id, "proceeding")
 
     data = run_json("device_status", "a", "--lines", "2")
 
     device = Device.objects.get(controller_id="a")
+    assert device.last_seen is not None
     action = Action.objects.get(pk=action_id)
     assert data == {
         "device": "a",

@@ -81,6 +81,7 @@ def test_canceling_a_running_update_asks_the_device_and_force_quit_closes_it(cli
     make_rollout(make_software("2.0.0"))
     device = make_device("dev-1", sw_version="1.0.0")
     action_id = offered_action_id(client, "dev-1")
+    assert action_id is not None
     assert feedback(client, "dev-1", action_id, "proceeding") == 200
 
     device_services.device_cancel_update(device=device)
@@ -113,6 +114,7 @@ def test_force_quit_without_a_pending_cancel_is_a_clear_conflict(client):
         "device dev-1 has no update being canceled; "
         "force-quit applies only after a cancel the device has not confirmed"
     )
+    assert action_id is not None
     assert Action.objects.get(pk=action_id).status == Action.Status.PENDING
 
 

@@ -222,10 +222,12 @@ def test_a_stopped_rollout_cancels_unstarted_updates_lets_running_ones_finish_an
     newer = create(make_software("2.0.0"), start=True)
     waiting = offered_action_id(client, "waiting")
     installing = offered_action_id(client, "installing")
+    assert installing is not None
     assert feedback(client, "installing", installing, "proceeding") == 200
 
     services.rollout_stop(rollout=newer)
 
+    assert waiting is not None
     assert Action.objects.get(pk=waiting).status == Action.Status.CANCELED
     assert Action.objects.get(pk=installing).status == Action.Status.RUNNING
     # Nothing new from the stopped rollout, and no fallback to the older one.
@@ -295,6 +297,7 @@ def test_resuming_a_rollout_whose_last_device_finished_while_paused_finishes_it(
     rollout = create(make_software("2.0.0"), start=True)
     action_id = offered_action_id(client, "a")
     services.rollout_pause(rollout=rollout)
+    assert action_id is not None
     assert feedback(client, "a", action_id, "closed", "success") == 200
     assert Rollout.objects.get(pk=rollout.pk).status == Rollout.Status.PAUSED
 

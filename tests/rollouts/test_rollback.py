@@ -54,6 +54,7 @@ def test_an_older_version_after_a_successful_update_is_a_rollback_shown_and_coun
     counts = stats(rollout)
     assert (counts.succeeded, counts.rolled_back, counts.not_started, counts.progress_percent) == (0, 1, 1, 0)
     note = ActionStatus.objects.filter(action_id=action_id, source=ActionStatus.Source.SERVER).last()
+    assert note is not None
     assert note.details == [
         "Update Server: the device reports version 1.0.0, older than 2.0.0 installed by this update: "
         "rolled back; it is offered again after an operator retry"

@@ -60,6 +60,7 @@ def test_adding_creates_a_draft_through_the_service(operator):
     response = operator.post(f"{CHANGELIST}add/", confirmed(form_data(software, pause_on_failure_count="3")))
     assert response.status_code == 302
     rollout = Rollout.objects.get()
+    assert rollout.created_by is not None
     assert (rollout.name, rollout.status, rollout.created_by.username) == ("spring", "draft", "alice")
     assert (rollout.pause_on_failure_percent, rollout.pause_on_failure_count, rollout.max_parallel) == (
         20,

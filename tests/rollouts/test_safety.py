@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from devices import services as device_services
@@ -133,7 +135,7 @@ def test_a_rollout_that_auto_paused_offers_nothing_to_newly_polling_devices_over
         pause_on_failure_count=None,
     )
     cids = fleet(5)
-    actions = {cid: offered_action_id(client, cid) for cid in cids[:3]}
+    actions: dict[str, Any] = {cid: offered_action_id(client, cid) for cid in cids[:3]}
     for cid in cids[:3]:
         assert client.get(f"/DEFAULT/controller/v1/{cid}/deploymentBase/{actions[cid]}").status_code == 200
         assert feedback(client, cid, actions[cid], "proceeding") == 200
@@ -170,7 +172,7 @@ def test_a_rollout_that_auto_paused_offers_nothing_to_newly_polling_devices_over
 def test_max_parallel_caps_the_devices_of_one_rollout_updating_at_once(client):
     rollout = make_rollout(make_software("2.0.0"), max_parallel=2)
     cids = fleet(4)
-    offered = {cid: offered_action_id(client, cid) for cid in cids}
+    offered: dict[str, Any] = {cid: offered_action_id(client, cid) for cid in cids}
     assert [cid for cid, action in offered.items() if action] == cids[:2]
 
     # A slot frees when an update closes; the next device to poll takes it.

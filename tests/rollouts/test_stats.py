@@ -51,8 +51,10 @@ def test_every_targeted_device_lands_in_exactly_one_bucket(client):
 
     poll(client, "pending")
     running = offered_action_id(client, "running")
+    assert running is not None
     feedback(client, "running", running, "proceeding")
     canceling = offered_action_id(client, "canceling")
+    assert canceling is not None
     feedback(client, "canceling", canceling, "proceeding")
     device_services.device_cancel_update(device=Device.objects.get(controller_id="canceling"))
     install(client, "ok")

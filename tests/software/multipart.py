@@ -12,7 +12,7 @@ _CONTENT_RANGE = re.compile(rb"^bytes (\d+)-(\d+)/(\d+)$")
 def parse_byteranges(body: bytes) -> list[tuple[dict[str, str], tuple[int, int, int], bytes]]:
     """Return (headers, (first, last, size), data) per part; fail on any deviation."""
     delimiter = b"\r\n--" + BOUNDARY.encode()
-    parts = []
+    parts: list[tuple[dict[str, str], tuple[int, int, int], bytes]] = []
     position = 0
     while True:
         assert body[position : position + len(delimiter)] == delimiter, f"no delimiter at {position}"

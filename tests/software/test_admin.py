@@ -127,6 +127,7 @@ def test_deleting_in_the_admin_removes_the_file_after_commit(
 
     assert response.status_code == 302
     assert Software.objects.count() == 0
+    assert software.file.name is not None
     assert not software.file.storage.exists(software.file.name)
 
 
@@ -146,5 +147,7 @@ def test_the_upload_bar_is_rendered_hidden_and_the_css_keeps_it_hidden(admin_cli
 
     assert '<div id="gb-upload" class="gb-upload" hidden>' in html
     # .gb-upload is display:flex, which beats the browser's own [hidden] rule without this one.
-    css = Path(finders.find("goosebit/admin.css")).read_text(encoding="utf-8")
+    found = finders.find("goosebit/admin.css")
+    assert isinstance(found, str)
+    css = Path(found).read_text(encoding="utf-8")
     assert '[hidden]:is([class^="gb-"], [class*=" gb-"]) { display: none !important; }' in css

@@ -56,6 +56,7 @@ def test_urls_are_imported_and_cached_on_request(tmp_path):
         run(f"{server.url}/u.swu", "--cache", "--verbosity", "0")
 
     software = Software.objects.get()
+    assert software.file.name is not None
     assert (software.url, software.file.name.endswith("/u.swu")) == ("", True)
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from django.core.files.storage import FileSystemStorage, default_storage
-from django.core.files.uploadedfile import SimpleUploadedFile, TemporaryUploadedFile
+from django.core.files.uploadedfile import SimpleUploadedFile, TemporaryUploadedFile, UploadedFile
 
 from devices.models import Hardware
 from rollouts.models import Action
@@ -103,7 +103,7 @@ def test_existing_hardware_rows_are_reused(tmp_path):
 def test_django_uploaded_files_are_accepted(tmp_path, uploaded_class, settings):
     content = build_swu(tmp_path / "u.swu").read_bytes()
     if uploaded_class == "simple":
-        uploaded = SimpleUploadedFile("from-browser.swu", content)
+        uploaded: UploadedFile = SimpleUploadedFile("from-browser.swu", content)
     else:
         uploaded = TemporaryUploadedFile("from-browser.swu", "application/octet-stream", len(content), None)
         uploaded.write(content)
@@ -114,6 +114,7 @@ def test_django_uploaded_files_are_accepted(tmp_path, uploaded_class, settings):
 
     assert software.filename == "from-browser.swu"
     assert software.size == len(content)
+    assert software.file.name is not None
     with default_storage.open(software.file.name) as stored:
         assert stored.read() == content
 
@@ -157,6 +158,7 @@ def test_a_misnamed_package_is_stored_under_the_extension_of_its_real_format(tmp
     software = upload(raucb_plain, filename="firmware.swu")
 
     assert software.filename == "firmware.raucb"
+    assert software.file.name is not None
     assert software.file.name.endswith("/firmware.raucb")
 
 
@@ -307,6 +309,7 @@ def test_deleting_unused_software_removes_the_row_and_after_commit_the_file(
 
     with django_capture_on_commit_callbacks() as callbacks:
         software_delete(software=software)
+        assert name is not None
         assert default_storage.exists(name)  # still there until the transaction commits
 
     assert len(callbacks) == 1

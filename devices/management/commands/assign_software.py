@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.core.management.base import CommandError, CommandParser
 from django.db import transaction
@@ -44,7 +44,9 @@ class Command(DevicesCommand):
                 elif choice == "pinned":
                     services.device_pin(device=device)
                 else:
-                    services.device_assign_software(device=device, software=software)
+                    services.device_assign_software(
+                        device=device, software=cast(Software, software)
+                    )  # an id: set above
         return Output(
             data=[device_summary(device) for device in devices],
             text="\n".join(device_summary_text(device) for device in devices),

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
+from typing import Any, cast
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
@@ -113,14 +113,14 @@ class Command(BaseCommand):
             raise CommandError("--start must be >= 0, --width 1..20 and --batch-size >= 1")
         prefix, feed = options["prefix"], options["feed"]
         longest = len(f"{prefix}{start + count - 1:0{width}d}")
-        if longest > Device._meta.get_field("controller_id").max_length:
+        if longest > cast(int, Device._meta.get_field("controller_id").max_length):
             raise CommandError(f"controller ids would be {longest} characters long; the limit is 256")
-        if len(feed) > Device._meta.get_field("feed").max_length:
+        if len(feed) > cast(int, Device._meta.get_field("feed").max_length):
             raise CommandError("--feed is longer than 255 characters")
         board, sep, revision = options["hardware"].partition(":")
         if not board or len(board) > 255 or len(revision) > 255:
             raise CommandError("--hardware must be 'board' or 'board:revision' (each up to 255 characters)")
-        if len(options["sw_version"]) > Device._meta.get_field("sw_version").max_length:
+        if len(options["sw_version"]) > cast(int, Device._meta.get_field("sw_version").max_length):
             raise CommandError("--sw-version is longer than 255 characters")
         token = options["token"]
         if len(token.replace("{id}", "x" * longest)) > MAX_TOKEN_LENGTH:

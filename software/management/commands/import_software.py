@@ -28,7 +28,7 @@ class ProgressBar:
     def __init__(self, label: str, stream) -> None:
         self.label = label
         self.stream = stream
-        self.last = None
+        self.last: int | None = None
 
     def __call__(self, done: int, total: int | None) -> None:
         mb = done / 1_000_000
@@ -105,7 +105,12 @@ class Command(BaseCommand):
         with path.open("rb") as handle:
             # Tell the service the size so the bar can show a percentage.
             wrapped = _SizedFile(handle, os.fstat(handle.fileno()).st_size)
-            return services.software_create_from_file(file=wrapped, filename=path.name, on_progress=progress)
+            # It reads like a binary file, which is all the service uses of it.
+            return services.software_create_from_file(
+                file=wrapped,  # type: ignore[arg-type]
+                filename=path.name,
+                on_progress=progress,
+            )
 
 
 class _SizedFile:
