@@ -233,6 +233,8 @@ def test_a_held_rollouts_target_is_shown_but_never_delivered():
     assert rollout_selectors.target_for_device(device=device) is None
     assert selectors.targets_for_devices(devices=[device]) == {device.pk: None}
     shown = rollout_selectors.target_for_device(device=device, include_held=True)
+    assert shown is not None
     assert (shown.software, shown.rollout, shown.held) == (rollout.software, rollout, True)
     bulk = selectors.targets_for_devices(devices=[device], include_held=True)[device.pk]
+    assert bulk is not None
     assert (bulk.software, bulk.rollout, bulk.held) == (rollout.software, rollout, True)
