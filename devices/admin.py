@@ -276,7 +276,7 @@ class DeviceChangeList(ChangeList):
         super().get_results(request)
         # Targets for the page only, in a fixed number of queries (not one per row).
         self.result_list = list(self.result_list)
-        targets = selectors.targets_for_devices(devices=self.result_list)
+        targets = selectors.targets_for_devices(devices=self.result_list, include_held=True)
         for device in self.result_list:
             device.target = targets.get(device.pk)
 
@@ -348,6 +348,8 @@ class DeviceAdmin(RefuseHiddenActionsMixin, HistoryGoesWithItsOwnerMixin, admin.
         if target is None:
             return display.DASH
         source = f"rollout {target.rollout.name}" if target.rollout else target.reason
+        if target.held and target.rollout is not None:
+            source += f" ({display.rollout_hold(target.rollout)})"
         if versions_equal(target.software.version, obj.sw_version):
             return format_html('<span title="installed ({})">{} ✓</span>', source, target.software.version)
         return format_html('<strong>{}</strong><div class="gb-sub">{}</div>', target.software.version, source)
@@ -634,7 +636,7 @@ class DeviceAdmin(RefuseHiddenActionsMixin, HistoryGoesWithItsOwnerMixin, admin.
 
     @admin.display(description="Target software")
     def target_display(self, obj: Device) -> str:
-        target = rollout_selectors.target_for_device(device=obj)
+        target = rollout_selectors.target_for_device(device=obj, include_held=True)
         if target is None:
             if obj.update_mode == Device.UpdateMode.PINNED:
                 return "None: the device is pinned."
@@ -648,6 +650,16 @@ class DeviceAdmin(RefuseHiddenActionsMixin, HistoryGoesWithItsOwnerMixin, admin.
         }
         why = reasons[target.reason]
         current = " (installed)" if versions_equal(target.software.version, obj.sw_version) else ""
+        if target.held and target.rollout is not None:
+            # Nothing is offered while the rollout is held, but the target stays visible.
+            return format_html(
+                '{}{} — rollout <a href="{}">{}</a> ({})',
+                target.software.version,
+                current,
+                reverse("admin:rollouts_rollout_change", args=[target.rollout.pk]),
+                target.rollout.name,
+                display.rollout_hold(target.rollout),
+            )
         if target.rollout is not None:
             url = reverse("admin:rollouts_rollout_change", args=[target.rollout.pk])
             return format_html(

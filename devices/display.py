@@ -173,6 +173,13 @@ def last_seen(device: Device, *, now: datetime | None = None) -> SafeString:
     return when(device.last_seen, now=now)
 
 
+def rollout_hold(rollout: Rollout) -> str:
+    """Why a rollout offers nothing now: "paused: <reason>", "paused" or "stopped"."""
+    if rollout.status == Rollout.Status.PAUSED:
+        return f"paused: {rollout.pause_reason}" if rollout.pause_reason else "paused"
+    return rollout.get_status_display().lower()
+
+
 def stacked_bar(segments: list[tuple[str, int, str]], *, total: int | None = None) -> SafeString:
     """A bar of coloured segments: (label, count, tone). Widths are shares of ``total``."""
     total = total if total is not None else sum(count for _, count, _ in segments)

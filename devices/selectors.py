@@ -235,7 +235,9 @@ def rollouts_active(*, limit: int = 10) -> list[tuple[Rollout, rollout_selectors
 # --- targets for a page of devices ------------------------------------------------------------
 
 
-def targets_for_devices(*, devices: Sequence[Device]) -> dict[int, rollout_selectors.Target | None]:
+def targets_for_devices(
+    *, devices: Sequence[Device], include_held: bool = False
+) -> dict[int, rollout_selectors.Target | None]:
     """rollouts.selectors.target_for_device for many devices in at most two queries.
 
     The device list shows every row's target; asking target_for_device per row would cost one or
@@ -298,7 +300,8 @@ def targets_for_devices(*, devices: Sequence[Device]) -> dict[int, rollout_selec
                 target = rollout_selectors.Target(software=software, reason=Action.Reason.LATEST)
         else:
             rollout = owners.get((device.feed, device.hardware_id))
-            if rollout is not None and rollout.status in rollout_selectors.DELIVERING_STATUSES:
+            delivering = rollout is not None and rollout.status in rollout_selectors.DELIVERING_STATUSES
+            if rollout is not None and (delivering or include_held):
                 target = rollout_selectors.Target(
                     software=rollout.software, reason=Action.Reason.ROLLOUT, rollout=rollout
                 )

@@ -37,6 +37,12 @@ class Target:
     reason: str
     rollout: Rollout | None = None
 
+    @property
+    def held(self) -> bool:
+        """The owning rollout is paused or stopped: this is what the device would get, and
+        nothing is offered meanwhile (only asked for with ``include_held``)."""
+        return self.rollout is not None and self.rollout.status not in DELIVERING_STATUSES
+
 
 # "Newest" means the rollout that most recently took its feed: a draft created last week and
 # started today beats a rollout created and started yesterday. Rollouts put straight into a
@@ -79,8 +85,12 @@ def software_latest_for(*, hardware_id: int) -> Software | None:
     return max(candidates, key=lambda software: (Version(software.version), software.created))
 
 
-def target_for_device(*, device: Device) -> Target | None:
-    """What the device should run according to its update mode (None: nothing to offer)."""
+def target_for_device(*, device: Device, include_held: bool = False) -> Target | None:
+    """What the device should run according to its update mode (None: nothing to offer).
+
+    ``include_held`` also returns the software of a paused or stopped rollout that owns the
+    device (Target.held), for screens that show why nothing is offered; never for delivery.
+    """
     mode = device.update_mode
     if mode == Device.UpdateMode.PINNED or device.hardware_id is None:
         return None
@@ -92,7 +102,7 @@ def target_for_device(*, device: Device) -> Target | None:
         software = software_latest_for(hardware_id=device.hardware_id)
         return Target(software=software, reason=Action.Reason.LATEST) if software else None
     rollout = rollout_for_device(device=device)
-    if rollout is None or rollout.status not in DELIVERING_STATUSES:
+    if rollout is None or (rollout.status not in DELIVERING_STATUSES and not include_held):
         return None
     return Target(software=rollout.software, reason=Action.Reason.ROLLOUT, rollout=rollout)
 

@@ -234,3 +234,16 @@ def test_an_empty_search_result_offers_the_whole_list(admin_client):
 
     assert listed(response) == []
     assert "No device matches “zeta”." in response.content.decode()
+
+
+def test_the_list_shows_the_target_of_a_paused_rollout_with_its_reason(admin_client):
+    board = make_hardware("rpi4", "1.2")
+    software = make_software("1.2.0", compatibility=[board])
+    make_rollout(software, name="Spring", status=Rollout.Status.PAUSED, pause_reason="too many failures")
+    make_device("rpi-1", hardware=board, sw_version="1.0.0")
+
+    html = admin_client.get(URL).content.decode()
+
+    assert (
+        '<strong>1.2.0</strong><div class="gb-sub">rollout Spring (paused: too many failures)</div>' in html
+    )

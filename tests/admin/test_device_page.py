@@ -9,7 +9,7 @@ from django.contrib.auth.models import User
 
 from devices.models import Device
 from goosebit_project.lib.tokens import token_matches
-from rollouts.models import Action, ActionStatus
+from rollouts.models import Action, ActionStatus, Rollout
 from tests.factories import make_action, make_device, make_hardware, make_rollout, make_software
 
 pytestmark = pytest.mark.django_db
@@ -353,3 +353,25 @@ def test_a_viewer_sees_the_page_read_only_and_is_refused_every_change(viewer_cli
     device.refresh_from_db()
     action.refresh_from_db()
     assert (device.name, action.status) == ("", Action.Status.RUNNING)
+
+
+@pytest.mark.parametrize(
+    ("status", "pause_reason", "hold"),
+    [
+        (Rollout.Status.PAUSED, "3 of 10 failed", "paused: 3 of 10 failed"),
+        (Rollout.Status.PAUSED, "", "paused"),
+        (Rollout.Status.STOPPED, "", "stopped"),
+    ],
+)
+def test_a_held_rollout_still_shows_its_target_and_why(admin_client, status, pause_reason, hold):
+    board = make_hardware("rpi4", "1.2")
+    rollout = make_rollout(
+        make_software("1.2.0", compatibility=[board]), name="Spring", status=status, pause_reason=pause_reason
+    )
+    device = make_device("rpi-1", hardware=board, sw_version="1.0.0")
+
+    html = admin_client.get(page_url(device)).content.decode()
+
+    url = f"/admin/rollouts/rollout/{rollout.pk}/change/"
+    assert f'1.2.0 — rollout <a href="{url}">Spring</a> ({hold})' in html
+    assert "None:" not in html

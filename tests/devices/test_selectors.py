@@ -236,3 +236,18 @@ def test_rollouts_active_lists_running_and_paused_rollouts_with_their_statistics
         (paused, 0, 0),
         (running, 2, 1),
     ]
+
+
+def test_a_held_rollouts_target_is_shown_but_never_delivered():
+    board = make_hardware("rpi4", "1.2")
+    rollout = make_rollout(make_software("1.2.0", compatibility=[board]), status=Rollout.Status.STOPPED)
+    device = make_device("rpi-1", hardware=board)
+
+    assert rollout_selectors.target_for_device(device=device) is None
+    assert selectors.targets_for_devices(devices=[device]) == {device.pk: None}
+    shown = rollout_selectors.target_for_device(device=device, include_held=True)
+    assert shown is not None
+    assert (shown.software, shown.rollout, shown.held) == (rollout.software, rollout, True)
+    bulk = selectors.targets_for_devices(devices=[device], include_held=True)[device.pk]
+    assert bulk is not None
+    assert (bulk.software, bulk.rollout, bulk.held) == (rollout.software, rollout, True)
