@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import ipaddress
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from devices import selectors as device_selectors
 from devices import services as device_services
 from devices.models import Device
 from devices.services import InvalidAttributes
+from goosebit_project.lib.addresses import request_address
 from goosebit_project.lib.errors import DomainError, NotFound
 from rollouts import services as rollout_services
 from rollouts.models import Action, ActionStatus
@@ -207,14 +207,7 @@ def ddi_view(
 
 
 def _client_ip(request: HttpRequest) -> str | None:
-    """The device's address; behind our proxy, the address that proxy appended last."""
-    raw = request.META.get("REMOTE_ADDR", "")
-    if settings.GOOSEBIT_BEHIND_PROXY and request.META.get("HTTP_X_FORWARDED_FOR"):
-        raw = request.META["HTTP_X_FORWARDED_FOR"].split(",")[-1]
-    try:
-        return str(ipaddress.ip_address(raw.strip()))
-    except ValueError:
-        return None
+    return request_address(request.META, behind_proxy=settings.GOOSEBIT_BEHIND_PROXY)
 
 
 def _require_device(ctx: DdiContext) -> Device:

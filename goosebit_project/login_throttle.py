@@ -10,23 +10,19 @@ call ``authenticate()`` and are served without middleware, so they are never thr
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
+from goosebit_project.lib.addresses import request_address
+
 
 def client_address(request: HttpRequest) -> str:
     """The caller's address; behind our proxy, the address that proxy appended last."""
-    raw = request.META.get("REMOTE_ADDR", "")
-    if settings.GOOSEBIT_BEHIND_PROXY and request.META.get("HTTP_X_FORWARDED_FOR"):
-        raw = request.META["HTTP_X_FORWARDED_FOR"].split(",")[-1]
-    try:
-        return str(ipaddress.ip_address(raw.strip()))
-    except ValueError:
-        return raw.strip()[:45] or "unknown"
+    address = request_address(request.META, behind_proxy=settings.GOOSEBIT_BEHIND_PROXY)
+    return address or str(request.META.get("REMOTE_ADDR", "")).strip()[:45] or "unknown"
 
 
 def is_locked_out(request: HttpRequest) -> bool:
