@@ -12,7 +12,6 @@ tracebacks buried the log (13.8 MB in 20 s).
 
 from __future__ import annotations
 
-import errno
 import json
 import logging
 import threading
@@ -23,6 +22,8 @@ from django.db import connections
 from django.db.backends.signals import connection_created
 from django.db.utils import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
+
+from goosebit_project.lib.errors import is_no_space
 
 logger = logging.getLogger("goosebit_project.database")
 
@@ -154,7 +155,7 @@ class DatabaseUnavailableMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
-        if isinstance(exception, OSError) and exception.errno in (errno.ENOSPC, errno.EDQUOT):
+        if is_no_space(exception):
             return no_space_response(request)
         if not isinstance(exception, DATABASE_UNAVAILABLE):
             return None

@@ -15,7 +15,6 @@ Any failure on the way leaves no stored file, no row and no temporary file behin
 from __future__ import annotations
 
 import contextlib
-import errno
 import hashlib
 import http.client
 import logging
@@ -35,6 +34,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
 
 from devices.models import Hardware
+from goosebit_project.lib.errors import is_no_space
 from goosebit_project.lib.versions import versions_equal
 from software import remote
 from software.exceptions import (
@@ -64,9 +64,6 @@ CHUNK_SIZE = 1024 * 1024
 EXTENSIONS: dict[str, str] = {Software.ImageFormat.SWU: ".swu", Software.ImageFormat.RAUC: ".raucb"}
 _UNSAFE_CHARACTERS = re.compile(r"[^A-Za-z0-9._+~-]+")
 _MAX_FILENAME = 200
-
-# Write errors that mean "no room", answered 507 rather than 500.
-NO_SPACE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
 # Called with (bytes received so far, total bytes or None when unknown).
 ProgressCallback = Callable[[int, int | None], None]
@@ -146,7 +143,7 @@ def _receive(
     except BaseException as exc:
         path.unlink(missing_ok=True)
         # Buffered: a full disk may surface on a later write or on the final flush.
-        if isinstance(exc, OSError) and exc.errno in NO_SPACE_ERRNOS:
+        if is_no_space(exc):
             raise StorageFull("no space left in the temporary upload folder") from None
         raise
     return _Received(path, size, sha1.hexdigest(), md5.hexdigest(), sha256.hexdigest())
@@ -232,7 +229,7 @@ def _store(received: _Received, filename: str) -> str:
         if not existed:
             _delete_stored(wanted)
             _remove_empty_folder(received.sha256)
-        if isinstance(exc, OSError) and exc.errno in NO_SPACE_ERRNOS:
+        if is_no_space(exc):
             raise StorageFull("no space left in the artifact storage for this package") from None
         raise
 

@@ -7,6 +7,8 @@ DRF API, the admin and the management commands each turn it into their own kind 
 
 from __future__ import annotations
 
+import errno
+
 
 class DomainError(Exception):
     status_code = 400
@@ -40,3 +42,11 @@ class Gone(DomainError):
 
 class QuotaExceeded(DomainError):
     status_code = 429
+
+
+# Write errors that mean "no room on the disk", answered 507 rather than 500.
+NO_SPACE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+def is_no_space(exc: BaseException) -> bool:
+    return isinstance(exc, OSError) and exc.errno in NO_SPACE_ERRNOS

@@ -10,6 +10,7 @@ from rest_framework.decorators import action
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
+from goosebit_project.lib.errors import is_no_space
 from software import selectors, services
 from software.api.serializers import SoftwareCreateSerializer, SoftwareSerializer
 from software.downloads import serve_artifact, serve_md5sum
@@ -95,7 +96,7 @@ class SoftwareViewSet(viewsets.GenericViewSet):
             # Django spools the multipart file into FILE_UPLOAD_TEMP_DIR; a full disk there is 507.
             for handler in request._request.upload_handlers:
                 handler.upload_interrupted()
-            if exc.errno in services.NO_SPACE_ERRNOS:
+            if is_no_space(exc):
                 return _error(StorageFull("no space left in the temporary upload folder"))
             raise
         serializer = SoftwareCreateSerializer(data=payload)
