@@ -15,21 +15,18 @@ from tests.factories import make_device
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def call(path: str, method: str = "GET", body: bytes = b"", content_type: str = ""):
+def serve(environ: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
+    """Run the WSGI entry point on a request given by its environ extras."""
     environ = {
-        "REQUEST_METHOD": method,
-        "PATH_INFO": path,
         "QUERY_STRING": "",
         "SERVER_NAME": "testserver",
         "SERVER_PORT": "80",
         "HTTP_HOST": "testserver",
         "REMOTE_ADDR": "127.0.0.1",
-        "CONTENT_TYPE": content_type,
-        "CONTENT_LENGTH": str(len(body)),
         "SERVER_PROTOCOL": "HTTP/1.1",
         "wsgi.url_scheme": "http",
-        "wsgi.input": io.BytesIO(body),
         "wsgi.errors": sys.stderr,
+        **environ,
     }
     started: dict[str, Any] = {}
 
@@ -42,6 +39,18 @@ def call(path: str, method: str = "GET", body: bytes = b"", content_type: str = 
     if hasattr(result, "close"):
         result.close()
     return started["status"], started["headers"], content
+
+
+def call(path: str, method: str = "GET", body: bytes = b"", content_type: str = ""):
+    return serve(
+        {
+            "REQUEST_METHOD": method,
+            "PATH_INFO": path,
+            "CONTENT_TYPE": content_type,
+            "CONTENT_LENGTH": str(len(body)),
+            "wsgi.input": io.BytesIO(body),
+        }
+    )
 
 
 def test_a_device_poll_is_served_without_session_or_csrf_cookies():
@@ -83,29 +92,16 @@ def call_chunked(path: str, body: bytes, *, method: str = "PUT"):
 
 
 def call_chunked_stream(path: str, stream: io.BytesIO, *, method: str = "PUT"):
-    environ = {
-        "REQUEST_METHOD": method,
-        "PATH_INFO": path,
-        "QUERY_STRING": "",
-        "SERVER_NAME": "testserver",
-        "SERVER_PORT": "80",
-        "HTTP_HOST": "testserver",
-        "REMOTE_ADDR": "127.0.0.1",
-        "CONTENT_TYPE": "application/json",
-        "HTTP_TRANSFER_ENCODING": "chunked",
-        "SERVER_PROTOCOL": "HTTP/1.1",
-        "wsgi.url_scheme": "http",
-        "wsgi.input": stream,
-        "wsgi.errors": sys.stderr,
-    }
-    started = {}
-
-    def start_response(status, headers, exc_info=None):
-        started["status"] = int(status.split()[0])
-
-    result = application(environ, start_response)
-    content = b"".join(result)
-    return started["status"], content
+    status, _, content = serve(
+        {
+            "REQUEST_METHOD": method,
+            "PATH_INFO": path,
+            "CONTENT_TYPE": "application/json",
+            "HTTP_TRANSFER_ENCODING": "chunked",
+            "wsgi.input": stream,
+        }
+    )
+    return status, content
 
 
 def test_a_chunked_config_data_without_content_length_is_read():
