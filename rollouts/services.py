@@ -142,10 +142,10 @@ def _idle_state(device: Device) -> str:
     if not device.installed_action_id:
         return Device.State.REGISTERED
     # A retried rollback whose new attempt was canceled is still a rollback.
-    return Device.State.ROLLED_BACK if _installed_version_newer(device) else Device.State.FINISHED
+    return Device.State.ROLLED_BACK if _reports_older_than_installed(device) else Device.State.FINISHED
 
 
-def _installed_version_newer(device: Device) -> bool:
+def _reports_older_than_installed(device: Device) -> bool:
     """The device reports a lower version than its last successful update installed."""
     if device.installed_action_id is None:
         return False
