@@ -87,6 +87,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # Database outages answer 503 + Retry-After instead of a 500 page (goosebit_project.faults).
     "goosebit_project.faults.DatabaseUnavailableMiddleware",
+    # A chunked body without Content-Length would be read as empty: 411 instead.
+    "goosebit_project.request_bodies.LengthRequiredMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

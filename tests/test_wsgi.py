@@ -126,3 +126,36 @@ def test_a_chunked_body_beyond_the_ddi_cap_is_refused_without_reading_it_all(set
     assert status == 413
     assert json.loads(content)["errorCode"] == "hawkbit.server.error.quota.fileSizeExceeded"
     assert stream.tell() == 65  # one byte past the cap: the rest is never read into memory
+
+
+def test_a_chunked_api_call_is_asked_for_its_length_not_read_as_empty():
+    status, _, content = serve(
+        {
+            "REQUEST_METHOD": "POST",
+            "PATH_INFO": "/api/v1/devices/",
+            "CONTENT_TYPE": "application/json",
+            "HTTP_TRANSFER_ENCODING": "chunked",
+            "wsgi.input": ChunkedInput(b'{"controller_id": "x"}'),
+        }
+    )
+
+    assert status == 411
+    assert json.loads(content) == {
+        "detail": "a request body needs a Content-Length header; chunked transfer encoding is not "
+        "accepted here"
+    }
+
+
+def test_a_chunked_admin_post_is_asked_for_its_length():
+    status, _, content = serve(
+        {
+            "REQUEST_METHOD": "POST",
+            "PATH_INFO": "/admin/login/",
+            "CONTENT_TYPE": "application/x-www-form-urlencoded",
+            "HTTP_TRANSFER_ENCODING": "chunked",
+            "wsgi.input": ChunkedInput(b"username=a&password=b"),
+        }
+    )
+
+    assert status == 411
+    assert content.startswith(b"a request body needs a Content-Length header")
