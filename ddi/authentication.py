@@ -29,7 +29,9 @@ from django.http import HttpRequest
 from devices.models import Device
 from goosebit_project.lib.tokens import token_matches
 
-_ISSUER_HASH_HEADER = re.compile(r"^HTTP_X_SSL_ISSUER_HASH_\d+$")
+# hawkBit before 1.0 names the issuer hashes X-Ssl-Issuer-Hash-N, hawkBit 1.0 X-Authority-N; a single
+# X-Authority is accepted too.
+_ISSUER_HASH_HEADER = re.compile(r"^HTTP_X_(?:SSL_ISSUER_HASH|AUTHORITY)_\d+$")
 
 
 @dataclass(frozen=True)

@@ -216,13 +216,22 @@ def test_tokens_never_appear_in_responses(ddi_client, auth):
         {"HTTP_X_CONTROLLER_ID": "dev-1", "HTTP_X_AUTHORITY": "FEEDBEEF"},
         {"HTTP_X_CONTROLLER_ID": "dev-1", "HTTP_X_AUTHORITY": "00000000;FEEDBEEF"},
         {"HTTP_X_CONTROLLER_ID": "dev-1", "HTTP_X_AUTHORITY": "00000000, a1b2c3d4"},
+        {"HTTP_X_CONTROLLER_ID": "dev-1", "HTTP_X_AUTHORITY_1": "0000", "HTTP_X_AUTHORITY_2": "a1b2c3d4"},
         {
             "HTTP_X_SSL_CLIENT_CN": "dev-1",
             "HTTP_X_SSL_ISSUER_HASH_1": "0000",
             "HTTP_X_SSL_ISSUER_HASH_2": "feedbeef",
         },
     ],
-    ids=["legacy-names", "new-names", "case-insensitive", "semicolon-list", "comma-list", "second-numbered"],
+    ids=[
+        "legacy-names",
+        "new-names",
+        "case-insensitive",
+        "semicolon-list",
+        "comma-list",
+        "hawkbit-1.0-names",
+        "second-numbered",
+    ],
 )
 def test_a_trusted_proxy_authenticates_the_device_by_certificate_headers(ddi_client, auth, headers):
     known_device("dev-1", token=TOKEN)
