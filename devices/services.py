@@ -265,14 +265,22 @@ def _check_compatible(*, device: Device, software: Software) -> None:
         )
 
 
+@transaction.atomic
 def device_assign_software(*, device: Device, software: Software) -> Device:
-    """Assigned mode: the device should run exactly this software."""
+    """Assigned mode: the device should run exactly this software; its action exists at once."""
     _check_compatible(device=device, software=software)
     device.update_mode = Device.UpdateMode.ASSIGNED
     device.assigned_software = software
     device.force_update = False
     device.save(update_fields=["update_mode", "assigned_software", "force_update", "updated"])
+    rollout_services.device_start_assigned_update(device=device)
     return device
+
+
+def _withdraw_assignment(device: Device) -> None:
+    """Leaving assigned mode drops the assignment's action if the device never started it."""
+    if rollout_services.devices_withdraw_unstarted_assignments(devices=Device.objects.filter(pk=device.pk)):
+        device.refresh_from_db(fields=["state", "progress"])
 
 
 def device_validate_feed(*, feed: str) -> str:
@@ -292,6 +300,7 @@ def device_set_feed(*, device: Device, feed: str) -> Device:
     device.feed = feed
     device.assigned_software = None
     device.save(update_fields=["update_mode", "feed", "assigned_software", "updated"])
+    _withdraw_assignment(device)
     return device
 
 
@@ -299,6 +308,7 @@ def device_set_latest(*, device: Device) -> Device:
     device.update_mode = Device.UpdateMode.LATEST
     device.assigned_software = None
     device.save(update_fields=["update_mode", "assigned_software", "updated"])
+    _withdraw_assignment(device)
     return device
 
 
@@ -306,6 +316,7 @@ def device_pin(*, device: Device) -> Device:
     """Pinned: no update is offered; an update already running is left to finish."""
     device.update_mode = Device.UpdateMode.PINNED
     device.save(update_fields=["update_mode", "updated"])
+    _withdraw_assignment(device)
     return device
 
 
@@ -551,14 +562,17 @@ def _bulk_update(devices: QuerySet[Device], **fields: Any) -> int:
 def devices_set_feed(*, devices: QuerySet[Device], feed: str) -> int:
     """Rollout mode on ``feed`` for every device; returns how many changed."""
     feed = device_validate_feed(feed=feed)
+    rollout_services.devices_withdraw_unstarted_assignments(devices=devices)
     return _bulk_update(devices, update_mode=Device.UpdateMode.ROLLOUT, feed=feed, assigned_software=None)
 
 
 def devices_set_latest(*, devices: QuerySet[Device]) -> int:
+    rollout_services.devices_withdraw_unstarted_assignments(devices=devices)
     return _bulk_update(devices, update_mode=Device.UpdateMode.LATEST, assigned_software=None)
 
 
 def devices_pin(*, devices: QuerySet[Device]) -> int:
+    rollout_services.devices_withdraw_unstarted_assignments(devices=devices)
     return _bulk_update(devices, update_mode=Device.UpdateMode.PINNED)
 
 
@@ -591,9 +605,12 @@ def devices_assign_software(*, devices: QuerySet[Device], software: Software) ->
         raise InvalidInput(
             f"software {software.version} ({software.filename}) does not fit every selected device: {shown}"
         )
-    return _bulk_update(
+    count = _bulk_update(
         devices, update_mode=Device.UpdateMode.ASSIGNED, assigned_software=software, force_update=False
     )
+    for device in devices.order_by("pk").iterator():
+        rollout_services.device_start_assigned_update(device=device)
+    return count
 
 
 def devices_retry_failed(*, devices: QuerySet[Device]) -> int:

@@ -20,7 +20,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import IntegrityError, connection, transaction
-from django.db.models import BigIntegerField, Count, Func, ProtectedError, Sum
+from django.db.models import BigIntegerField, Count, Func, ProtectedError, QuerySet, Sum
 from django.utils import timezone
 
 from devices.models import Device
@@ -109,19 +109,20 @@ def _lock_action_creation() -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [0x6F05EB17])
 
 
-def _create_action(device: Device, target: selectors.Target) -> Action | None:
+def _create_action(device: Device, target: selectors.Target, *, enforce_caps: bool = True) -> Action | None:
     try:
         with transaction.atomic():
-            _lock_action_creation()
-            if (
-                selectors.active_update_count(exclude_device=device)
-                >= settings.GOOSEBIT_MAX_CONCURRENT_UPDATES
-            ):
-                return None
             rollout = target.rollout
-            if rollout is not None and rollout.max_parallel is not None:
-                if selectors.active_update_count(rollout=rollout) >= rollout.max_parallel:
+            if enforce_caps:
+                _lock_action_creation()
+                if (
+                    selectors.active_update_count(exclude_device=device)
+                    >= settings.GOOSEBIT_MAX_CONCURRENT_UPDATES
+                ):
                     return None
+                if rollout is not None and rollout.max_parallel is not None:
+                    if selectors.active_update_count(rollout=rollout) >= rollout.max_parallel:
+                        return None
             action = Action.objects.create(
                 device=device,
                 software=target.software,
@@ -136,6 +137,51 @@ def _create_action(device: Device, target: selectors.Target) -> Action | None:
         return selectors.action_active_for_device(device=device)
     device.state, device.progress, device.force_update = Device.State.PENDING, 0, False
     return action
+
+
+def device_start_assigned_update(*, device: Device) -> Action | None:
+    """An operator assigned software: create the device's action now, not at its next poll.
+
+    So the action's id is known at once and the update can be canceled before the device ever
+    polled. An explicit assignment is the operator's decision for these devices: it is offered
+    even after an earlier failed or canceled attempt at the same software, and the concurrency
+    caps (which pace rollouts and ``latest``) do not hold it back. Returns None when there is
+    nothing to do (the device runs that version) or when an update the device already started
+    must first be canceled through it: the new action then follows at the poll after the cancel.
+    """
+    target = selectors.target_for_device(device=device)
+    if target is None or target.reason != Action.Reason.ASSIGNED:
+        return None
+    active = selectors.action_active_for_device(device=device)
+    if active is not None:
+        if active.software_id == target.software.pk:
+            return active
+        if not _cancel(active, device=device, note="cancel obsolete action due to a new assignment"):
+            return None
+        if active.status == Action.Status.CANCELING:
+            return None
+    if versions_equal(target.software.version, device.sw_version) and not device.force_update:
+        return None
+    return _create_action(device, target, enforce_caps=False)
+
+
+def devices_withdraw_unstarted_assignments(*, devices: QuerySet[Device]) -> int:
+    """The operator moved ``devices`` off their assignment: drop assigned actions never started.
+
+    An assigned action the device has not retrieved yet is only the operator's plan, so it is
+    canceled at once; one the device started is left to the update decision (which lets it finish
+    or cancels it through the device, as for any change of target). Returns how many were dropped.
+    """
+    unstarted = Action.objects.filter(
+        device__in=devices.order_by().values("pk"),
+        status=Action.Status.PENDING,
+        reason__in=[Action.Reason.ASSIGNED, Action.Reason.FORCED],
+        rollout__isnull=True,
+    ).select_related("device")
+    return sum(
+        _cancel(action, device=action.device, note="assignment withdrawn by an operator")
+        for action in unstarted
+    )
 
 
 def _idle_state(device: Device) -> str:

@@ -250,10 +250,12 @@ def test_assign_software_by_id_latest_pinned_and_feed():
             "feed": "default",
             "assigned_software": software.pk,
             "force_update": False,
-            "state": "registered",
+            # The assignment's action exists at once, before the devices poll.
+            "state": "pending",
         }
         for cid in ("a", "b")
     ]
+    assert Action.objects.filter(software=software, status=Action.Status.PENDING).count() == 2
     assert run_json("assign_software", "a", "--software", "latest")[0]["update_mode"] == "latest"
     assert run_json("assign_software", "a", "--software", "pinned")[0]["update_mode"] == "pinned"
     following = run_json("assign_software", "a", "--feed", "beta")[0]

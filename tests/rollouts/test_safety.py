@@ -199,16 +199,29 @@ def test_the_global_cap_limits_updates_across_rollouts_and_modes(client, setting
     make_rollout(software, feed="beta")
     make_device("a", sw_version="1.0.0")
     make_device("b", sw_version="1.0.0", feed="beta")
-    assigned = make_device("c", sw_version="1.0.0")
-    device_services.device_assign_software(device=assigned, software=software)
+    follows_latest = make_device("c", sw_version="1.0.0", update_mode=Device.UpdateMode.LATEST)
 
     assert offered_action_id(client, "a") is not None
     assert offered_action_id(client, "b") is not None
     assert offered_action_id(client, "c") is None
-    assert not Action.objects.filter(device=assigned).exists()
+    assert not Action.objects.filter(device=follows_latest).exists()
 
     install(client, "a")
     assert offered_action_id(client, "c") is not None
+
+
+def test_an_explicit_assignment_is_not_held_back_by_the_global_cap(client, settings):
+    settings.GOOSEBIT_MAX_CONCURRENT_UPDATES = 1
+    software = make_software("2.0.0")
+    make_rollout(software)
+    make_device("a", sw_version="1.0.0")
+    assert offered_action_id(client, "a") is not None
+    assigned = make_device("c", sw_version="1.0.0", update_mode=Device.UpdateMode.PINNED)
+
+    device_services.device_assign_software(device=assigned, software=software)
+
+    action = Action.objects.get(device=assigned)
+    assert offered_action_id(client, "c") == action.pk
 
 
 def test_a_device_keeps_its_own_slot_under_the_global_cap(client, settings):
