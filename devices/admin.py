@@ -189,7 +189,8 @@ class DeviceForm(forms.ModelForm):
         help_texts = {
             "feed": "Rollout mode: the device gets the software of the newest rollout of this feed.",
             "assigned_software": "Assigned mode: only software compatible with the device's hardware "
-            "is listed, highest version first.",
+            "is listed, highest version first (all software while it has not reported its hardware: "
+            "compatibility is then not checked).",
         }
 
     def __init__(self, *args, **kwargs):
