@@ -189,7 +189,8 @@ class DeviceForm(forms.ModelForm):
         help_texts = {
             "feed": "Rollout mode: the device gets the software of the newest rollout of this feed.",
             "assigned_software": "Assigned mode: only software compatible with the device's hardware "
-            "is listed, highest version first.",
+            "is listed, highest version first (all software while it has not reported its hardware: "
+            "compatibility is then not checked).",
         }
 
     def __init__(self, *args, **kwargs):
@@ -199,7 +200,8 @@ class DeviceForm(forms.ModelForm):
             software = Software.objects.all()
             if self.instance.pk:
                 hardware_id = self.instance.hardware_id
-                software = software.filter(compatibility=hardware_id) if hardware_id else software.none()
+                # Without reported hardware nothing can be checked: every software is offered.
+                software = software.filter(compatibility=hardware_id) if hardware_id else software
             field.queryset = software
             field.choices = [("", "---------")] + [
                 (s.pk, software_label(s)) for s in by_version(list(software))
@@ -448,6 +450,15 @@ class DeviceAdmin(RefuseHiddenActionsMixin, HistoryGoesWithItsOwnerMixin, admin.
                 f"Assigned {software.version} to {plural(changed)}; they update on their next poll.",
                 messages.SUCCESS,
             )
+            unchecked = queryset.filter(hardware__isnull=True).count()
+            if unchecked:
+                self.message_user(
+                    request,
+                    f"{plural(unchecked)} {'has' if unchecked == 1 else 'have'} not reported hardware: "
+                    f"the compatibility of {software.version} with {'it' if unchecked == 1 else 'them'} "
+                    "was not checked.",
+                    messages.WARNING,
+                )
             return None
         without_hardware = queryset.filter(hardware__isnull=True).count()
         boards = list(Hardware.objects.filter(devices__in=queryset.order_by().values("pk")).distinct())
@@ -738,6 +749,11 @@ class DeviceAdmin(RefuseHiddenActionsMixin, HistoryGoesWithItsOwnerMixin, admin.
             feed=data.get("feed", ""),
             assigned_software=data.get("assigned_software"),
         )
+        if data["update_mode"] == Device.UpdateMode.ASSIGNED and data.get("assigned_software"):
+            for warning in services.device_assignment_warnings(
+                device=obj, software=data["assigned_software"]
+            ):
+                self.message_user(request, warning, messages.WARNING)
         if not change:
             return  # the token went with device_create
         if data.get("clear_token"):

@@ -287,13 +287,16 @@ def targets_for_devices(
     for device in devices:
         target = None
         mode = device.update_mode
-        if mode == Device.UpdateMode.PINNED or device.hardware_id is None:
+        if mode == Device.UpdateMode.PINNED:
             pass
         elif mode == Device.UpdateMode.ASSIGNED:
+            # Same rule as rollouts.selectors.target_for_device: no known hardware needed.
             if device.assigned_software_id is not None:
                 target = rollout_selectors.Target(
                     software=cast(Software, device.assigned_software), reason=Action.Reason.ASSIGNED
                 )
+        elif device.hardware_id is None:
+            pass
         elif mode == Device.UpdateMode.LATEST:
             software = latest.get(device.hardware_id)
             if software is not None:
@@ -313,21 +316,23 @@ def targets_for_devices(
 
 
 def software_compatible_with_all(*, devices: QuerySet[Device]) -> list[Software]:
-    """Software that fits every device of ``devices``, highest version first.
+    """Software that fits the known hardware of every device of ``devices``, highest version first.
 
-    Empty when any device has not reported its hardware: nothing is known to fit it.
+    Devices that have not reported their hardware constrain nothing (they may be assigned any
+    software, see devices.services._check_compatible): if no device's hardware is known, every
+    software is listed. Empty when ``devices`` is.
     """
-    if devices.filter(hardware__isnull=True).exists():
+    reported = set(devices.order_by().values_list("hardware_id", flat=True).distinct())
+    boards = reported - {None}
+    if not reported:
         return []
-    boards = set(devices.order_by().values_list("hardware_id", flat=True).distinct())
-    if not boards:
-        return []
-    fitting = (
-        Software.objects.filter(compatibility__in=boards)
-        .annotate(fits=Count("compatibility", distinct=True))
-        .filter(fits=len(boards))
-        .prefetch_related("compatibility")
-    )
+    fitting = Software.objects.prefetch_related("compatibility")
+    if boards:
+        fitting = (
+            fitting.filter(compatibility__in=boards)
+            .annotate(fits=Count("compatibility", distinct=True))
+            .filter(fits=len(boards))
+        )
     return sorted(fitting, key=lambda software: (Version(software.version), software.created), reverse=True)
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, close_old_connections, connection, transaction
-from django.db.models import Case, DateTimeField, F, Q, QuerySet, Value, When
+from django.db.models import Case, DateTimeField, F, QuerySet, Value, When
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
@@ -189,12 +189,24 @@ def _validate_attribute_text(kind: str, text: str) -> None:
         raise InvalidAttributes(f"attribute {kind} has characters that are not allowed: {text[:40]!r}")
 
 
-def _hardware_from_attributes(attributes: dict[str, str]) -> Hardware | None:
-    model = attributes.get("hw_boardname") or attributes.get("hw_model")
-    if not model:
+def _first_present(attributes: dict[str, str], keys: list[str]) -> str:
+    return next((attributes[key] for key in keys if attributes.get(key)), "")
+
+
+def _hardware_from_attributes(attributes: dict[str, str], *, known: bool) -> Hardware | None:
+    """The hardware the attributes name (keys from GOOSEBIT_HARDWARE_*_KEYS), else None.
+
+    A device whose attributes name no model and whose hardware is not ``known`` gets
+    GOOSEBIT_DEFAULT_HARDWARE when it is set; a device that reported its hardware once keeps it.
+    """
+    model = _first_present(attributes, settings.GOOSEBIT_HARDWARE_MODEL_KEYS)
+    if model:
+        revision = _first_present(attributes, settings.GOOSEBIT_HARDWARE_REVISION_KEYS) or "default"
+    elif settings.GOOSEBIT_DEFAULT_HARDWARE and not known:
+        model, revision = settings.GOOSEBIT_DEFAULT_HARDWARE
+    else:
         return None
-    revision = attributes.get("hw_revision") or "default"
-    hardware, _ = Hardware.objects.get_or_create(model=model, revision=revision)
+    hardware, _ = Hardware.objects.get_or_create(model=model[:255], revision=revision[:255])
     return hardware
 
 
@@ -236,7 +248,7 @@ def device_update_attributes(*, device: Device, data: dict[str, Any], mode: str 
         )
 
     device.attributes = attributes
-    hardware = _hardware_from_attributes(attributes)
+    hardware = _hardware_from_attributes(attributes, known=device.hardware_id is not None)
     if hardware is not None:
         device.hardware = hardware
     reported_version = device.sw_version
@@ -256,8 +268,13 @@ def device_update_attributes(*, device: Device, data: dict[str, Any], mode: str 
 
 
 def _check_compatible(*, device: Device, software: Software) -> None:
+    """Refuse software the device's known hardware does not fit.
+
+    A device that has not reported its hardware may be assigned anything, as in hawkBit: the
+    operator knows the device, and device_assignment_warnings says nothing was checked.
+    """
     if device.hardware_id is None:
-        raise InvalidInput(f"device {device.controller_id} has not reported its hardware yet")
+        return
     if not software.compatibility.filter(pk=device.hardware_id).exists():
         raise InvalidInput(
             f"software {software.version} ({software.filename}) is not compatible with "
@@ -265,9 +282,22 @@ def _check_compatible(*, device: Device, software: Software) -> None:
         )
 
 
+def device_assignment_warnings(*, device: Device, software: Software) -> list[str]:
+    """What an operator should know about assigning ``software`` to ``device`` (may be empty)."""
+    if device.hardware_id is None:
+        return [
+            f"device {device.controller_id} has not reported its hardware, so the compatibility of "
+            f"software {software.version} ({software.filename}) with it was not checked"
+        ]
+    return []
+
+
 @transaction.atomic
 def device_assign_software(*, device: Device, software: Software) -> Device:
-    """Assigned mode: the device should run exactly this software; its action exists at once."""
+    """Assigned mode: the device should run exactly this software; its action exists at once.
+
+    Refused when the device's known hardware does not fit; allowed when it is not known yet.
+    """
     _check_compatible(device=device, software=software)
     device.update_mode = Device.UpdateMode.ASSIGNED
     device.assigned_software = software
@@ -587,14 +617,20 @@ def devices_unpin(*, devices: QuerySet[Device]) -> int:
 
 
 def devices_incompatible_with(*, devices: QuerySet[Device], software: Software) -> QuerySet[Device]:
-    """The devices ``software`` does not fit: other hardware, or hardware not reported yet."""
+    """The devices whose known hardware ``software`` does not fit.
+
+    Devices that have not reported their hardware are not among them (see _check_compatible).
+    """
     fitting = software.compatibility.values("pk")
-    return devices.filter(Q(hardware__isnull=True) | ~Q(hardware__in=fitting))
+    return devices.filter(hardware__isnull=False).exclude(hardware__in=fitting)
 
 
 @transaction.atomic
 def devices_assign_software(*, devices: QuerySet[Device], software: Software) -> int:
-    """Assigned mode with ``software`` for every device; all of them must be compatible."""
+    """Assigned mode with ``software`` for every device; every known hardware must fit it.
+
+    Devices without reported hardware are assigned unchecked, like device_assign_software.
+    """
     incompatible = list(
         devices_incompatible_with(devices=devices, software=software)
         .order_by("controller_id")

@@ -290,6 +290,23 @@ GOOSEBIT_TRUSTED_AUTHORITIES = [
 GOOSEBIT_RAUC_COMPATIBLE_PATTERN = config.parse_regex(
     "GOOSEBIT_RAUC_COMPATIBLE_PATTERN", _get("GOOSEBIT_RAUC_COMPATIBLE_PATTERN", "")
 )
+# The configData keys that name a device's hardware, the first one present wins. gooseBit reads
+# hw_boardname; rauc-hawkbit-updater's example config sends "model", so its devices need
+# GOOSEBIT_HARDWARE_MODEL_KEYS=hw_boardname,hw_model,model. A device without a revision key gets
+# revision "default", as software that names no revision does.
+GOOSEBIT_HARDWARE_MODEL_KEYS = config.parse_list(
+    "GOOSEBIT_HARDWARE_MODEL_KEYS", _get("GOOSEBIT_HARDWARE_MODEL_KEYS", "hw_boardname,hw_model")
+)
+GOOSEBIT_HARDWARE_REVISION_KEYS = config.parse_list(
+    "GOOSEBIT_HARDWARE_REVISION_KEYS", _get("GOOSEBIT_HARDWARE_REVISION_KEYS", "hw_revision")
+)
+if not GOOSEBIT_HARDWARE_MODEL_KEYS:
+    raise ImproperlyConfigured("GOOSEBIT_HARDWARE_MODEL_KEYS must name at least one configData key")
+# model:revision given to a device whose configData names no model (empty: such a device has no
+# hardware, so rollouts and latest offer it nothing).
+GOOSEBIT_DEFAULT_HARDWARE = config.parse_hardware(
+    "GOOSEBIT_DEFAULT_HARDWARE", _get("GOOSEBIT_DEFAULT_HARDWARE", "")
+)
 # hawkBit's module type of the single chunk: "os" suits SWUpdate and RAUC; Zephyr's client
 # insists on "bApp" (hawkBit's legacy name for "application").
 GOOSEBIT_DDI_CHUNK_PART = _get("GOOSEBIT_DDI_CHUNK_PART", "os")

@@ -92,12 +92,15 @@ def target_for_device(*, device: Device, include_held: bool = False) -> Target |
     device (Target.held), for screens that show why nothing is offered; never for delivery.
     """
     mode = device.update_mode
-    if mode == Device.UpdateMode.PINNED or device.hardware_id is None:
+    if mode == Device.UpdateMode.PINNED:
         return None
     if mode == Device.UpdateMode.ASSIGNED:
+        # An explicit assignment needs no known hardware (hawkBit has no such check).
         if device.assigned_software_id is None:
             return None
         return Target(software=cast(Software, device.assigned_software), reason=Action.Reason.ASSIGNED)
+    if device.hardware_id is None:
+        return None
     if mode == Device.UpdateMode.LATEST:
         software = software_latest_for(hardware_id=device.hardware_id)
         return Target(software=software, reason=Action.Reason.LATEST) if software else None
@@ -179,7 +182,9 @@ def _target_cache_key(device: Device) -> tuple:
 
 def cached_target_for_device(*, device: Device) -> CachedTarget | None:
     """The target's id and version, from this worker's cache when fresh (see above)."""
-    if device.update_mode == Device.UpdateMode.PINNED or device.hardware_id is None:
+    mode = device.update_mode
+    unknown_hardware = device.hardware_id is None and mode != Device.UpdateMode.ASSIGNED
+    if mode == Device.UpdateMode.PINNED or unknown_hardware:
         return None
     _worker_targets.current_generation()
     key = _target_cache_key(device)

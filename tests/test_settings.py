@@ -111,6 +111,8 @@ def _start(tmp_path, **env):
         ("GOOSEBIT_DB_CONNECT_TIMEOUT", "0", "GOOSEBIT_DB_CONNECT_TIMEOUT must be at least 1"),
         ("GOOSEBIT_DB_STATEMENT_TIMEOUT", "soon", "GOOSEBIT_DB_STATEMENT_TIMEOUT must be a whole"),
         ("GOOSEBIT_UPLOAD_TEMP_DIR", "/proc/no/such", "GOOSEBIT_UPLOAD_TEMP_DIR cannot be created"),
+        ("GOOSEBIT_DEFAULT_HARDWARE", "rpi4", "GOOSEBIT_DEFAULT_HARDWARE must be model:revision"),
+        ("GOOSEBIT_HARDWARE_MODEL_KEYS", " , ", "GOOSEBIT_HARDWARE_MODEL_KEYS must name at least one"),
     ],
 )
 def test_a_bad_value_stops_start_up_with_a_message_naming_the_variable(tmp_path, variable, value, message):
@@ -131,3 +133,15 @@ def test_env_file_is_read(tmp_path):
     env_file.write_text("GOOSEBIT_POLL_TIME=bogus\n")
     result = _start(tmp_path, GOOSEBIT_ENV_FILE=str(env_file))
     assert "GOOSEBIT_POLL_TIME must be a time" in result.stderr
+
+
+def test_default_hardware_is_model_colon_revision_or_empty():
+    assert config.parse_hardware("GOOSEBIT_DEFAULT_HARDWARE", "") is None
+    assert config.parse_hardware("GOOSEBIT_DEFAULT_HARDWARE", " rpi4 : 1.0 ") == ("rpi4", "1.0")
+    assert config.parse_hardware("GOOSEBIT_DEFAULT_HARDWARE", "default:default") == ("default", "default")
+
+
+@pytest.mark.parametrize("value", ["rpi4", "rpi4:", ":1.0", "a:b:c"])
+def test_default_hardware_rejects_other_forms(value):
+    with pytest.raises(ImproperlyConfigured, match="GOOSEBIT_DEFAULT_HARDWARE must be model:revision"):
+        config.parse_hardware("GOOSEBIT_DEFAULT_HARDWARE", value)

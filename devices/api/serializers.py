@@ -48,6 +48,19 @@ class DeviceCreatedSerializer(DeviceSerializer):
         read_only_fields = fields
 
 
+class DeviceAssignedSerializer(DeviceSerializer):
+    warnings = serializers.ListField(
+        child=serializers.CharField(),
+        read_only=True,
+        help_text="what to know about the assignment, e.g. that the device has not reported its "
+        "hardware so compatibility was not checked; empty when there is nothing to say",
+    )
+
+    class Meta(DeviceSerializer.Meta):
+        fields = [*DeviceSerializer.Meta.fields, "warnings"]
+        read_only_fields = fields
+
+
 class DeviceCreateSerializer(serializers.Serializer):
     controller_id = serializers.CharField(trim_whitespace=False)
     name = serializers.CharField(required=False, allow_blank=True, default="")

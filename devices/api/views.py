@@ -83,17 +83,26 @@ class DeviceViewSet(
     def perform_destroy(self, instance: Device) -> None:
         services.device_delete(device=instance)
 
-    @extend_schema(request=serializers.AssignSoftwareSerializer, responses=_DEVICE)
+    @extend_schema(
+        request=serializers.AssignSoftwareSerializer,
+        responses=OpenApiResponse(serializers.DeviceAssignedSerializer),
+    )
     @action(detail=True, methods=["post"])
     def assign(self, request: Request, controller_id: str) -> Response:
-        """Assigned mode: the device should run this software (it must fit the device's hardware)."""
+        """Assigned mode: the device should run this software.
+
+        It must fit the device's hardware when that is known; when it is not, the assignment is
+        made unchecked and ``warnings`` says so.
+        """
         device = self.get_object()
         software_id = self._input(serializers.AssignSoftwareSerializer, request)["software"]
         software = Software.objects.filter(pk=software_id).first()
         if software is None:
             raise InvalidInput(f"software {software_id} does not exist")
         services.device_assign_software(device=device, software=software)
-        return self._respond(device)
+        device = self.get_queryset().get(pk=device.pk)
+        device.warnings = services.device_assignment_warnings(device=device, software=software)
+        return Response(serializers.DeviceAssignedSerializer(device).data)
 
     @extend_schema(request=serializers.SetFeedSerializer, responses=_DEVICE)
     @action(detail=True, methods=["post"], url_path="set-feed")

@@ -110,6 +110,20 @@ def parse_regex(name: str, raw: str) -> str:
     return raw
 
 
+def parse_hardware(name: str, raw: str) -> tuple[str, str] | None:
+    """``model:revision`` as a (model, revision) pair; empty is None (no default hardware)."""
+    value = raw.strip()
+    if not value:
+        return None
+    model, colon, revision = value.partition(":")
+    model, revision = model.strip(), revision.strip()
+    if not colon or not model or not revision or ":" in revision:
+        raise ImproperlyConfigured(f"{name} must be model:revision (e.g. rpi4:1.0) or empty, got {raw!r}")
+    if len(model) > 255 or len(revision) > 255:
+        raise ImproperlyConfigured(f"{name}: model and revision are at most 255 characters each, got {raw!r}")
+    return model, revision
+
+
 def parse_database_url(name: str, raw: str, *, base_dir: Path, connect_timeout: int = 5) -> dict[str, Any]:
     """Turn GOOSEBIT_DB_URI into a Django DATABASES entry.
 

@@ -102,8 +102,40 @@ def test_assign_software_explains_devices_without_hardware(admin_client, boards)
     response = act(admin_client, "assign_software", devices)
 
     assert response.status_code == 200
-    assert "1 of the selected devices has not reported its hardware yet" in response.content.decode()
-    assert 'type="submit" value="Assign"' not in response.content.decode()
+    page = response.content.decode()
+    assert "1 of the selected devices has not reported its hardware yet" in page
+    assert "is not checked" in page
+    assert 'type="submit" value="Assign"' in page
+
+
+def test_assign_software_to_devices_without_hardware_works_and_warns(admin_client, boards):
+    software = make_software("2.0.0", compatibility=[boards[0]])
+    devices = [make_device("new"), make_device("rpi-1", hardware=boards[0])]
+    Device.objects.filter(controller_id="new").update(hardware=None)
+
+    response = act(admin_client, "assign_software", devices, apply=True, software=str(software.pk))
+
+    assert response.status_code == 302
+    assert set(Device.objects.values_list("assigned_software", flat=True)) == {software.pk}
+    shown = [(m.level_tag, m.message) for m in response.wsgi_request._messages]
+    assert ("success", "Assigned 2.0.0 to 2 devices; they update on their next poll.") in shown
+    assert (
+        "warning",
+        "1 device has not reported hardware: the compatibility of 2.0.0 with it was not checked.",
+    ) in shown
+
+
+def test_assign_software_still_refuses_incompatible_known_hardware(admin_client, boards):
+    rpi, imx = boards
+    only_rpi = make_software("2.0.0", compatibility=[rpi])
+    devices = [make_device("new"), make_device("imx-1", hardware=imx)]
+    Device.objects.filter(controller_id="new").update(hardware=None)
+
+    response = act(admin_client, "assign_software", devices, apply=True, software=str(only_rpi.pk))
+
+    assert response.status_code == 200
+    assert "form" in response.context and response.context["form"].errors
+    assert not Device.objects.filter(assigned_software=only_rpi).exists()
 
 
 def test_assign_software_explains_when_nothing_fits_every_board(admin_client, boards):

@@ -184,6 +184,29 @@ def test_saving_the_form_changes_the_mode_through_the_services(admin_client):
     assert (device.name, device.update_mode, device.assigned_software) == ("Gateway", "assigned", software)
 
 
+def test_a_device_without_hardware_can_be_assigned_any_software_with_a_warning(admin_client):
+    software = make_software("2.0.0", compatibility=[make_hardware("imx8", "B")])
+    device = make_device("d1")
+    Device.objects.filter(pk=device.pk).update(hardware=None)
+    device.refresh_from_db()
+
+    form = admin_client.get(page_url(device)).context["adminform"].form
+    response = admin_client.post(
+        page_url(device), form_data(device, update_mode="assigned", assigned_software=software.pk)
+    )
+
+    assert [pk for pk, _ in form.fields["assigned_software"].choices] == ["", software.pk]
+    assert response.status_code == 302
+    device.refresh_from_db()
+    assert (device.update_mode, device.assigned_software) == ("assigned", software)
+    shown = [(m.level_tag, m.message) for m in response.wsgi_request._messages]
+    assert (
+        "warning",
+        "device d1 has not reported its hardware, so the compatibility of software 2.0.0 "
+        "(update-2.0.0.swu) with it was not checked",
+    ) in shown
+
+
 def test_the_form_lists_only_compatible_software_highest_version_first(admin_client):
     board = make_hardware("rpi4", "1")
     low = make_software("1.9.0", compatibility=[board])

@@ -231,6 +231,27 @@ def test_assign_sets_assigned_mode(api):
     response = post(api, f"{URL}dev-1/assign/", {"software": software.pk})
     assert response.status_code == 200
     assert (response.json()["update_mode"], response.json()["assigned_software"]) == ("assigned", software.pk)
+    assert response.json()["warnings"] == []
+
+
+def test_assign_to_a_device_without_hardware_works_and_says_compatibility_was_not_checked(api):
+    software = make_software("2.0.0", compatibility=[make_hardware("rpi4", "1")])
+    device = make_device("dev-1")
+    Device.objects.filter(pk=device.pk).update(hardware=None)
+
+    response = post(api, f"{URL}dev-1/assign/", {"software": software.pk})
+
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["update_mode"], body["assigned_software"], body["hardware"]) == (
+        "assigned",
+        software.pk,
+        None,
+    )
+    assert body["warnings"] == [
+        "device dev-1 has not reported its hardware, so the compatibility of software 2.0.0 "
+        "(update-2.0.0.swu) with it was not checked"
+    ]
 
 
 def test_assign_refuses_unknown_or_incompatible_software(api):

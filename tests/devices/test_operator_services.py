@@ -117,7 +117,7 @@ def test_devices_latest_pin_and_unpin():
     assert set(Device.objects.values_list("update_mode", flat=True)) == {"latest"}
 
 
-def test_devices_assign_software_needs_every_device_compatible():
+def test_devices_assign_software_needs_every_known_hardware_compatible():
     rpi, imx = make_hardware("rpi4", "1"), make_hardware("imx8", "B")
     software = make_software("2.0.0", compatibility=[rpi])
     make_device("rpi-1", hardware=rpi)
@@ -128,15 +128,44 @@ def test_devices_assign_software_needs_every_device_compatible():
     with pytest.raises(InvalidInput) as error:
         services.devices_assign_software(devices=Device.objects.all(), software=software)
 
-    assert error.value.message == (
-        "software 2.0.0 (update-2.0.0.swu) does not fit every selected device: imx-1, new-1"
+    assert (
+        error.value.message == "software 2.0.0 (update-2.0.0.swu) does not fit every selected device: imx-1"
     )
     assert set(Device.objects.values_list("update_mode", flat=True)) == {"rollout"}
 
-    assert (
-        services.devices_assign_software(devices=Device.objects.filter(hardware=rpi), software=software) == 1
-    )
+    # A device that has not reported its hardware is assigned unchecked, as in hawkBit.
+    fitting = Device.objects.exclude(controller_id="imx-1")
+    assert services.devices_assign_software(devices=fitting, software=software) == 2
     assert Device.objects.get(controller_id="rpi-1").assigned_software == software
+    assert Device.objects.get(controller_id="new-1").assigned_software == software
+
+
+def test_device_assign_software_to_unknown_hardware_works_and_warns():
+    software = make_software("2.0.0", compatibility=[make_hardware("rpi4", "1")])
+    device = make_device("new-1")
+    Device.objects.filter(pk=device.pk).update(hardware=None)
+    device.refresh_from_db()
+
+    services.device_assign_software(device=device, software=software)
+
+    device.refresh_from_db()
+    assert (device.update_mode, device.assigned_software) == (Device.UpdateMode.ASSIGNED, software)
+    assert services.device_assignment_warnings(device=device, software=software) == [
+        "device new-1 has not reported its hardware, so the compatibility of software 2.0.0 "
+        "(update-2.0.0.swu) with it was not checked"
+    ]
+
+
+def test_device_assign_software_still_refuses_incompatible_known_hardware():
+    software = make_software("2.0.0", compatibility=[make_hardware("rpi4", "1")])
+    device = make_device("imx-1", hardware=make_hardware("imx8", "B"))
+
+    with pytest.raises(InvalidInput, match="is not compatible with imx-1's hardware imx8 B"):
+        services.device_assign_software(device=device, software=software)
+
+    device.refresh_from_db()
+    assert device.update_mode == Device.UpdateMode.ROLLOUT
+    assert services.device_assignment_warnings(device=device, software=software) == []
 
 
 def test_devices_retry_failed_touches_only_failed_devices():

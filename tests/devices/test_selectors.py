@@ -151,7 +151,14 @@ def test_software_compatible_with_all_needs_every_board():
 
     make_device("new")
     Device.objects.filter(controller_id="new").update(hardware=None)
-    assert selectors.software_compatible_with_all(devices=Device.objects.all()) == []
+    # A device without reported hardware constrains nothing: the known boards decide.
+    assert selectors.software_compatible_with_all(devices=Device.objects.all()) == [both_newer, both]
+    only_new = Device.objects.filter(controller_id="new")
+    assert [s.version for s in selectors.software_compatible_with_all(devices=only_new)] == [
+        "9.0.0",
+        "1.10.0",
+        "1.0.0",
+    ]
     assert selectors.software_compatible_with_all(devices=Device.objects.none()) == []
 
 

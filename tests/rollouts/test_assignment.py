@@ -123,3 +123,18 @@ def test_leaving_assigned_mode_in_bulk_drops_unstarted_assignments_only(client):
     assert Action.objects.get(device=unstarted).status == Action.Status.CANCELED
     started_action.refresh_from_db()
     assert started_action.status == Action.Status.RUNNING
+
+
+def test_a_device_that_never_reported_hardware_gets_its_assignment_and_a_retry(client):
+    software = make_software("2.0.0")
+    device = make_device("a", hardware=None, sw_version="1.0.0")
+    device.hardware = None
+    device.save(update_fields=["hardware"])
+
+    device_services.device_assign_software(device=device, software=software)
+
+    first = offered_action_id(client, "a")
+    assert first == Action.objects.get(device=device).pk
+    install(client, "a", finished="failure")
+    device_services.device_retry(device=Device.objects.get(pk=device.pk))
+    assert offered_action_id(client, "a") not in (None, first)
