@@ -16,6 +16,7 @@ from django.conf import settings
 
 from goosebit_project.lib.errors import InvalidInput
 from rollouts.models import Action, ActionStatus
+from rollouts.options import Offer, offer
 from rollouts.services import SERVER_PREFIX, Feedback
 from software.models import Software
 
@@ -181,9 +182,18 @@ def parse_config_data(body: bytes) -> tuple[dict[str, Any], str]:
     return attributes, mode.lower()
 
 
-def deployment_c(action: Action) -> int:
-    """hawkBit's ``?c=`` value: any integer that changes when what we offer changes."""
-    return zlib.crc32(f"{action.pk}:{action.software_id}:{action.reason}".encode())
+def deployment_c(action: Action, offered: Offer | None = None) -> int:
+    """hawkBit's ``?c=`` value: any integer that changes when what we offer changes.
+
+    That includes how it is offered (``offered``, computed now when not given): a time-forced
+    update reaching its forcetime, a maintenance window opening or closing, an operator forcing
+    a soft update. Clients that cache deploymentBase by its href then read it again.
+    """
+    offered = offered or offer(action)
+    return zlib.crc32(
+        f"{action.pk}:{action.software_id}:{action.reason}:"
+        f"{offered.download}:{offered.update}:{offered.maintenance_window}".encode()
+    )
 
 
 def artifact(software: Software, *, base: str) -> dict[str, Any]:
@@ -202,13 +212,16 @@ def artifact(software: Software, *, base: str) -> dict[str, Any]:
     }
 
 
-def deployment(action: Action, *, base: str, history: list[str] | None) -> dict[str, Any]:
+def deployment(
+    action: Action, *, base: str, history: list[str] | None, offered: Offer | None = None
+) -> dict[str, Any]:
     software = action.software
+    offered = offered or offer(action)
     payload: dict[str, Any] = {
         "id": str(action.pk),
         "deployment": {
-            "download": "forced",
-            "update": "forced",
+            "download": offered.download,
+            "update": offered.update,
             "chunks": [
                 {
                     "part": settings.GOOSEBIT_DDI_CHUNK_PART,
@@ -219,6 +232,14 @@ def deployment(action: Action, *, base: str, history: list[str] | None) -> dict[
             ],
         },
     }
+    if offered.maintenance_window is not None:  # only for actions with a maintenance window
+        body = payload["deployment"]
+        payload["deployment"] = {
+            "download": body.pop("download"),
+            "update": body.pop("update"),
+            "maintenanceWindow": offered.maintenance_window,
+            **body,
+        }
     if history:  # hawkBit leaves an empty history out
         payload["actionHistory"] = {"status": action.status.upper(), "messages": history}
     return payload

@@ -66,6 +66,10 @@ class Device(models.Model):
         blank=True,
         related_name="assigned_devices",
     )
+    # How the assignment is offered (rollouts.options.DeploymentOptions.as_json): action type,
+    # forcetime, weight, maintenance window. Kept here for actions created after the assignment
+    # (after a retry, or once the device confirmed the cancel of its previous update).
+    assignment_options = models.JSONField(default=dict, blank=True)
     # Set by an operator to retry after a failure or to reinstall the same version.
     force_update = models.BooleanField(default=False)
     # The newest finished action whose software the device runs: hawkBit's installedBase.

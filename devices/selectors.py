@@ -31,7 +31,11 @@ from software.models import Software
 # --- the DDI lookup ---------------------------------------------------------------------------
 
 
-_POLL_FIELDS = [field for field in Device._meta.concrete_fields if field.name != "attributes"]
+# Left out (deferred): what the poll does not need; assignment_options loads only when an action
+# is created.
+_POLL_FIELDS = [
+    field for field in Device._meta.concrete_fields if field.name not in ("attributes", "assignment_options")
+]
 _POLL_ATTNAMES = [field.attname for field in _POLL_FIELDS]
 
 
