@@ -29,6 +29,7 @@ from goosebit_project.lib.tokens import MAX_TOKEN_LENGTH, generate_token, hash_t
 from rollouts import selectors as rollout_selectors
 from rollouts import services as rollout_services
 from rollouts.models import Action
+from rollouts.options import DeploymentOptions
 from software.models import Software
 
 # hawkBit's allowed characters for attribute keys and values.
@@ -293,16 +294,23 @@ def device_assignment_warnings(*, device: Device, software: Software) -> list[st
 
 
 @transaction.atomic
-def device_assign_software(*, device: Device, software: Software) -> Device:
+def device_assign_software(
+    *, device: Device, software: Software, options: DeploymentOptions | None = None
+) -> Device:
     """Assigned mode: the device should run exactly this software; its action exists at once.
 
     Refused when the device's known hardware does not fit; allowed when it is not known yet.
+    ``options`` (rollouts.options.deployment_options_validate) say how it is offered: action
+    type, forcetime, weight, maintenance window; forced without a window when not given.
     """
     _check_compatible(device=device, software=software)
     device.update_mode = Device.UpdateMode.ASSIGNED
     device.assigned_software = software
     device.force_update = False
-    device.save(update_fields=["update_mode", "assigned_software", "force_update", "updated"])
+    device.assignment_options = (options or DeploymentOptions()).as_json()
+    device.save(
+        update_fields=["update_mode", "assigned_software", "force_update", "assignment_options", "updated"]
+    )
     rollout_services.device_start_assigned_update(device=device)
     return device
 
@@ -565,8 +573,12 @@ def device_configure(
     update_mode: str,
     feed: str,
     assigned_software: Software | None,
+    options: DeploymentOptions | None = None,
 ) -> Device:
-    """Apply what an operator chose on a device's page: its name and how it gets updates."""
+    """Apply what an operator chose on a device's page: its name and how it gets updates.
+
+    ``options`` apply to an assignment (how it is offered); other modes ignore them.
+    """
     device_validate_configuration(
         device=device, update_mode=update_mode, feed=feed, assigned_software=assigned_software
     )
@@ -575,7 +587,7 @@ def device_configure(
         device_set_feed(device=device, feed=feed)
     elif update_mode == Device.UpdateMode.ASSIGNED:
         assert assigned_software is not None  # checked by device_validate_configuration
-        device_assign_software(device=device, software=assigned_software)
+        device_assign_software(device=device, software=assigned_software, options=options)
     elif update_mode == Device.UpdateMode.LATEST:
         device_set_latest(device=device)
     else:
@@ -626,7 +638,9 @@ def devices_incompatible_with(*, devices: QuerySet[Device], software: Software) 
 
 
 @transaction.atomic
-def devices_assign_software(*, devices: QuerySet[Device], software: Software) -> int:
+def devices_assign_software(
+    *, devices: QuerySet[Device], software: Software, options: DeploymentOptions | None = None
+) -> int:
     """Assigned mode with ``software`` for every device; every known hardware must fit it.
 
     Devices without reported hardware are assigned unchecked, like device_assign_software.
@@ -642,7 +656,11 @@ def devices_assign_software(*, devices: QuerySet[Device], software: Software) ->
             f"software {software.version} ({software.filename}) does not fit every selected device: {shown}"
         )
     count = _bulk_update(
-        devices, update_mode=Device.UpdateMode.ASSIGNED, assigned_software=software, force_update=False
+        devices,
+        update_mode=Device.UpdateMode.ASSIGNED,
+        assigned_software=software,
+        force_update=False,
+        assignment_options=(options or DeploymentOptions()).as_json(),
     )
     for device in devices.order_by("pk").iterator():
         rollout_services.device_start_assigned_update(device=device)

@@ -171,6 +171,12 @@ def device_start_assigned_update(*, device: Device) -> Action | None:
     active = selectors.action_active_for_device(device=device)
     if active is not None:
         if active.software_id == target.software.pk:
+            if active.status == Action.Status.PENDING:
+                # Not retrieved yet: the new assignment's options replace the old ones.
+                fields = _target_options(device, target).model_fields()
+                if Action.objects.filter(pk=active.pk, status=Action.Status.PENDING).update(**fields):
+                    for name, value in fields.items():
+                        setattr(active, name, value)
             return active
         if not _cancel(active, device=device, note="cancel obsolete action due to a new assignment"):
             return None
@@ -814,10 +820,13 @@ def rollout_create(
     pause_on_failure_count: int | None | _Unset = UNSET,
     max_parallel: int | None | _Unset = UNSET,
     created_by: User | None = None,
+    options: DeploymentOptions | None = None,
 ) -> Rollout:
     """Create a rollout of ``software`` to the devices following ``feed``, as a draft or started.
 
-    Safety settings not given take the GOOSEBIT_ROLLOUT_* defaults; None disables a rule. A feed
+    Safety settings not given take the GOOSEBIT_ROLLOUT_* defaults; None disables a rule.
+    ``options`` (rollouts.options) say how its updates are offered; each action the rollout
+    creates copies them, and like feed and software they are fixed once created. A feed
     without any compatible device is allowed (devices may join later): rollout_preview tells the
     operator beforehand how many devices it would reach, selectors.rollout_warnings afterwards.
     """
@@ -835,7 +844,13 @@ def rollout_create(
     }
     rollout_validate_safety(**safety)
     rollout = Rollout.objects.create(
-        name=name, feed=feed, software=software, created_by=created_by, status=Rollout.Status.DRAFT, **safety
+        name=name,
+        feed=feed,
+        software=software,
+        created_by=created_by,
+        status=Rollout.Status.DRAFT,
+        **safety,
+        **(options or DeploymentOptions()).model_fields(),
     )
     if start:
         rollout_start(rollout=rollout)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from devices.models import Device
+from rollouts.api.serializers import DeploymentOptionsSerializer
 
 # One "Hardware" schema component for the whole API (the software API defined it first).
 from software.api.serializers import HardwareSerializer
@@ -25,6 +26,7 @@ class DeviceSerializer(serializers.ModelSerializer):
             "update_mode",
             "feed",
             "assigned_software",
+            "assignment_options",
             "force_update",
             "state",
             "progress",
@@ -85,7 +87,7 @@ class DeviceUpdateSerializer(serializers.Serializer):
     )
 
 
-class AssignSoftwareSerializer(serializers.Serializer):
+class AssignSoftwareSerializer(DeploymentOptionsSerializer):
     software = serializers.IntegerField(help_text="software id")
 
 

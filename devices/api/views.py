@@ -21,6 +21,7 @@ from devices.filters import DeviceFilterSet
 from devices.models import Device
 from goosebit_project.lib.errors import InvalidInput
 from goosebit_project.lib.tokens import generate_token
+from rollouts.api.serializers import deployment_options
 from software.models import Software
 
 _DEVICE = OpenApiResponse(serializers.DeviceSerializer)
@@ -95,11 +96,13 @@ class DeviceViewSet(
         made unchecked and ``warnings`` says so.
         """
         device = self.get_object()
-        software_id = self._input(serializers.AssignSoftwareSerializer, request)["software"]
+        data = self._input(serializers.AssignSoftwareSerializer, request)
+        software_id = data["software"]
         software = Software.objects.filter(pk=software_id).first()
         if software is None:
             raise InvalidInput(f"software {software_id} does not exist")
-        services.device_assign_software(device=device, software=software)
+        options = deployment_options(data)
+        services.device_assign_software(device=device, software=software, options=options)
         device = self.get_queryset().get(pk=device.pk)
         device.warnings = services.device_assignment_warnings(device=device, software=software)
         return Response(serializers.DeviceAssignedSerializer(device).data)
