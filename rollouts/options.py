@@ -297,3 +297,18 @@ def offer(action: Action, *, now: datetime | None = None) -> Offer:
 def window_closed(action: Action, *, now: datetime | None = None) -> bool:
     """The action has a maintenance window and it is closed now."""
     return offer(action, now=now).maintenance_window == "unavailable"
+
+
+def describe(holder: Any) -> str:
+    """One line for people: "soft, weight 500, maintenance window '0 30 2 ? * *' for 01:00:00 (+02:00)"."""
+    parts = [ActionType(holder.action_type).label.lower()]
+    if holder.forcetime is not None:
+        parts[0] += f" (forced from {holder.forcetime.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC)"
+    if holder.weight is not None:
+        parts.append(f"weight {holder.weight}")
+    if holder.maintenance_schedule:
+        parts.append(
+            f"maintenance window {holder.maintenance_schedule!r} for {holder.maintenance_duration} "
+            f"({holder.maintenance_timezone})"
+        )
+    return ", ".join(parts)

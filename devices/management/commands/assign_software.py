@@ -11,6 +11,7 @@ from devices import services
 from devices.management.commands._device_command import DevicesCommand
 from devices.management.output import device_summary, device_summary_text
 from goosebit_project.lib.commands import Output, get_one
+from rollouts.management.deployment import add_deployment_arguments, deployment_options_from
 from software.models import Software
 
 
@@ -18,6 +19,8 @@ class Command(DevicesCommand):
     help = (
         "Set the update mode of devices: --software ID (assigned), --software latest, "
         "--software pinned (no updates), or --feed FEED (follow that feed's rollouts). "
+        "With --software ID, --action-type, --forcetime, --weight and --maintenance-* say how "
+        "the update is offered. "
         "All devices change or none does."
     )
 
@@ -25,6 +28,7 @@ class Command(DevicesCommand):
         choice = parser.add_mutually_exclusive_group(required=True)
         choice.add_argument("--software", metavar="ID|latest|pinned")
         choice.add_argument("--feed", metavar="FEED", help="rollout mode: follow this feed")
+        add_deployment_arguments(parser)  # with --software ID: how the assignment is offered
 
     def run(self, **options: Any) -> Output:
         devices = self.get_devices(options["devices"])
@@ -34,6 +38,7 @@ class Command(DevicesCommand):
             if not choice.isdigit():
                 raise CommandError(f"--software takes a software id, 'latest' or 'pinned', got {choice!r}")
             software = get_one(Software.objects.all(), "software", pk=int(choice))
+        deployment = deployment_options_from(options)
         # One transaction: an incompatible device leaves every device as it was.
         with transaction.atomic():
             for device in devices:
@@ -45,7 +50,7 @@ class Command(DevicesCommand):
                     services.device_pin(device=device)
                 else:
                     services.device_assign_software(
-                        device=device, software=cast(Software, software)
+                        device=device, software=cast(Software, software), options=deployment
                     )  # an id: set above
         return Output(
             data=[device_summary(device) for device in devices],

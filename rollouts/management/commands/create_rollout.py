@@ -8,6 +8,7 @@ from django.core.management.base import CommandParser
 
 from goosebit_project.lib.commands import Output, ServiceCommand, get_one, optional_number
 from rollouts import selectors, services
+from rollouts.management.deployment import add_deployment_arguments, deployment_options_from
 from rollouts.management.output import rollout_data, rollout_text
 from software.models import Software
 
@@ -30,6 +31,7 @@ class Command(ServiceCommand):
         parser.add_argument("--feed", required=True, help="devices following this feed get the software")
         parser.add_argument("--software", required=True, type=int, help="software id")
         parser.add_argument("--start", action="store_true", help="start it at once instead of a draft")
+        add_deployment_arguments(parser)
         for option, text in SAFETY_OPTIONS.items():
             parser.add_argument(
                 "--" + option.replace("_", "-"),
@@ -47,6 +49,7 @@ class Command(ServiceCommand):
             feed=options["feed"],
             software=software,
             start=options["start"],
+            options=deployment_options_from(options),
             **{option: options[option] for option in SAFETY_OPTIONS},
         )
         rollout.refresh_from_db()
