@@ -32,7 +32,9 @@ from goosebit_project.lib.errors import DomainError
 from goosebit_project.lib.tokens import MAX_TOKEN_LENGTH
 from goosebit_project.lib.versions import Version, versions_equal
 from rollouts import selectors as rollout_selectors
+from rollouts.forms import OPTION_FORM_FIELDS, DeploymentOptionsFormMixin, initial_from
 from rollouts.models import Action, Rollout
+from rollouts.options import DeploymentOptions
 from software.models import Software
 
 ACTION_TEMPLATES = "admin/devices/device/"
@@ -172,7 +174,7 @@ class InstalledSoftwareFilter(admin.SimpleListFilter):
 # --- forms ------------------------------------------------------------------------------------
 
 
-class DeviceForm(forms.ModelForm):
+class DeviceForm(DeploymentOptionsFormMixin, forms.ModelForm):
     new_token = forms.CharField(
         label="New token",
         required=False,
@@ -195,6 +197,8 @@ class DeviceForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        if self.instance.pk and not self.is_bound:
+            self.initial.update(initial_from(DeploymentOptions.from_json(self.instance.assignment_options)))
         field = cast("forms.ModelChoiceField[Software] | None", self.fields.get("assigned_software"))
         if field is not None:
             software = Software.objects.all()
@@ -230,6 +234,8 @@ class DeviceForm(forms.ModelForm):
             except DomainError as error:
                 field = "feed" if mode == Device.UpdateMode.ROLLOUT else "assigned_software"
                 self.add_error(field if field in self.fields else None, error.message)
+            if mode == Device.UpdateMode.ASSIGNED and "action_type" in self.fields:
+                data["deployment_options"] = self.deployment_options(data)
         if data.get("new_token"):
             if data.get("clear_token"):
                 self.add_error("clear_token", "Either set a new token or remove it, not both.")
@@ -240,8 +246,13 @@ class DeviceForm(forms.ModelForm):
         return data
 
 
-class AssignSoftwareForm(forms.Form):
+class AssignSoftwareForm(DeploymentOptionsFormMixin, forms.Form):
     software = forms.TypedChoiceField(coerce=int, widget=forms.RadioSelect, label="Software")
+
+    def clean(self):
+        data = cast(dict[str, Any], super().clean())
+        data["deployment_options"] = self.deployment_options(data)
+        return data
 
     def __init__(self, *args, software: list[Software], **kwargs):
         super().__init__(*args, **kwargs)
@@ -442,7 +453,9 @@ class DeviceAdmin(RefuseHiddenActionsMixin, HistoryGoesWithItsOwnerMixin, admin.
         if form.is_bound and form.is_valid():
             software = form.cleaned_data["software"]
             try:
-                changed = services.devices_assign_software(devices=queryset, software=software)
+                changed = services.devices_assign_software(
+                    devices=queryset, software=software, options=form.cleaned_data["deployment_options"]
+                )
             except DomainError as error:
                 return self._error(request, error)
             self.message_user(
@@ -625,6 +638,13 @@ class DeviceAdmin(RefuseHiddenActionsMixin, HistoryGoesWithItsOwnerMixin, admin.
                 },
             ),
             ("Updates", {"fields": ["update_mode", "feed", "assigned_software", "target_display"]}),
+            (
+                "How the assignment is offered",
+                {
+                    "fields": OPTION_FORM_FIELDS,
+                    "description": "Assigned mode only: applies to the update of the assigned software.",
+                },
+            ),
             ("Authentication", {"fields": auth}),
             ("Attributes", {"fields": ["attributes_table"], "classes": ["gb-attributes"]}),
         ]
@@ -748,6 +768,7 @@ class DeviceAdmin(RefuseHiddenActionsMixin, HistoryGoesWithItsOwnerMixin, admin.
             update_mode=data["update_mode"],
             feed=data.get("feed", ""),
             assigned_software=data.get("assigned_software"),
+            options=data.get("deployment_options"),
         )
         if data["update_mode"] == Device.UpdateMode.ASSIGNED and data.get("assigned_software"):
             for warning in services.device_assignment_warnings(
@@ -777,6 +798,7 @@ class DeviceAdmin(RefuseHiddenActionsMixin, HistoryGoesWithItsOwnerMixin, admin.
             view(self.cancel_update_view, "cancel-update"),
             view(self.force_quit_view, "force-quit"),
             view(self.retry_view, "retry"),
+            view(self.force_action_view, "force-action"),
         ] + super().get_urls()
 
     def _device_for(self, request: HttpRequest, object_id: int, *, change: bool) -> Device:
@@ -880,4 +902,12 @@ class DeviceAdmin(RefuseHiddenActionsMixin, HistoryGoesWithItsOwnerMixin, admin.
     def retry_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
         return self._device_command(
             request, object_id, services.device_retry, "The device gets its target again on its next poll."
+        )
+
+    def force_action_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        return self._device_command(
+            request,
+            object_id,
+            services.device_force_action,
+            "The update is forced now: the device is told so on its next poll.",
         )

@@ -530,6 +530,15 @@ def device_cancel_update(*, device: Device) -> Action:
         raise Conflict(error.message) from None
 
 
+def device_force_action(*, device: Device) -> Action:
+    """Switch the device's open soft or time-forced update to forced (rollouts.services.action_force)."""
+    action = rollout_selectors.action_active_for_device(device=device)
+    if action is None:
+        raise Conflict(f"device {device.controller_id} has no update under way to force")
+    action.device = device
+    return rollout_services.action_force(action=action)
+
+
 def device_force_quit(*, device: Device) -> Action:
     """Close a cancel the device never confirms (it may be offline for good or not support it)."""
     action = rollout_selectors.action_active_for_device(device=device)
