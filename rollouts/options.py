@@ -40,6 +40,11 @@ _OFFSET = re.compile(r"([+-])([0-9]{2}):([0-5][0-9])", re.ASCII)
 _DAY_NUMBER = re.compile(r"(?<![/#0-9])([0-9]+)", re.ASCII)
 
 
+def now() -> datetime:
+    """The time windows and forcetimes are judged by (one place, so tests can move it)."""
+    return timezone.now()
+
+
 class InvalidOption(InvalidInput):
     """A bad deployment option: ``field`` names it, ``problem`` says what is wrong."""
 
@@ -138,7 +143,7 @@ class MaintenanceWindow:
 
 
 def maintenance_window_validate(
-    *, schedule: str, duration: str, timezone_offset: str, now: datetime | None = None
+    *, schedule: str, duration: str, timezone_offset: str, at: datetime | None = None
 ) -> MaintenanceWindow:
     """All three or none (the caller passes None for none); refused without a future window."""
     schedule = " ".join((schedule or "").split())
@@ -155,8 +160,9 @@ def maintenance_window_validate(
         )
     parse_duration(window.duration)
     parse_offset(window.timezone)
-    _cron(window.schedule, timezone.now())
-    if window.window_at(now or timezone.now()) is None:
+    current = at or now()
+    _cron(window.schedule, current)
+    if window.window_at(current) is None:
         raise InvalidOption("maintenance_window.schedule", f"{schedule!r} has no future maintenance window")
     return window
 
@@ -272,12 +278,12 @@ class Offer:
     maintenance_window: str | None = None
 
 
-def offer(action: Action, *, now: datetime | None = None) -> Offer:
+def offer(action: Action, *, at: datetime | None = None) -> Offer:
     """hawkBit's calculateDownloadType / calculateUpdateType (ddi.md §1.3's table)."""
-    now = now or timezone.now()
+    current = at or now()
     kind = action.action_type
     if kind == ActionType.SOFT or (
-        kind == ActionType.TIMEFORCED and (action.forcetime is None or now < action.forcetime)
+        kind == ActionType.TIMEFORCED and (action.forcetime is None or current < action.forcetime)
     ):
         download = update = "attempt"
     elif kind == ActionType.DOWNLOAD_ONLY:
@@ -289,14 +295,14 @@ def offer(action: Action, *, now: datetime | None = None) -> Offer:
     window = MaintenanceWindow(
         action.maintenance_schedule, action.maintenance_duration, action.maintenance_timezone
     )
-    if window.is_open(now):
+    if window.is_open(current):
         return Offer(download, update, "available")
     return Offer(download, "skip", "unavailable")
 
 
-def window_closed(action: Action, *, now: datetime | None = None) -> bool:
+def window_closed(action: Action, *, at: datetime | None = None) -> bool:
     """The action has a maintenance window and it is closed now."""
-    return offer(action, now=now).maintenance_window == "unavailable"
+    return offer(action, at=at).maintenance_window == "unavailable"
 
 
 def describe(holder: Any) -> str:

@@ -548,8 +548,8 @@ def _window_skip_note(action: Action, feedback: Feedback) -> str | None:
         return None
     if action.action_type == Action.ActionType.DOWNLOAD_ONLY or not action.maintenance_schedule:
         return None
-    now = timezone.now()
-    if not deployment_options.window_closed(action, now=now):
+    now = deployment_options.now()
+    if not deployment_options.window_closed(action, at=now):
         return None
     worked = (
         ActionStatus.objects.filter(action_id=action.pk, source=ActionStatus.Source.DEVICE)
