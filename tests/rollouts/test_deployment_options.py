@@ -97,6 +97,7 @@ def test_an_action_created_after_a_retry_keeps_the_assignments_options(client):
     device_services.device_retry(device=Device.objects.get(pk=device.pk))
     retried = offered_action_id(client, "a")
 
+    assert retried is not None
     action = Action.objects.get(pk=retried)
     assert (action.reason, action.action_type, action.weight) == (Action.Reason.FORCED, "soft", 5)
 
@@ -137,6 +138,12 @@ def test_latest_mode_offers_forced():
     assert action is not None and action.action_type == Action.ActionType.FORCED
 
 
+def _offered(client) -> int:
+    action_id = offered_action_id(client, "a")
+    assert action_id is not None
+    return action_id
+
+
 # --- weight between rollouts --------------------------------------------------------------------
 
 
@@ -151,7 +158,7 @@ def test_the_heavier_rollout_of_a_feed_wins_over_a_newer_one(client):
     services.rollout_start(rollout=light)
     device = make_device("a", sw_version="1.0.0")
 
-    action = Action.objects.get(pk=offered_action_id(client, "a"))
+    action = Action.objects.get(pk=_offered(client))
 
     assert (action.rollout_id, action.weight) == (heavy.pk, 900)
     assert selectors.rollout_targeted_devices(rollout=heavy).count() == 1
@@ -165,7 +172,7 @@ def test_without_weights_the_newest_rollout_still_wins(client):
     newer = make_rollout(make_software("3.0.0"), name="new")
     make_device("a", sw_version="1.0.0")
 
-    assert Action.objects.get(pk=offered_action_id(client, "a")).rollout_id == newer.pk
+    assert Action.objects.get(pk=_offered(client)).rollout_id == newer.pk
 
 
 def test_no_weight_counts_as_the_heaviest(client):
@@ -173,7 +180,7 @@ def test_no_weight_counts_as_the_heaviest(client):
     make_rollout(make_software("3.0.0"), name="weighted", weight=1000 - 1)
     make_device("a", sw_version="1.0.0")
 
-    assert Action.objects.get(pk=offered_action_id(client, "a")).rollout_id == unweighted.pk
+    assert Action.objects.get(pk=_offered(client)).rollout_id == unweighted.pk
 
 
 # --- download-only rollouts -------------------------------------------------------------------
