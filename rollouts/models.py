@@ -189,6 +189,14 @@ class Action(DeploymentOptionFields):
     def is_active(self) -> bool:
         return self.status in self.ACTIVE_STATUSES
 
+    @property
+    def can_be_forced(self) -> bool:
+        """An open soft or time-forced update an operator may switch to forced (action_force)."""
+        return self.status in (self.Status.PENDING, self.Status.RUNNING) and self.action_type in (
+            ActionType.SOFT,
+            ActionType.TIMEFORCED,
+        )
+
 
 class ActionStatus(models.Model):
     """Every feedback a device sent, plus the server's own notes: the update log."""
