@@ -300,6 +300,16 @@ def offer(action: Action, *, at: datetime | None = None) -> Offer:
     return Offer(download, "skip", "unavailable")
 
 
+def window_lapsed(action: Action, *, at: datetime | None = None) -> bool:
+    """The action's maintenance schedule has no window now nor later: it can never install."""
+    if not action.maintenance_schedule:
+        return False
+    window = MaintenanceWindow(
+        action.maintenance_schedule, action.maintenance_duration, action.maintenance_timezone
+    )
+    return window.window_at(at or now()) is None
+
+
 def window_closed(action: Action, *, at: datetime | None = None) -> bool:
     """The action has a maintenance window and it is closed now."""
     return offer(action, at=at).maintenance_window == "unavailable"

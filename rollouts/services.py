@@ -62,6 +62,11 @@ def device_reconcile(*, device: Device) -> Action | None:
             _set_device_idle(device)
     if active is not None and active.status == Action.Status.CANCELING:
         return active
+    if active is not None and deployment_options.window_lapsed(active):
+        # hawkBit cancels an action whose maintenance schedule has no window left.
+        if _cancel(active, device=device, note="its maintenance schedule has no window left"):
+            return active if active.status == Action.Status.CANCELING else None
+        return selectors.action_active_for_device(device=device)
     if active is None:
         # The steady poll: an idle device that runs its target needs no further query.
         cached = selectors.cached_target_for_device(device=device)

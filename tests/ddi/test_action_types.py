@@ -352,3 +352,33 @@ def test_a_failure_outside_the_window_still_fails_the_update(ddi_client):
 
     action.refresh_from_db()
     assert action.status == Action.Status.ERROR
+
+
+def test_an_update_whose_schedule_lapsed_is_canceled(ddi_client, monkeypatch):
+    # One window only, on 2027-03-10 03:00-04:00 UTC.
+    action = _action(**{**NIGHTLY, "maintenance_schedule": "0 0 3 10 3 ? 2027"})
+    _at(monkeypatch, DAY.replace(hour=2))
+    assert "deploymentBase" in links_of(ddi_client, "dev-1")
+
+    _at(monkeypatch, DAY.replace(hour=4))
+    links = links_of(ddi_client, "dev-1")
+
+    action.refresh_from_db()
+    assert "deploymentBase" not in links
+    assert action.status == Action.Status.CANCELED  # never retrieved: canceled at once
+    note = action.statuses.filter(source="server").last()
+    assert note is not None
+    assert note.details == [
+        "Update Server: its maintenance schedule has no window left (never started: canceled directly)"
+    ]
+
+
+def test_a_started_update_whose_schedule_lapsed_is_canceled_through_the_device(ddi_client, monkeypatch):
+    action = _action(**{**NIGHTLY, "maintenance_schedule": "0 0 3 10 3 ? 2027"}, status="running")
+    _at(monkeypatch, DAY.replace(hour=4))
+
+    links = links_of(ddi_client, "dev-1")
+
+    assert set(links) == {"cancelAction"}
+    action.refresh_from_db()
+    assert action.status == Action.Status.CANCELING
