@@ -80,7 +80,13 @@ def _cron(schedule: str, start: datetime) -> croniter:
     try:
         return croniter(_quartz_to_croniter(schedule), start, second_at_beginning=True)
     except (CroniterBadCronError, ValueError, KeyError) as exc:
-        raise InvalidOption("maintenance_window.schedule", f"is not a valid cron expression: {exc}") from None
+        # croniter quotes its own (reordered) form of the expression first: leave that out.
+        reason = re.sub(r"^\[.*?\]\s*(is not acceptable[,.]?\s*)?", "", str(exc)).strip() or "not understood"
+        raise InvalidOption(
+            "maintenance_window.schedule",
+            f"{schedule!r} is not a valid Quartz cron expression (seconds minutes hours "
+            f"day-of-month month day-of-week [year]): {reason}",
+        ) from None
 
 
 def parse_duration(text: str) -> timedelta:

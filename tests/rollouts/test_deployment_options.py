@@ -61,7 +61,7 @@ def test_a_seven_field_schedule_with_a_year_and_the_open_window_itself():
         ("0 30 2 ? * *", "", "+02:00", "maintenance_window needs schedule, duration and timezone together; "
          "duration missing"),
         ("0 30 2 ? * 9", "01:00:00", "+02:00", "day of week 9 is out of range 1-7 (1 is Sunday)"),
-        ("0 61 2 ? * *", "01:00:00", "+02:00", "is not a valid cron expression"),
+        ("0 61 2 ? * *", "01:00:00", "+02:00", "is not a valid Quartz cron expression"),
         ("0 30 2 ? * *", "00:00:00", "+02:00", "must be longer than 00:00:00"),
         ("0 30 2 ? * *", "01:00:00", "+19:00", "must be within ±18:00"),
         ("0 0 0 31 2 ?", "01:00:00", "+00:00", "has no future maintenance window"),
