@@ -33,6 +33,7 @@ def test_seed_devices_creates_registered_devices_with_hardware_and_version():
         "hardware": {"model": "rpi", "revision": "4"},
         "sw_version": "1.0.0",
         "token": False,
+        "generated_tokens": False,
         "seconds": 0,
     }
     devices = list(Device.objects.order_by("controller_id"))
