@@ -43,7 +43,9 @@ def test_without_the_permission_it_is_403_even_for_a_user_who_sees_the_device(cl
     response = client.get(f"{URL}dev-1/token/")
 
     assert response.status_code == 403
-    assert response.json() == {"detail": "reading device tokens needs the permission devices.view_device_token"}
+    assert response.json() == {
+        "detail": "reading device tokens needs the permission devices.view_device_token"
+    }
     assert TOKEN not in response.content.decode()
 
 

@@ -63,7 +63,9 @@ def test_a_legacy_hash_authenticates_and_is_upgraded_in_one_update_then_polls_ar
     with CaptureQueriesContext(connection) as upgrade:
         poll(ddi_client, "steady", **target())
 
-    writes = [q["sql"] for q in upgrade.captured_queries if not q["sql"].lstrip().upper().startswith("SELECT")]
+    writes = [
+        q["sql"] for q in upgrade.captured_queries if not q["sql"].lstrip().upper().startswith("SELECT")
+    ]
     assert len(upgrade.captured_queries) == 2 and len(writes) == 1
     assert "token_encrypted" in writes[0] and TOKEN not in writes[0]
     device.refresh_from_db()
