@@ -22,8 +22,10 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.cache import add_never_cache_headers
+from django.utils.decorators import method_decorator
 from django.utils.html import format_html, format_html_join
 from django.utils.text import smart_split
+from django.views.decorators.debug import sensitive_post_parameters
 
 from devices import display, selectors, services
 from devices.models import Device, Hardware
@@ -735,6 +737,11 @@ class DeviceAdmin(RefuseHiddenActionsMixin, HistoryGoesWithItsOwnerMixin, admin.
                 can_view_actions=request.user.has_perm("rollouts.view_action"),
             )
         return super().render_change_form(request, context, add, change, form_url, obj)
+
+    # A failing request's error report (DEBUG page, mail to ADMINS) must not show the token.
+    @method_decorator(sensitive_post_parameters("new_token"))
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        return super().changeform_view(request, object_id, form_url, extra_context)
 
     @transaction.atomic
     def save_model(self, request, obj, form, change):

@@ -463,7 +463,11 @@ def devices_reencrypt_tokens(*, batch_size: int = 500) -> dict[str, int]:
     """
     counts = {"reencrypted": 0, "current": 0, "unreadable": 0, "legacy": 0}
     changed: list[Device] = []
-    rows = Device.objects.exclude(token_hash="").only("pk", "token_encrypted").order_by("pk")
+    # Locked until the end, so an operator's rotation meanwhile cannot be overwritten with the
+    # re-encrypted old token (PostgreSQL; SQLite serialises writers anyway).
+    rows = (
+        Device.objects.exclude(token_hash="").only("pk", "token_encrypted").order_by("pk").select_for_update()
+    )
     for device in rows.iterator(chunk_size=batch_size):
         if not device.token_encrypted:
             counts["legacy"] += 1

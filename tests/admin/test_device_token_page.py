@@ -134,3 +134,21 @@ def test_adding_a_device_with_authentication_off_stores_no_token(admin_client):
     )
 
     assert Device.objects.get().has_token is False
+
+
+def test_error_reports_of_the_device_form_hide_the_token(admin_client):
+    device = make_device("d1")
+
+    response = admin_client.post(
+        page_url(device),
+        {
+            "name": "",
+            "update_mode": "rollout",
+            "feed": "default",
+            "assigned_software": "",
+            "new_token": TOKEN,
+        },
+    )
+
+    assert response.status_code == 302
+    assert response.wsgi_request.sensitive_post_parameters == ("new_token",)
