@@ -77,8 +77,10 @@ def derive_encryption_key(secret: str) -> str:
 class _Keys:
     hash_keys: dict[str, bytes]  # key id -> key; the first one hashes
     hash_id: str
+    hash_prefix: str  # what a current token_hash starts with
     encryption_ids: frozenset[str]
     encryption_id: str  # of the key that encrypts
+    encryption_prefix: str  # what a current token_encrypted starts with
     primary: Fernet
     fernet: MultiFernet
 
@@ -95,8 +97,10 @@ def _build_keys(
     return _Keys(
         hash_keys={key_id(key): key.encode() for key in reversed(hash_keys)},
         hash_id=key_id(hash_keys[0]),
+        hash_prefix=f"{HASH_SCHEME}${key_id(hash_keys[0])}$",
         encryption_ids=frozenset(key_id(key) for key in encryption_keys),
         encryption_id=key_id(encryption_keys[0]),
+        encryption_prefix=f"{key_id(encryption_keys[0])}$",
         primary=fernets[0],
         fernet=MultiFernet(fernets),
     )
@@ -154,9 +158,7 @@ def token_matches(token: str, token_hash: str) -> bool:
 def is_current(token_hash: str, token_encrypted: str) -> bool:
     """Whether a stored token uses the first hash key and the first encryption key (cheap)."""
     keys = _keys()
-    return token_hash.startswith(f"{HASH_SCHEME}${keys.hash_id}$") and token_encrypted.startswith(
-        f"{keys.encryption_id}$"
-    )
+    return token_hash.startswith(keys.hash_prefix) and token_encrypted.startswith(keys.encryption_prefix)
 
 
 class TokenState:
