@@ -4,7 +4,8 @@ Checked on every DDI request, downloads included, before any 404: an unknown con
 TargetToken gets 401, not 404, so ids cannot be probed.
 
 Credentials, any of which authenticates when it is valid:
-- ``Authorization: TargetToken <token>``: the device's own token (stored hashed);
+- ``Authorization: TargetToken <token>``: the device's own token (checked against its keyed hash;
+  a legacy unsalted hash that matches is upgraded at once, see devices.services.device_refresh_token);
 - ``Authorization: GatewayToken <token>``: the tenant-wide key; may act for any controller id and
   so allows plug-and-play registration;
 - certificate headers set by a TLS-terminating proxy whose address is trusted.
@@ -26,6 +27,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.http import HttpRequest
 
+from devices import services as device_services
 from devices.models import Device
 from goosebit_project.lib.tokens import token_matches
 
@@ -66,6 +68,18 @@ def _authenticated_by_proxy(request: HttpRequest, controller_id: str) -> bool:
     return any(value and value in settings.GOOSEBIT_TRUSTED_AUTHORITIES for value in presented)
 
 
+def _token_valid(token: str, device: Device | None) -> bool:
+    """The TargetToken comparison: one HMAC, constant time, no decryption.
+
+    A match against a row that is not current (legacy SHA-256, older keys) rewrites it now that
+    the token is known: one compare-and-swap UPDATE, once; later polls find it current.
+    """
+    if device is None or not token or not token_matches(token, device.token_hash):
+        return False
+    device_services.device_refresh_token(device=device, token=token)
+    return True
+
+
 def authenticate(request: HttpRequest, *, controller_id: str, device: Device | None) -> Credentials | None:
     """Return the request's credentials, or None when it must get 401."""
     if not settings.GOOSEBIT_DEVICE_AUTH_ENABLE:
@@ -84,16 +98,16 @@ def authenticate(request: HttpRequest, *, controller_id: str, device: Device | N
     stored = device.token_hash if device is not None else ""
     if mode == "setup":
         # The first token stored wins (the view stores it atomically): a different one is refused.
-        if token and stored and not token_matches(token, stored):
+        if token and stored and not _token_valid(token, device):
             return None
         return Credentials(may_register=True, token_to_store=token or None)
     if mode == "lax":
         if not token and not stored:
             return Credentials(may_register=True)
-        if token and stored and token_matches(token, stored):
+        if token and stored and _token_valid(token, device):
             return Credentials(may_register=True)
         return None
     # strict
-    if token and stored and token_matches(token, stored):
+    if token and stored and _token_valid(token, device):
         return Credentials(may_register=False)
     return None

@@ -22,8 +22,10 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.cache import add_never_cache_headers
+from django.utils.decorators import method_decorator
 from django.utils.html import format_html, format_html_join
 from django.utils.text import smart_split
+from django.views.decorators.debug import sensitive_post_parameters
 
 from devices import display, selectors, services
 from devices.models import Device, Hardware
@@ -180,8 +182,9 @@ class DeviceForm(DeploymentOptionsFormMixin, forms.ModelForm):
         required=False,
         max_length=MAX_TOKEN_LENGTH,
         widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false", "size": 40}),
-        help_text="The device sends it as <code>Authorization: TargetToken …</code>. Only a hash is "
-        "stored; leave empty to keep the current token.",
+        help_text="The device sends it as <code>Authorization: TargetToken …</code>. It is stored "
+        "encrypted. Leave empty to keep the current token; a new device then gets a generated one "
+        "when device authentication is on in strict mode.",
     )
     clear_token = forms.BooleanField(label="Remove the token", required=False)
 
@@ -705,9 +708,14 @@ class DeviceAdmin(RefuseHiddenActionsMixin, HistoryGoesWithItsOwnerMixin, admin.
 
     @admin.display(description="Token")
     def token_status(self, obj: Device) -> str:
-        if obj.has_token:
-            return "A token is set (only its hash is stored)."
-        return "No token: the device can connect only while device authentication is off or in setup mode."
+        if not obj.has_token:
+            return (
+                "No token: the device can connect only while device authentication is off or in setup mode."
+            )
+        reason = selectors.token_unreadable_reason(device=obj)
+        if reason is not None:
+            return f"A token is set. {reason}"
+        return "A token is set (stored encrypted; users allowed to view device tokens can show it)."
 
     @admin.display(description="Reported attributes")
     def attributes_table(self, obj: Device) -> str:
@@ -745,9 +753,15 @@ class DeviceAdmin(RefuseHiddenActionsMixin, HistoryGoesWithItsOwnerMixin, admin.
                 log_url=reverse("admin:devices_device_log", args=[obj.pk]),
                 history=selectors.action_history_for_device(device=obj),
                 can_change_device=self.has_change_permission(request, obj),
+                can_view_token=request.user.has_perm("devices.view_device_token"),
                 can_view_actions=request.user.has_perm("rollouts.view_action"),
             )
         return super().render_change_form(request, context, add, change, form_url, obj)
+
+    # A failing request's error report (DEBUG page, mail to ADMINS) must not show the token.
+    @method_decorator(sensitive_post_parameters("new_token"))
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        return super().changeform_view(request, object_id, form_url, extra_context)
 
     @transaction.atomic
     def save_model(self, request, obj, form, change):
@@ -759,6 +773,13 @@ class DeviceAdmin(RefuseHiddenActionsMixin, HistoryGoesWithItsOwnerMixin, admin.
                 feed=data.get("feed") or "default",
                 token=data.get("new_token") or None,
             )
+            if created.has_token and not data.get("new_token"):
+                # Never the token itself: messages are stored in the session.
+                self.message_user(
+                    request,
+                    "A token was generated for the device: use “Show token” on its page to read it.",
+                    messages.INFO,
+                )
             obj.pk = created.pk
             obj.refresh_from_db()
             obj._state.adding = False
@@ -795,6 +816,7 @@ class DeviceAdmin(RefuseHiddenActionsMixin, HistoryGoesWithItsOwnerMixin, admin.
         return [
             view(self.live_log_view, "log"),
             view(self.rotate_token_view, "rotate-token"),
+            view(self.show_token_view, "token"),
             view(self.cancel_update_view, "cancel-update"),
             view(self.force_quit_view, "force-quit"),
             view(self.retry_view, "retry"),
@@ -869,6 +891,29 @@ class DeviceAdmin(RefuseHiddenActionsMixin, HistoryGoesWithItsOwnerMixin, admin.
         return TemplateResponse(
             request, ACTION_TEMPLATES + "rotate_token.html", {**context, "title": "Generate a new token"}
         )
+
+    def show_token_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        """Read the device's token again: GET asks, POST (with CSRF) shows it, never cached."""
+        device = self._device_for(request, object_id, change=False)
+        if not request.user.has_perm("devices.view_device_token"):
+            raise PermissionDenied
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": device,
+            "title": "Device token",
+        }
+        if request.method == "POST":
+            try:
+                context["token"] = selectors.device_token(device=device)
+            except DomainError as error:
+                context["error"] = error.message
+            else:
+                # Who read it, for the history; never the token.
+                self.log_change(request, device, "Viewed the device token.")
+        response = TemplateResponse(request, ACTION_TEMPLATES + "show_token.html", context)
+        add_never_cache_headers(response)
+        return response
 
     def _device_command(self, request: HttpRequest, object_id: int, command, done: str) -> HttpResponse:
         if request.method != "POST":

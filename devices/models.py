@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 
+from goosebit_project.lib.tokens import token_state
+
 
 class Hardware(models.Model):
     """A board model and revision; devices have one, software lists the ones it fits."""
@@ -88,8 +90,12 @@ class Device(models.Model):
 
     last_seen = models.DateTimeField(null=True, blank=True)
     last_ip = models.GenericIPAddressField("last IP address", null=True, blank=True)
-    # SHA-256 of the device's TargetToken; the token itself is shown once and never stored.
-    token_hash = models.CharField(max_length=64, blank=True, editable=False)
+    # The device's TargetToken (goosebit_project/lib/tokens.py): a keyed hash that every DDI
+    # request checks, and the token encrypted for operators with devices.view_device_token. Keys
+    # live in the settings only. Rows from before hold an unsalted SHA-256 and no encrypted token
+    # until the device next authenticates.
+    token_hash = models.CharField(max_length=100, blank=True, editable=False)
+    token_encrypted = models.TextField(blank=True, editable=False)
     # hawkBit's requestControllerAttributes: offer the configData link on the next poll.
     request_attributes = models.BooleanField(default=True)
 
@@ -97,6 +103,7 @@ class Device(models.Model):
     updated = models.DateTimeField(auto_now=True)
 
     class Meta:
+        permissions = [("view_device_token", "Can view device tokens")]
         constraints = [
             models.CheckConstraint(
                 condition=Q(
@@ -131,3 +138,8 @@ class Device(models.Model):
     @property
     def has_token(self) -> bool:
         return bool(self.token_hash)
+
+    @property
+    def token_state(self) -> str:
+        """none, readable, legacy (not readable yet) or unreadable (keys changed): TokenState."""
+        return token_state(self.token_hash, self.token_encrypted)

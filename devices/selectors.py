@@ -22,7 +22,9 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from devices.models import Device
+from goosebit_project.lib import tokens
 from goosebit_project.lib.config import poll_seconds
+from goosebit_project.lib.errors import Conflict, NotFound
 from goosebit_project.lib.versions import Version, versions_equal
 from rollouts import selectors as rollout_selectors
 from rollouts.models import Action, ActionStatus, Rollout
@@ -76,6 +78,40 @@ def device_for_poll(*, controller_id: str) -> Device | None:
             value = converter(value, column, connection)
         values.append(value)
     return Device.from_db(alias, _POLL_ATTNAMES, values)
+
+
+# --- tokens -----------------------------------------------------------------------------------
+
+TOKEN_NOT_READABLE = "not readable until the device authenticates or the token is rotated"
+
+
+def token_unreadable_reason(*, device: Device) -> str | None:
+    """Why the device's token cannot be shown, or None when it can (or there is none)."""
+    state = device.token_state
+    if state == tokens.TokenState.LEGACY:
+        return f"The token is from before tokens were kept encrypted: {TOKEN_NOT_READABLE}."
+    if state == tokens.TokenState.UNREADABLE:
+        return (
+            "The token was encrypted with a key GOOSEBIT_TOKEN_KEYS no longer lists (or "
+            f"GOOSEBIT_SECRET_KEY changed): {TOKEN_NOT_READABLE}."
+        )
+    return None
+
+
+def device_token(*, device: Device) -> str:
+    """The device's TargetToken in clear, for an operator allowed to read it (decrypts once).
+
+    Raises NotFound when the device has no token and Conflict when it is not readable.
+    """
+    if not device.has_token:
+        raise NotFound(f"device {device.controller_id} has no token")
+    reason = token_unreadable_reason(device=device)
+    if reason is not None:
+        raise Conflict(reason)
+    token = tokens.decrypt_token(device.token_encrypted)
+    if token is None:  # a listed key id whose key does not decrypt it: tampered or a key collision
+        raise Conflict(f"No configured key decrypts the token: {TOKEN_NOT_READABLE}.")
+    return token
 
 
 # --- presence ---------------------------------------------------------------------------------

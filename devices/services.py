@@ -8,7 +8,6 @@ code path creates, keeps or cancels actions whoever changed what.
 from __future__ import annotations
 
 import atexit
-import hmac
 import logging
 import os
 import re
@@ -24,8 +23,9 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from devices.models import Device, Hardware
+from goosebit_project.lib import tokens
 from goosebit_project.lib.errors import Conflict, InvalidInput, NotAllowed, QuotaExceeded
-from goosebit_project.lib.tokens import MAX_TOKEN_LENGTH, generate_token, hash_token
+from goosebit_project.lib.tokens import MAX_TOKEN_LENGTH, generate_token
 from rollouts import selectors as rollout_selectors
 from rollouts import services as rollout_services
 from rollouts.models import Action
@@ -47,10 +47,10 @@ def device_register(
     A token (gooseBit's setup mode stores the one a device presents) is validated first, so a bad
     one registers nothing.
     """
-    token_hash = hash_token(_valid_token(token)) if token else ""
+    stored = _stored_token(_valid_token(token)) if token else {}
     try:
         with transaction.atomic():
-            return Device.objects.create(controller_id=controller_id, state=state, token_hash=token_hash)
+            return Device.objects.create(controller_id=controller_id, state=state, **stored)
     except IntegrityError:
         return Device.objects.get(controller_id=controller_id)
 
@@ -389,10 +389,33 @@ def device_validate_token(*, token: str) -> str:
     return _valid_token(token)
 
 
+def _stored_token(token: str) -> dict[str, str]:
+    """The columns that keep a token: its keyed hash and the token encrypted."""
+    return {"token_hash": tokens.hash_token(token), "token_encrypted": tokens.encrypt_token(token)}
+
+
 def device_set_token(*, device: Device, token: str) -> Device:
-    device.token_hash = hash_token(_valid_token(token))
-    device.save(update_fields=["token_hash", "updated"])
+    for field, value in _stored_token(_valid_token(token)).items():
+        setattr(device, field, value)
+    device.save(update_fields=["token_hash", "token_encrypted", "updated"])
     return device
+
+
+def device_refresh_token(*, device: Device, token: str) -> None:
+    """After ``token`` authenticated the device: store it with the current keys if it is not yet.
+
+    Rows from before encryption hold an unsalted SHA-256 and no encrypted token; rows made with
+    a hash or encryption key that is no longer the first one are behind too. Now that the token
+    is known, both columns are rewritten in one compare-and-swap UPDATE on the old hash, so an
+    operator's concurrent rotation wins. A current row (every later poll) costs no query.
+    """
+    if tokens.is_current(device.token_hash, device.token_encrypted):
+        return
+    stored = _stored_token(token)
+    updated = Device.objects.filter(pk=device.pk, token_hash=device.token_hash).update(**stored)
+    if updated:
+        device.token_hash = stored["token_hash"]
+        device.token_encrypted = stored["token_encrypted"]
 
 
 def device_claim_token(*, device: Device, token: str) -> bool:
@@ -402,21 +425,21 @@ def device_claim_token(*, device: Device, token: str) -> bool:
     over by polling with their own token before the switch to strict. The store is a
     compare-and-swap on an empty hash, so of two concurrent first polls only one can win.
     """
-    token_hash = hash_token(_valid_token(token))
+    token = _valid_token(token)
     if not device.token_hash:
-        claimed = Device.objects.filter(pk=device.pk, token_hash="").update(
-            token_hash=token_hash, updated=timezone.now()
-        )
+        stored = _stored_token(token)
+        claimed = Device.objects.filter(pk=device.pk, token_hash="").update(**stored, updated=timezone.now())
         if claimed:
-            device.token_hash = token_hash
+            device.token_hash = stored["token_hash"]
+            device.token_encrypted = stored["token_encrypted"]
             return True
-        stored = Device.objects.filter(pk=device.pk).values_list("token_hash", flat=True).first()
-        device.token_hash = stored or ""
-    return bool(device.token_hash) and hmac.compare_digest(device.token_hash, token_hash)
+        row = Device.objects.filter(pk=device.pk).values_list("token_hash", "token_encrypted").first()
+        device.token_hash, device.token_encrypted = row or ("", "")
+    return tokens.token_matches(token, device.token_hash)
 
 
 def device_rotate_token(*, device: Device) -> str:
-    """Give the device a new random token; returns it (it is stored only as a hash)."""
+    """Give the device a new random token; returns it (stored hashed and encrypted)."""
     token = generate_token()
     device_set_token(device=device, token=token)
     return token
@@ -424,8 +447,50 @@ def device_rotate_token(*, device: Device) -> str:
 
 def device_clear_token(*, device: Device) -> Device:
     device.token_hash = ""
-    device.save(update_fields=["token_hash", "updated"])
+    device.token_encrypted = ""
+    device.save(update_fields=["token_hash", "token_encrypted", "updated"])
     return device
+
+
+def tokens_required() -> bool:
+    """Whether devices need a TargetToken to connect: device authentication on, strict mode.
+
+    Only then does creating a device without a token generate one. In setup and lax mode a
+    token stored in advance would refuse the token the device brings (or its having none).
+    """
+    return settings.GOOSEBIT_DEVICE_AUTH_ENABLE and settings.GOOSEBIT_DEVICE_AUTH_MODE == "strict"
+
+
+@transaction.atomic
+def devices_reencrypt_tokens(*, batch_size: int = 500) -> dict[str, int]:
+    """Re-encrypt every readable token with the first GOOSEBIT_TOKEN_KEYS key (after adding one).
+
+    Returns counts: ``reencrypted``, ``current`` (already the first key), ``unreadable`` (no
+    configured key decrypts it: rotate those tokens) and ``legacy`` (unsalted hashes from before
+    encryption, upgraded when their device next authenticates).
+    """
+    counts = {"reencrypted": 0, "current": 0, "unreadable": 0, "legacy": 0}
+    changed: list[Device] = []
+    # Locked until the end, so an operator's rotation meanwhile cannot be overwritten with the
+    # re-encrypted old token (PostgreSQL; SQLite serialises writers anyway).
+    rows = (
+        Device.objects.exclude(token_hash="").only("pk", "token_encrypted").order_by("pk").select_for_update()
+    )
+    for device in rows.iterator(chunk_size=batch_size):
+        if not device.token_encrypted:
+            counts["legacy"] += 1
+            continue
+        rotated = tokens.reencrypt_token(device.token_encrypted)
+        if rotated is None:
+            counts["unreadable"] += 1
+        elif rotated.partition("$")[0] == device.token_encrypted.partition("$")[0]:
+            counts["current"] += 1
+        else:
+            device.token_encrypted = rotated
+            changed.append(device)
+            counts["reencrypted"] += 1
+    Device.objects.bulk_update(changed, ["token_encrypted"], batch_size=batch_size)
+    return counts
 
 
 # --- operator registry edits (API, admin, commands) -------------------------------------------
@@ -466,13 +531,24 @@ def device_validate_controller_id(*, controller_id: str) -> str:
 
 @transaction.atomic
 def device_create(
-    *, controller_id: str, name: str = "", feed: str = "default", token: str | None = None
+    *,
+    controller_id: str,
+    name: str = "",
+    feed: str = "default",
+    token: str | None = None,
+    generate: bool | None = None,
 ) -> Device:
     """Pre-register a device (e.g. with its token for strict authentication) before it polls.
 
     It starts in state "unknown" and in rollout mode on ``feed``; its first poll makes it
-    "registered", its configData tells its hardware.
+    "registered", its configData tells its hardware. Without ``token`` it gets a generated one
+    when ``generate`` says so, or (None) when devices need one (tokens_required), as hawkBit
+    generates one for a target created without; read it back with selectors.device_token.
     """
+    if token is not None and generate:
+        raise InvalidInput("give a token or generate one, not both")
+    if token is None and (generate if generate is not None else tokens_required()):
+        token = generate_token()
     controller_id = device_validate_controller_id(controller_id=controller_id)
     if Device.objects.filter(controller_id=controller_id).exists():
         raise Conflict(f"device {controller_id} exists already")
@@ -711,10 +787,13 @@ def devices_rotate_tokens(*, devices: QuerySet[Device]) -> list[tuple[Device, st
     pairs = []
     for device in devices.order_by("controller_id"):
         token = generate_token()
-        device.token_hash = hash_token(token)
+        for field, value in _stored_token(token).items():
+            setattr(device, field, value)
         device.updated = now
         pairs.append((device, token))
-    Device.objects.bulk_update([device for device, _ in pairs], ["token_hash", "updated"], batch_size=500)
+    Device.objects.bulk_update(
+        [device for device, _ in pairs], ["token_hash", "token_encrypted", "updated"], batch_size=500
+    )
     return pairs
 
 

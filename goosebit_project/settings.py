@@ -276,6 +276,15 @@ GOOSEBIT_DEVICE_AUTH_MODE = config.parse_choice(
     "GOOSEBIT_DEVICE_AUTH__MODE", _get("GOOSEBIT_DEVICE_AUTH__MODE", "strict"), ("setup", "lax", "strict")
 )
 GOOSEBIT_GATEWAY_TOKEN = _get("GOOSEBIT_DEVICE_AUTH__GATEWAY_TOKEN", "")
+# Device tokens at rest (goosebit_project/lib/tokens.py). Fernet keys: the first encrypts, all
+# decrypt; empty: one key derived from SECRET_KEY, so changing SECRET_KEY makes stored tokens
+# unreadable (never unverifiable) until devices authenticate again or tokens are rotated.
+GOOSEBIT_TOKEN_KEYS = config.parse_fernet_keys("GOOSEBIT_TOKEN_KEYS", _get("GOOSEBIT_TOKEN_KEYS", ""))
+# HMAC keys of the hash every DDI request checks: the first hashes, all verify. Deliberately not
+# derived from SECRET_KEY (empty: a built-in key), so no unrelated change locks devices out.
+GOOSEBIT_TOKEN_HASH_KEYS = config.parse_secret_list(
+    "GOOSEBIT_TOKEN_HASH_KEYS", _get("GOOSEBIT_TOKEN_HASH_KEYS", ""), min_length=16
+)
 # Reverse-proxy certificate authentication: the proxy addresses we trust to set the headers.
 GOOSEBIT_TRUSTED_PROXIES = config.parse_list(
     "GOOSEBIT_DEVICE_AUTH__TRUSTED_PROXIES", _get("GOOSEBIT_DEVICE_AUTH__TRUSTED_PROXIES", "")

@@ -8,7 +8,7 @@ import itertools
 from django.core.files.base import ContentFile
 
 from devices.models import Device, Hardware
-from goosebit_project.lib.tokens import hash_token
+from goosebit_project.lib.tokens import encrypt_token, hash_token
 from rollouts.models import Action, Rollout
 from software.models import Software
 
@@ -32,12 +32,10 @@ def make_device(
         hardware = make_hardware()
     fields.setdefault("state", Device.State.REGISTERED)
     fields.setdefault("request_attributes", False)
-    return Device.objects.create(
-        controller_id=controller_id,
-        hardware=hardware,
-        token_hash=hash_token(token) if token else "",
-        **fields,
-    )
+    if token:
+        fields.setdefault("token_hash", hash_token(token))
+        fields.setdefault("token_encrypted", encrypt_token(token))
+    return Device.objects.create(controller_id=controller_id, hardware=hardware, **fields)
 
 
 def make_software(

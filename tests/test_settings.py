@@ -113,12 +113,30 @@ def _start(tmp_path, **env):
         ("GOOSEBIT_UPLOAD_TEMP_DIR", "/proc/no/such", "GOOSEBIT_UPLOAD_TEMP_DIR cannot be created"),
         ("GOOSEBIT_DEFAULT_HARDWARE", "rpi4", "GOOSEBIT_DEFAULT_HARDWARE must be model:revision"),
         ("GOOSEBIT_HARDWARE_MODEL_KEYS", " , ", "GOOSEBIT_HARDWARE_MODEL_KEYS must name at least one"),
+        ("GOOSEBIT_TOKEN_KEYS", "nope", "GOOSEBIT_TOKEN_KEYS: key 1 is not a Fernet key"),
+        ("GOOSEBIT_TOKEN_HASH_KEYS", "short", "GOOSEBIT_TOKEN_HASH_KEYS: key 1 is shorter than 16"),
     ],
 )
 def test_a_bad_value_stops_start_up_with_a_message_naming_the_variable(tmp_path, variable, value, message):
     result = _start(tmp_path, **{variable: value})
     assert result.returncode != 0
     assert message in result.stderr
+
+
+def test_token_keys_are_fernet_keys_and_a_bad_one_is_named_by_position_not_echoed():
+    good = "x" * 43 + "="
+    assert config.parse_fernet_keys("GOOSEBIT_TOKEN_KEYS", f" {good}, ") == [good]
+    assert config.parse_fernet_keys("GOOSEBIT_TOKEN_KEYS", "") == []
+    with pytest.raises(ImproperlyConfigured, match="GOOSEBIT_TOKEN_KEYS: key 2 is not a Fernet key") as error:
+        config.parse_fernet_keys("GOOSEBIT_TOKEN_KEYS", f"{good},not-a-key-secret")
+    assert "not-a-key-secret" not in str(error.value)
+
+
+def test_token_hash_keys_must_be_long_and_a_short_one_is_not_echoed():
+    assert config.parse_secret_list("K", f"{'a' * 16}, {'b' * 16}", min_length=16) == ["a" * 16, "b" * 16]
+    with pytest.raises(ImproperlyConfigured, match="K: key 1 is shorter than 16 characters") as error:
+        config.parse_secret_list("K", "short-secret", min_length=16)
+    assert "short-secret" not in str(error.value)
 
 
 def test_defaults_need_no_configuration(tmp_path):

@@ -1,4 +1,5 @@
-"""Device API shapes. Tokens are write-only and shown once; their hashes never leave the server."""
+"""Device API shapes. Tokens appear only in the answers that set them and in GET …/token/ (for
+holders of devices.view_device_token); their hashes and ciphertexts never leave the server."""
 
 from __future__ import annotations
 
@@ -42,7 +43,9 @@ class DeviceSerializer(serializers.ModelSerializer):
 
 class DeviceCreatedSerializer(DeviceSerializer):
     token = serializers.CharField(
-        read_only=True, allow_null=True, help_text="the device's token, shown only in this response"
+        read_only=True,
+        allow_null=True,
+        help_text="the device's token (given or generated); later only GET …/token/ shows it",
     )
 
     class Meta(DeviceSerializer.Meta):
@@ -71,7 +74,11 @@ class DeviceCreateSerializer(serializers.Serializer):
         required=False, write_only=True, trim_whitespace=False, help_text="TargetToken the device will send"
     )
     generate_token = serializers.BooleanField(
-        required=False, default=False, help_text="generate a random token (returned once)"
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="true: generate a random token; false: none; omitted: generated when device "
+        "authentication is on in strict mode (devices need one then)",
     )
 
     def validate(self, attrs: dict) -> dict:
@@ -96,4 +103,4 @@ class SetFeedSerializer(serializers.Serializer):
 
 
 class TokenSerializer(serializers.Serializer):
-    token = serializers.CharField(read_only=True, help_text="shown only in this response")
+    token = serializers.CharField(read_only=True, help_text="the device's TargetToken")

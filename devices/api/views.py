@@ -15,12 +15,11 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from devices import services
+from devices import selectors, services
 from devices.api import serializers
 from devices.filters import DeviceFilterSet
 from devices.models import Device
 from goosebit_project.lib.errors import InvalidInput
-from goosebit_project.lib.tokens import generate_token
 from rollouts.api.serializers import deployment_options
 from software.models import Software
 
@@ -62,15 +61,19 @@ class DeviceViewSet(
     def create(self, request: Request) -> Response:
         """Pre-register a device; a token given or generated here is returned only in this response."""
         data = self._input(serializers.DeviceCreateSerializer, request)
-        token = generate_token() if data["generate_token"] else data.get("token")
         device = services.device_create(
-            controller_id=data["controller_id"], name=data["name"], feed=data["feed"], token=token
+            controller_id=data["controller_id"],
+            name=data["name"],
+            feed=data["feed"],
+            token=data.get("token"),
+            generate=data["generate_token"],
         )
         device = self.get_queryset().get(pk=device.pk)
+        token = selectors.device_token(device=device) if device.has_token else None
         device.token = token
         response = Response(serializers.DeviceCreatedSerializer(device).data, status=status.HTTP_201_CREATED)
         if token:
-            add_never_cache_headers(response)  # the token exists only in this response
+            add_never_cache_headers(response)  # keep the token out of every cache
         return response
 
     @extend_schema(request=serializers.DeviceUpdateSerializer, responses=_DEVICE)
@@ -164,6 +167,29 @@ class DeviceViewSet(
         device = self.get_object()
         services.device_force_quit(device=device)
         return self._respond(device)
+
+    @extend_schema(
+        responses={
+            200: serializers.TokenSerializer,
+            403: OpenApiResponse(description="the user lacks devices.view_device_token"),
+            404: OpenApiResponse(description="no such device, or it has no token"),
+            409: OpenApiResponse(
+                description="not readable until the device authenticates or the token is rotated "
+                "(a token from before encryption, or encrypted with a key no longer configured)"
+            ),
+        }
+    )
+    @action(detail=True, methods=["get"], url_path="token")
+    def token(self, request: Request, controller_id: str) -> Response:
+        """Read the device's TargetToken again (hawkBit's READ_TARGET_SECURITY_TOKEN)."""
+        if not request.user.has_perm("devices.view_device_token"):
+            raise exceptions.PermissionDenied(
+                "reading device tokens needs the permission devices.view_device_token"
+            )
+        device = self.get_object()
+        response = Response({"token": selectors.device_token(device=device)})
+        add_never_cache_headers(response)
+        return response
 
     @extend_schema(request=None, responses=serializers.TokenSerializer)
     @action(detail=True, methods=["post"], url_path="rotate-token")

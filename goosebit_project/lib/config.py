@@ -83,6 +83,32 @@ def parse_list(name: str, raw: str) -> list[str]:
     return [item.strip() for item in items if item.strip()]
 
 
+def parse_fernet_keys(name: str, raw: str) -> list[str]:
+    """Comma-separated Fernet keys (32 url-safe base64 bytes each); errors never echo a key."""
+    from cryptography.fernet import Fernet
+
+    keys = [item.strip() for item in raw.split(",") if item.strip()]
+    for number, key in enumerate(keys, start=1):
+        try:
+            Fernet(key)
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"{name}: key {number} is not a Fernet key (32 url-safe base64-encoded bytes); make "
+                "one with: python -c 'from cryptography.fernet import Fernet; "
+                "print(Fernet.generate_key().decode())'"
+            ) from None
+    return keys
+
+
+def parse_secret_list(name: str, raw: str, *, min_length: int) -> list[str]:
+    """Comma-separated secrets of at least ``min_length`` characters; errors never echo one."""
+    keys = [item.strip() for item in raw.split(",") if item.strip()]
+    for number, key in enumerate(keys, start=1):
+        if len(key) < min_length:
+            raise ImproperlyConfigured(f"{name}: key {number} is shorter than {min_length} characters")
+    return keys
+
+
 def parse_tenants(name: str, raw: str) -> list[str]:
     tenants = parse_list(name, raw)
     if not tenants:

@@ -17,10 +17,10 @@ def codenames(group: str) -> set[str]:
     return set(Group.objects.get(name=group).permissions.values_list("codename", flat=True))
 
 
-def test_operators_may_add_change_delete_and_view_the_fleet():
+def test_operators_may_add_change_delete_and_view_the_fleet_and_read_device_tokens():
     assert codenames("Operators") == {
         f"{verb}_{model}" for verb in ["add", "change", "delete", "view"] for model in FLEET_MODELS
-    }
+    } | {"view_device_token"}
 
 
 def test_viewers_may_only_view_the_fleet():
@@ -92,4 +92,5 @@ def test_the_groups_migration_runs_backwards_and_forwards():
     assert not Group.objects.filter(name__in=["Operators", "Viewers"]).exists()
     call_command("migrate", "devices", verbosity=0)
     assert codenames("Viewers") == {f"view_{model}" for model in FLEET_MODELS}
+    assert "view_device_token" in codenames("Operators")
     assert User.objects.count() == 0

@@ -9,7 +9,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from devices.models import Device, Hardware
-from goosebit_project.lib.tokens import token_matches
+from goosebit_project.lib.tokens import decrypt_token, token_matches
 
 pytestmark = pytest.mark.django_db
 
@@ -33,6 +33,7 @@ def test_seed_devices_creates_registered_devices_with_hardware_and_version():
         "hardware": {"model": "rpi", "revision": "4"},
         "sw_version": "1.0.0",
         "token": False,
+        "generated_tokens": False,
         "seconds": 0,
     }
     devices = list(Device.objects.order_by("controller_id"))
@@ -60,13 +61,27 @@ def test_seed_devices_again_keeps_existing_devices_and_adds_the_missing_ones():
     assert Device.objects.count() == 6
 
 
-def test_seed_devices_stores_only_the_hash_of_each_device_token():
+def test_seed_devices_stores_each_device_token_hashed_and_encrypted():
     seed("--count", "2", "--token", "secret-{id}")
 
     device = Device.objects.get(controller_id="dev-00002")
-    assert device.token_hash != "secret-dev-00002"
+    assert "secret-dev-00002" not in device.token_hash + device.token_encrypted
     assert token_matches("secret-dev-00002", device.token_hash)
     assert not token_matches("secret-dev-00001", device.token_hash)
+    assert decrypt_token(device.token_encrypted) == "secret-dev-00002"
+
+
+def test_seed_devices_generates_a_token_each_under_strict_authentication(settings):
+    settings.GOOSEBIT_DEVICE_AUTH_ENABLE = True
+    settings.GOOSEBIT_DEVICE_AUTH_MODE = "strict"
+
+    summary = json.loads(seed("--count", "2", "--json"))
+
+    assert (summary["token"], summary["generated_tokens"]) == (False, True)
+    readable = [decrypt_token(device.token_encrypted) for device in Device.objects.order_by("controller_id")]
+    assert all(token and len(token) == 32 for token in readable) and readable[0] != readable[1]
+    device = Device.objects.get(controller_id="dev-00001")
+    assert readable[0] is not None and token_matches(readable[0], device.token_hash)
 
 
 def test_seed_devices_without_a_revision_uses_the_default_revision():

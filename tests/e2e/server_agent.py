@@ -158,6 +158,24 @@ def set_token(*, controller_id: str, token: str) -> None:
     device_set_token(device=Device.objects.get(controller_id=controller_id), token=token)
 
 
+def set_legacy_token(*, controller_id: str, token: str) -> None:
+    """The token as stored before encryption: an unsalted SHA-256 only."""
+    from goosebit_project.lib.tokens import legacy_hash
+
+    Device.objects.filter(controller_id=controller_id).update(
+        token_hash=legacy_hash(token), token_encrypted=""
+    )
+
+
+def stored_token(*, controller_id: str) -> dict:
+    """How the device's token is stored: its state, and the token if it is readable."""
+    from goosebit_project.lib.tokens import decrypt_token
+
+    device = Device.objects.get(controller_id=controller_id)
+    readable = decrypt_token(device.token_encrypted) if device.token_encrypted else None
+    return {"state": device.token_state, "token": readable}
+
+
 def cancel_action(*, action_id: int) -> str:
     from rollouts.services import action_cancel
 
@@ -186,6 +204,8 @@ OPERATIONS = {
         create_action,
         assign_software,
         set_token,
+        set_legacy_token,
+        stored_token,
         cancel_action,
         add_statuses,
     )

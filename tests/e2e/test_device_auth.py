@@ -58,3 +58,26 @@ def test_swupdate_with_a_wrong_target_token_gets_401_and_changes_nothing(
     device = server.call("device", controller_id=controller_id)
     assert device["sw_version"] == "0.9.0"
     assert device["attributes"] == {"hw_boardname": "board", "hw_revision": "1", "sw_version": "0.9.0"}
+
+
+def test_swupdate_with_a_token_from_before_encryption_is_served_and_its_token_upgraded(
+    strict_server: Server, swupdate_factory, controller_id: str
+):
+    server = strict_server
+    token = "Legacy0Token0Of0This0Device00001"
+    server.call("create_device", controller_id=controller_id, sw_version="0.9.0")
+    server.call("set_legacy_token", controller_id=controller_id, token=token)
+    assert server.call("stored_token", controller_id=controller_id) == {"state": "legacy", "token": None}
+    client = swupdate_factory(server, token=token)
+
+    client.start()
+
+    client.wait(
+        lambda: server.call("device", controller_id=controller_id)["sw_version"] == "1.0.0",
+        timeout=30,
+        message="configData sent with the legacy token to be accepted",
+        server=server,
+    )
+    assert server.call("stored_token", controller_id=controller_id) == {"state": "readable", "token": token}
+    assert server.log_lines(f'/controller/v1/{controller_id} HTTP/1.1" 401') == []
+    assert server.log_lines(token) == []

@@ -20,7 +20,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from devices.models import Device, Hardware
-from goosebit_project.lib.tokens import MAX_TOKEN_LENGTH, hash_token
+from devices.services import tokens_required
+from goosebit_project.lib.tokens import MAX_TOKEN_LENGTH, encrypt_token, generate_token, hash_token
 
 MAX_COUNT = 10_000_000
 
@@ -36,9 +37,14 @@ def seed_devices(
     revision: str = "default",
     sw_version: str = "1.0.0",
     token: str = "",
+    generate_tokens: bool = False,
     batch_size: int = 5000,
 ) -> dict[str, Any]:
-    """Create devices ``prefix+start`` .. ``prefix+(start+count-1)``; existing ids are left alone."""
+    """Create devices ``prefix+start`` .. ``prefix+(start+count-1)``; existing ids are left alone.
+
+    ``token`` is a template ('{id}' is the controller id); without one, ``generate_tokens`` gives
+    every device a random token (readable later in the admin or GET /api/v1/devices/{id}/token/).
+    """
     hardware, _ = Hardware.objects.get_or_create(model=board, revision=revision)
     attributes = {"hw_boardname": board, "hw_revision": revision, "sw_version": sw_version}
     # Seeding counts as contact: the devices are "seen", like a fleet that is already polling.
@@ -49,6 +55,9 @@ def seed_devices(
     with transaction.atomic():
         batch: list[Device] = []
         for controller_id in ids:
+            device_token = token.replace("{id}", controller_id) if token else ""
+            if not device_token and generate_tokens:
+                device_token = generate_token()
             batch.append(
                 Device(
                     controller_id=controller_id,
@@ -59,7 +68,8 @@ def seed_devices(
                     state=Device.State.REGISTERED,
                     request_attributes=False,
                     last_seen=now,
-                    token_hash=hash_token(token.replace("{id}", controller_id)) if token else "",
+                    token_hash=hash_token(device_token) if device_token else "",
+                    token_encrypted=encrypt_token(device_token) if device_token else "",
                 )
             )
             if len(batch) >= batch_size:
@@ -78,6 +88,7 @@ def seed_devices(
         "hardware": {"model": board, "revision": revision},
         "sw_version": sw_version,
         "token": bool(token),
+        "generated_tokens": bool(generate_tokens and not token),
         "seconds": round(time.monotonic() - started, 3),
     }
 
@@ -100,7 +111,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--token",
             default="",
-            help="TargetToken of every device; '{id}' is replaced by the controller id (default none)",
+            help="TargetToken of every device; '{id}' is replaced by the controller id (default: a "
+            "generated token each when device authentication is strict, else none)",
         )
         parser.add_argument("--batch-size", type=int, default=5000)
         parser.add_argument("--json", action="store_true", help="print the summary as one JSON line")
@@ -135,6 +147,7 @@ class Command(BaseCommand):
             revision=revision if sep and revision else "default",
             sw_version=options["sw_version"],
             token=token,
+            generate_tokens=not token and tokens_required(),
             batch_size=options["batch_size"],
         )
         if options["json"]:
