@@ -15,7 +15,6 @@ from datetime import date, datetime, time, timedelta
 from functools import cache
 from typing import Any, cast
 
-from django.conf import settings
 from django.db import connections, router
 from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.db.models.functions import TruncDate

@@ -757,6 +757,8 @@ def tenant_setting_reset(*, key: str, user: str = "") -> None:
     _tenant_config.key_for(key)
     deleted, _ = TenantConfiguration.objects.filter(key=key).delete()
     if deleted:
-        TenantConfigurationChange.objects.create(key=key, value=None, changed_at=timezone.now(), changed_by=user)
+        TenantConfigurationChange.objects.create(
+            key=key, value=None, changed_at=timezone.now(), changed_by=user
+        )
         logger.info("tenant setting %s reset to its default by %s", key, user or "a script")
         _tenant_config_changed()

@@ -115,7 +115,8 @@ def _default_overdue() -> str:
         return str(settings.GOOSEBIT_POLL_OVERDUE_TIME)
     # last_seen may lag the device's real poll by the recording interval and the flush; ten more
     # seconds absorb network and clock jitter (gooseBit uses +10 s).
-    return format_duration(settings.GOOSEBIT_LAST_SEEN_INTERVAL + settings.GOOSEBIT_LAST_SEEN_FLUSH_SECONDS + 10)
+    lag = settings.GOOSEBIT_LAST_SEEN_INTERVAL + settings.GOOSEBIT_LAST_SEEN_FLUSH_SECONDS
+    return format_duration(lag + 10)
 
 
 @dataclass(frozen=True)
@@ -296,7 +297,8 @@ class _Cache:
         self._config: TenantConfig | None = None
 
     def _fresh(self) -> bool:
-        return self._stored is not None and time.monotonic() - self._read_at < settings.GOOSEBIT_TENANT_CONFIG_TTL
+        age = time.monotonic() - self._read_at
+        return self._stored is not None and age < settings.GOOSEBIT_TENANT_CONFIG_TTL
 
     def get(self) -> TenantConfig:
         config = self._config

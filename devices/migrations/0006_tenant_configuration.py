@@ -23,42 +23,51 @@ def grant_view(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('auth', '0012_alter_user_first_name_max_length'),
-        ('devices', '0005_update_vocabulary'),
+        ("auth", "0012_alter_user_first_name_max_length"),
+        ("devices", "0005_update_vocabulary"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='TenantConfiguration',
+            name="TenantConfiguration",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.CharField(max_length=128, unique=True)),
-                ('value', models.JSONField()),
-                ('created_at', models.DateTimeField()),
-                ('created_by', models.CharField(blank=True, max_length=150)),
-                ('last_modified_at', models.DateTimeField()),
-                ('last_modified_by', models.CharField(blank=True, max_length=150)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("key", models.CharField(max_length=128, unique=True)),
+                ("value", models.JSONField()),
+                ("created_at", models.DateTimeField()),
+                ("created_by", models.CharField(blank=True, max_length=150)),
+                ("last_modified_at", models.DateTimeField()),
+                ("last_modified_by", models.CharField(blank=True, max_length=150)),
             ],
             options={
-                'verbose_name': 'tenant setting',
-                'verbose_name_plural': 'tenant settings',
-                'ordering': ['key'],
+                "verbose_name": "tenant setting",
+                "verbose_name_plural": "tenant settings",
+                "ordering": ["key"],
             },
         ),
         migrations.CreateModel(
-            name='TenantConfigurationChange',
+            name="TenantConfigurationChange",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.CharField(max_length=128)),
-                ('value', models.JSONField(blank=True, null=True)),
-                ('changed_at', models.DateTimeField()),
-                ('changed_by', models.CharField(blank=True, max_length=150)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("key", models.CharField(max_length=128)),
+                ("value", models.JSONField(blank=True, null=True)),
+                ("changed_at", models.DateTimeField()),
+                ("changed_by", models.CharField(blank=True, max_length=150)),
             ],
             options={
-                'ordering': ['-changed_at', '-id'],
-                'indexes': [models.Index(fields=['key', '-changed_at'], name='devices_tcc_key_changed')],
+                "ordering": ["-changed_at", "-id"],
+                "indexes": [models.Index(fields=["key", "-changed_at"], name="devices_tcc_key_changed")],
             },
         ),
         migrations.RunPython(grant_view, migrations.RunPython.noop),
