@@ -6,8 +6,8 @@ milliseconds since the epoch, left out while the key has its default), plus ``de
 from the environment. ``PUT`` on the collection stores several keys at once (all or none);
 ``GET``/``PUT {"value": ...}``/``DELETE`` on ``/tenant-settings/<key>/`` read, set or reset one.
 
-Reading needs ``devices.view_tenantconfiguration``, changing and resetting
-``devices.change_tenantconfiguration``; the gateway key is masked for a user who may not change it.
+Reading needs ``devices.view_tenantconfiguration`` (or the change permission), changing and
+resetting ``devices.change_tenantconfiguration``; the gateway key is masked for a user who may not change it.
 """
 
 from __future__ import annotations
@@ -35,8 +35,10 @@ class TenantSettingsPermission(BasePermission):
         user = request.user
         if not user or not user.is_authenticated:
             return False
-        needed = _VIEW if request.method in ("GET", "HEAD", "OPTIONS") else _CHANGE
-        return bool(user.has_perm(needed))
+        if request.method in ("GET", "HEAD", "OPTIONS"):
+            # As in the admin, who may change a setting may read it.
+            return bool(user.has_perm(_VIEW) or user.has_perm(_CHANGE))
+        return bool(user.has_perm(_CHANGE))
 
 
 def _millis(moment: datetime | None) -> int | None:
