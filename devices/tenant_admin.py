@@ -161,7 +161,7 @@ class TenantConfigurationAdmin(admin.ModelAdmin):
         else:
             default = tenant_config.default_value(name)
             shown = MASK if tenant_config.KEYS[name].secret and default else json.dumps(default)
-            self.message_user(request, f"{name} is back to its default, {shown}.", messages.SUCCESS)
+            self.message_user(request, f"Reset {name} to its default, {shown}.", messages.SUCCESS)
         return redirect(request.path)
 
 
