@@ -160,3 +160,16 @@ def test_the_navigation_links_the_page_for_who_may_view_it(viewer_client):
     html = viewer_client.get("/admin/").content.decode()
     nav = html[html.index('<nav class="gb-nav"') : html.index("</nav>")]
     assert re.search(r'<a href="/admin/devices/tenantconfiguration/"[^>]*>Tenant settings</a>', nav)
+
+
+def test_there_is_no_stock_change_form_that_would_skip_the_checks(admin_client):
+    services.tenant_setting_set(key="pollingTime", value="00:05:00")
+    row = TenantConfiguration.objects.get()
+
+    assert admin_client.get(f"{URL}{row.pk}/change/").status_code == 404
+    assert (
+        admin_client.post(f"{URL}{row.pk}/change/", {"key": "pollingTime", "value": '"99:00:00"'}).status_code
+        == 404
+    )
+    assert admin_client.get(f"{URL}add/").status_code == 404
+    assert TenantConfiguration.objects.get().value == "00:05:00"
