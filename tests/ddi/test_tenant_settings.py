@@ -208,3 +208,48 @@ def test_switching_every_mechanism_off_opens_the_api_as_without_device_auth(ddi_
     services.tenant_setting_set(key="authentication.targettoken.enabled", value=False)
 
     assert status(ddi_client) == 200
+
+
+# --- the database fails while the settings are read --------------------------------------------
+
+
+def _settings_unreadable(monkeypatch):
+    from django.db.utils import OperationalError
+
+    from devices.models import TenantConfiguration
+
+    def down(*args, **kwargs):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(TenantConfiguration.objects, "values_list", down)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_poll_whose_settings_cannot_be_read_answers_503_not_500(monkeypatch):
+    from tests.test_wsgi import call
+
+    known_device("dev-1")
+    tenant_config.cache.invalidate()  # nothing read yet in this worker
+    _settings_unreadable(monkeypatch)
+
+    status, headers, content = call("/DEFAULT/controller/v1/dev-1")
+
+    assert status == 503
+    assert headers["Retry-After"] == "10"
+    assert b"hawkbit.server.error.serviceUnavailable" in content
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_poll_keeps_the_settings_read_before_while_they_cannot_be_read(monkeypatch, settings):
+    from tests.test_wsgi import call
+
+    known_device("dev-1")
+    services.tenant_setting_set(key="pollingTime", value="00:04:00")
+    assert tenant_config.cache.get().polling_time == "00:04:00"
+    settings.GOOSEBIT_TENANT_CONFIG_TTL = 0  # every request would read them again
+    _settings_unreadable(monkeypatch)
+
+    status, _, content = call("/DEFAULT/controller/v1/dev-1")
+
+    assert status == 200
+    assert b'"sleep":"00:04:00"' in content
