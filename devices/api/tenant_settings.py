@@ -90,13 +90,18 @@ _VALUE_REQUEST = inline_serializer("TenantSettingValueRequest", {"value": serial
 class TenantSettingsView(APIView):
     permission_classes = [TenantSettingsPermission]
 
-    @extend_schema(responses={200: OpenApiTypes.OBJECT}, summary="Every tenant setting, by key")
+    @extend_schema(
+        operation_id="tenant_settings_list",
+        responses={200: OpenApiTypes.OBJECT},
+        summary="Every tenant setting, by key",
+    )
     def get(self, request: Request) -> Response:
         reveal = _may_reveal(request)
         items = selectors.tenant_settings_list()
         return Response({item.key: _value_body(item, reveal=reveal) for item in items})
 
     @extend_schema(
+        operation_id="tenant_settings_update_many",
         request=OpenApiTypes.OBJECT,
         responses={200: OpenApiTypes.OBJECT},
         summary="Set several tenant settings at once: a map of key to value",
@@ -111,19 +116,30 @@ class TenantSettingsView(APIView):
 class TenantSettingView(APIView):
     permission_classes = [TenantSettingsPermission]
 
-    @extend_schema(responses={200: _VALUE}, summary="One tenant setting")
+    @extend_schema(
+        operation_id="tenant_setting_retrieve", responses={200: _VALUE}, summary="One tenant setting"
+    )
     def get(self, request: Request, key: str) -> Response:
         item = selectors.tenant_setting_get(key=key)
         return Response(_value_body(item, reveal=_may_reveal(request)))
 
-    @extend_schema(request=_VALUE_REQUEST, responses={200: _VALUE}, summary="Change one tenant setting")
+    @extend_schema(
+        operation_id="tenant_setting_update",
+        request=_VALUE_REQUEST,
+        responses={200: _VALUE},
+        summary="Change one tenant setting",
+    )
     def put(self, request: Request, key: str) -> Response:
         if not isinstance(request.data, dict) or "value" not in request.data:
             raise exceptions.ValidationError('send {"value": ...}')
         services.tenant_setting_set(key=key, value=request.data["value"], user=_user(request))
         return self.get(request, key)
 
-    @extend_schema(responses={200: _VALUE}, summary="Reset one tenant setting to its default")
+    @extend_schema(
+        operation_id="tenant_setting_reset",
+        responses={200: _VALUE},
+        summary="Reset one tenant setting to its default",
+    )
     def delete(self, request: Request, key: str) -> Response:
         services.tenant_setting_reset(key=key, user=_user(request))
         return self.get(request, key)
