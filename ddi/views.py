@@ -254,7 +254,11 @@ def root(request: HttpRequest, ctx: DdiContext) -> HttpResponse:
         links["configData"] = {"href": f"{base}/configData"}
     # A device that never said who it is polls faster, so registration completes quickly.
     registering = device.request_attributes and device.hardware_id is None
-    sleep = settings.GOOSEBIT_POLL_TIME_REGISTRATION if registering else settings.GOOSEBIT_POLL_TIME
+    sleep = (
+        settings.GOOSEBIT_POLL_TIME_REGISTRATION
+        if registering
+        else device_selectors.tenant_config().polling_time
+    )
     payload: dict[str, Any] = {"config": {"polling": {"sleep": sleep}}}
     if links:
         payload["_links"] = links

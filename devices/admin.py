@@ -926,3 +926,7 @@ class DeviceAdmin(RefuseHiddenActionsMixin, HistoryGoesWithItsOwnerMixin, admin.
         return self._device_command(
             request, object_id, services.device_retry, "The device gets its target again on its next poll."
         )
+
+
+# The Tenant settings page (devices.tenant_admin) registers itself with the admin site.
+from devices import tenant_admin  # noqa: E402,F401

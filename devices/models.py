@@ -139,3 +139,43 @@ class Device(models.Model):
     def token_state(self) -> str:
         """none, readable, legacy (not readable yet) or unreadable (keys changed): TokenState."""
         return token_state(self.token_hash, self.token_encrypted)
+
+
+class TenantConfiguration(models.Model):
+    """One runtime tenant setting an operator changed (hawkBit's TenantConfiguration).
+
+    A key without a row has its default from the environment; devices.tenant_config knows the
+    keys, their validation and defaults. Deleting the row resets the key to its default.
+    """
+
+    # hawkBit's key name, e.g. "pollingTime" or "authentication.gatewaytoken.key".
+    key = models.CharField(max_length=128, unique=True)
+    value = models.JSONField()
+    created_at = models.DateTimeField()
+    created_by = models.CharField(max_length=150, blank=True)
+    last_modified_at = models.DateTimeField()
+    last_modified_by = models.CharField(max_length=150, blank=True)
+
+    class Meta:
+        verbose_name = "tenant setting"
+        verbose_name_plural = "tenant settings"
+        ordering = ["key"]
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class TenantConfigurationChange(models.Model):
+    """Who changed or reset which tenant setting, and when (``value`` is None for a reset)."""
+
+    key = models.CharField(max_length=128)
+    value = models.JSONField(null=True, blank=True)
+    changed_at = models.DateTimeField()
+    changed_by = models.CharField(max_length=150, blank=True)
+
+    class Meta:
+        ordering = ["-changed_at", "-id"]
+        indexes = [models.Index(fields=["key", "-changed_at"], name="devices_tcc_key_changed")]
+
+    def __str__(self) -> str:
+        return f"{self.key} at {self.changed_at}"

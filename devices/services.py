@@ -22,7 +22,8 @@ from django.db.models import Case, DateTimeField, F, QuerySet, Value, When
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
-from devices.models import Device, Hardware
+from devices import tenant_config as _tenant_config
+from devices.models import Device, Hardware, TenantConfiguration, TenantConfigurationChange
 from goosebit_project.lib import tokens
 from goosebit_project.lib.errors import Conflict, InvalidInput, NotAllowed, QuotaExceeded
 from goosebit_project.lib.tokens import MAX_TOKEN_LENGTH, generate_token
@@ -450,7 +451,7 @@ def tokens_required() -> bool:
     Only then does creating a device without a token generate one. In setup and lax mode a
     token stored in advance would refuse the token the device brings (or its having none).
     """
-    return settings.GOOSEBIT_DEVICE_AUTH_ENABLE and settings.GOOSEBIT_DEVICE_AUTH_MODE == "strict"
+    return _tenant_config.cache.get().target_token_enabled and settings.GOOSEBIT_DEVICE_AUTH_MODE == "strict"
 
 
 @transaction.atomic
@@ -775,3 +776,68 @@ def devices_delete(*, devices: QuerySet[Device]) -> int:
     """Delete devices with their update history; returns how many devices were deleted."""
     _, per_model = devices.order_by().delete()
     return per_model.get(Device._meta.label, 0)
+
+
+# --- tenant settings ------------------------------------------------------------------------
+
+
+def _tenant_config_changed() -> None:
+    # At once for this process (its next read sees the new row), and again after the commit so a
+    # read by another thread in between cannot keep the old value for a whole TTL.
+    _tenant_config.cache.invalidate()
+    transaction.on_commit(_tenant_config.cache.invalidate)
+
+
+@transaction.atomic
+def tenant_settings_update(*, values: dict[str, Any], user: str = "") -> None:
+    """Store several tenant settings at once, all or none; each value is validated for its key.
+
+    A value equal to the stored one is not recorded again. Raises NotFound for an unknown key and
+    InvalidInput naming the key for an invalid value, before anything is written.
+    """
+    cleaned = {key: _tenant_config.validate(key, value) for key, value in values.items()}
+    now = timezone.now()
+    rows = {row.key: row for row in TenantConfiguration.objects.select_for_update().filter(key__in=cleaned)}
+    changed = False
+    for key, value in cleaned.items():
+        row = rows.get(key)
+        if row is not None and row.value == value:
+            continue
+        if row is None:
+            TenantConfiguration.objects.create(
+                key=key,
+                value=value,
+                created_at=now,
+                created_by=user,
+                last_modified_at=now,
+                last_modified_by=user,
+            )
+        else:
+            row.value = value
+            row.last_modified_at = now
+            row.last_modified_by = user
+            row.save(update_fields=["value", "last_modified_at", "last_modified_by"])
+        # The history never holds the gateway key itself.
+        recorded = "********" if _tenant_config.KEYS[key].secret else value
+        TenantConfigurationChange.objects.create(key=key, value=recorded, changed_at=now, changed_by=user)
+        logger.info("tenant setting %s changed by %s", key, user or "a script")
+        changed = True
+    if changed:
+        _tenant_config_changed()
+
+
+def tenant_setting_set(*, key: str, value: Any, user: str = "") -> None:
+    tenant_settings_update(values={key: value}, user=user)
+
+
+@transaction.atomic
+def tenant_setting_reset(*, key: str, user: str = "") -> None:
+    """Drop the stored value: the key takes its default from the environment again."""
+    _tenant_config.key_for(key)
+    deleted, _ = TenantConfiguration.objects.filter(key=key).delete()
+    if deleted:
+        TenantConfigurationChange.objects.create(
+            key=key, value=None, changed_at=timezone.now(), changed_by=user
+        )
+        logger.info("tenant setting %s reset to its default by %s", key, user or "a script")
+        _tenant_config_changed()

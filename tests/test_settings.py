@@ -115,6 +115,9 @@ def _start(tmp_path, **env):
         ("GOOSEBIT_HARDWARE_MODEL_KEYS", " , ", "GOOSEBIT_HARDWARE_MODEL_KEYS must name at least one"),
         ("GOOSEBIT_TOKEN_KEYS", "nope", "GOOSEBIT_TOKEN_KEYS: key 1 is not a Fernet key"),
         ("GOOSEBIT_TOKEN_HASH_KEYS", "short", "GOOSEBIT_TOKEN_HASH_KEYS: key 1 is shorter than 16"),
+        ("GOOSEBIT_POLL_OVERDUE_TIME", "5m", "GOOSEBIT_POLL_OVERDUE_TIME must be a time of the form"),
+        ("GOOSEBIT_TENANT_CONFIG_TTL", "-1", "GOOSEBIT_TENANT_CONFIG_TTL must be at least 0"),
+        ("GOOSEBIT_CONFIRMATION_FLOW", "perhaps", "GOOSEBIT_CONFIRMATION_FLOW"),
     ],
 )
 def test_a_bad_value_stops_start_up_with_a_message_naming_the_variable(tmp_path, variable, value, message):
@@ -163,3 +166,17 @@ def test_default_hardware_is_model_colon_revision_or_empty():
 def test_default_hardware_rejects_other_forms(value):
     with pytest.raises(ImproperlyConfigured, match="GOOSEBIT_DEFAULT_HARDWARE must be model:revision"):
         config.parse_hardware("GOOSEBIT_DEFAULT_HARDWARE", value)
+
+
+def test_optional_duration_is_hh_mm_ss_zero_allowed_or_empty():
+    assert config.parse_optional_duration("GOOSEBIT_POLL_OVERDUE_TIME", " 00:05:00 ") == "00:05:00"
+    assert config.parse_optional_duration("GOOSEBIT_POLL_OVERDUE_TIME", "00:00:00") == "00:00:00"
+    assert config.parse_optional_duration("GOOSEBIT_POLL_OVERDUE_TIME", "") == ""
+    with pytest.raises(ImproperlyConfigured, match="GOOSEBIT_POLL_OVERDUE_TIME must be a time"):
+        config.parse_optional_duration("GOOSEBIT_POLL_OVERDUE_TIME", "24:00:00")
+
+
+def test_format_duration_is_hh_mm_ss_capped_at_a_day():
+    assert config.format_duration(42) == "00:00:42"
+    assert config.format_duration(3725) == "01:02:05"
+    assert config.format_duration(10**6) == "23:59:59"
