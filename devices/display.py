@@ -25,6 +25,7 @@ DEVICE_STATE_TONES: dict[str, str] = {
     Device.State.UNKNOWN: "muted",
     Device.State.REGISTERED: "info",
     Device.State.PENDING: "warn",
+    Device.State.WAIT_FOR_CONFIRMATION: "warn",
     Device.State.RUNNING: "active",
     Device.State.FINISHED: "ok",
     Device.State.ERROR: "bad",
@@ -33,6 +34,7 @@ DEVICE_STATE_TONES: dict[str, str] = {
 }
 ACTION_STATUS_TONES: dict[str, str] = {
     Action.Status.PENDING: "warn",
+    Action.Status.WAIT_FOR_CONFIRMATION: "warn",
     Action.Status.RUNNING: "active",
     Action.Status.CANCELING: "warn",
     Action.Status.CANCELED: "muted",
@@ -52,6 +54,7 @@ ACTION_BAR_ORDER = (
     Action.Status.ERROR,
     Action.Status.RUNNING,
     Action.Status.PENDING,
+    Action.Status.WAIT_FOR_CONFIRMATION,
     Action.Status.CANCELING,
     Action.Status.CANCELED,
 )

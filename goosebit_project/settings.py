@@ -258,6 +258,12 @@ GOOSEBIT_ROLLOUT_PAUSE_ON_FAILURE_COUNT = config.parse_optional_int(
 GOOSEBIT_ROLLOUT_MAX_PARALLEL = config.parse_optional_int(
     "GOOSEBIT_ROLLOUT_MAX_PARALLEL", _get("GOOSEBIT_ROLLOUT_MAX_PARALLEL", ""), minimum=1
 )
+# hawkBit's user-consent flow (tenant setting user.confirmation.flow.enabled): assignments and
+# rollouts that require confirmation wait until the device confirms them (DDI confirmationBase).
+# Read it only through rollouts.selectors.confirmation_flow_enabled().
+GOOSEBIT_CONFIRMATION_FLOW = config.parse_bool(
+    "GOOSEBIT_CONFIRMATION_FLOW", _get("GOOSEBIT_CONFIRMATION_FLOW", "false")
+)
 GOOSEBIT_TRACK_DEVICE_IP = config.parse_bool(
     "GOOSEBIT_TRACK_DEVICE_IP", _get("GOOSEBIT_TRACK_DEVICE_IP", "true")
 )
