@@ -509,6 +509,7 @@ def test_activating_auto_confirm_stores_initiator_and_remark_and_confirms_waitin
     assert set(links_of(ddi_client, "dev-1")) == {"deploymentBase"}
 
     body = ddi_client.get(ddi_url("dev-1", "confirmationBase")).json()
+    assert device.auto_confirm_activated_at is not None
     assert body == {
         "autoConfirm": {
             "active": True,
