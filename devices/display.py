@@ -214,6 +214,8 @@ def log_line(status: ActionStatus) -> dict[str, Any]:
     execution = status.get_execution_display()
     if status.channel == ActionStatus.Channel.CANCEL:
         execution = f"Cancel: {execution.lower()}"
+    elif status.channel == ActionStatus.Channel.CONFIRMATION:
+        execution = f"Confirmation: {execution.lower()}"
     result = "" if status.finished == ActionStatus.Finished.NONE else status.get_finished_display()
     return {
         "id": status.pk,
