@@ -158,4 +158,4 @@ def test_a_rollout_created_without_confirmation_offers_directly(admin_client, fl
         admin_client.post("/admin/rollouts/rollout/add/", {**data, "confirmation_required": "on"}).status_code
         == 302
     )
-    assert Rollout.objects.order_by("-id").first().confirmation_required is True
+    assert Rollout.objects.order_by("-id")[0].confirmation_required is True
