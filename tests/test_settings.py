@@ -113,6 +113,7 @@ def _start(tmp_path, **env):
         ("GOOSEBIT_UPLOAD_TEMP_DIR", "/proc/no/such", "GOOSEBIT_UPLOAD_TEMP_DIR cannot be created"),
         ("GOOSEBIT_DEFAULT_HARDWARE", "rpi4", "GOOSEBIT_DEFAULT_HARDWARE must be model:revision"),
         ("GOOSEBIT_HARDWARE_MODEL_KEYS", " , ", "GOOSEBIT_HARDWARE_MODEL_KEYS must name at least one"),
+        ("GOOSEBIT_CONFIRMATION_FLOW", "sometimes", "GOOSEBIT_CONFIRMATION_FLOW must be true or false"),
     ],
 )
 def test_a_bad_value_stops_start_up_with_a_message_naming_the_variable(tmp_path, variable, value, message):
@@ -145,3 +146,12 @@ def test_default_hardware_is_model_colon_revision_or_empty():
 def test_default_hardware_rejects_other_forms(value):
     with pytest.raises(ImproperlyConfigured, match="GOOSEBIT_DEFAULT_HARDWARE must be model:revision"):
         config.parse_hardware("GOOSEBIT_DEFAULT_HARDWARE", value)
+
+
+def test_the_confirmation_flow_is_read_through_one_selector(settings):
+    from rollouts.selectors import confirmation_flow_enabled
+
+    settings.GOOSEBIT_CONFIRMATION_FLOW = False
+    assert confirmation_flow_enabled() is False
+    settings.GOOSEBIT_CONFIRMATION_FLOW = True
+    assert confirmation_flow_enabled() is True
