@@ -129,9 +129,12 @@ def _create_action(device: Device, target: selectors.Target, *, enforce_caps: bo
                     if selectors.active_update_count(rollout=rollout) >= rollout.max_parallel:
                         return None
             required = _confirmation_required(device, target)
+            asks = required and selectors.confirmation_flow_enabled()
+            if asks:
+                _read_auto_confirm(device)
             # hawkBit: with the flow on, an action needing consent starts WAIT_FOR_CONFIRMATION,
             # unless the device's auto-confirm answers for it at once.
-            wait = required and selectors.confirmation_flow_enabled() and not device.auto_confirm
+            wait = asks and not device.auto_confirm
             action = Action.objects.create(
                 device=device,
                 software=target.software,
@@ -149,7 +152,7 @@ def _create_action(device: Device, target: selectors.Target, *, enforce_caps: bo
                     "waiting for the device to confirm the update before it proceeds",
                     channel=ActionStatus.Channel.CONFIRMATION,
                 )
-            elif required and selectors.confirmation_flow_enabled():
+            elif asks:
                 _server_note(
                     action,
                     Execution.CONFIRMED,
@@ -161,6 +164,24 @@ def _create_action(device: Device, target: selectors.Target, *, enforce_caps: bo
         return selectors.action_active_for_device(device=device)
     device.state, device.progress, device.force_update = state, 0, False
     return action
+
+
+def _read_auto_confirm(device: Device) -> None:
+    """Refresh the device's auto-confirm state under a lock on its row.
+
+    device_activate_auto_confirm updates that row, so either it committed first (we see it on and
+    confirm at once) or it waits for our new action and confirms it: no action is left waiting.
+    """
+    state = (
+        Device.objects.select_for_update()
+        .filter(pk=device.pk)
+        .values("auto_confirm", "auto_confirm_initiator", "auto_confirm_remark")
+        .first()
+    )
+    if state is not None:
+        device.auto_confirm = state["auto_confirm"]
+        device.auto_confirm_initiator = state["auto_confirm_initiator"]
+        device.auto_confirm_remark = state["auto_confirm_remark"]
 
 
 def _confirmation_required(device: Device, target: selectors.Target) -> bool:
