@@ -6,8 +6,6 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("devices", "0005_update_vocabulary"),
-        ("rollouts", "0002_update_vocabulary"),
-        ("software", "0001_initial"),
     ]
 
     operations = [

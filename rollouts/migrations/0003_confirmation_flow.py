@@ -5,9 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("devices", "0006_confirmation_flow"),
         ("rollouts", "0002_update_vocabulary"),
-        ("software", "0001_initial"),
     ]
 
     operations = [
