@@ -472,6 +472,14 @@ class DeviceAdmin(RefuseHiddenActionsMixin, HistoryGoesWithItsOwnerMixin, admin.
                 f"Assigned {software.version} to {plural(changed)}; they update on their next poll.",
                 messages.SUCCESS,
             )
+            waiting = queryset.filter(state=Device.State.WAIT_FOR_CONFIRMATION).count()
+            if waiting:
+                self.message_user(
+                    request,
+                    f"{plural(waiting)} must confirm the update first (the confirmation flow is on); "
+                    "turn on auto-confirm on a device's page to confirm in its name.",
+                    messages.INFO,
+                )
             unchecked = queryset.filter(hardware__isnull=True).count()
             if unchecked:
                 self.message_user(

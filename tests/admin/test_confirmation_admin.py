@@ -7,7 +7,7 @@ import pytest
 
 from devices.models import Device
 from rollouts.models import Action, Rollout
-from tests.admin.test_device_actions import act
+from tests.admin.test_device_actions import act, messages_of
 from tests.admin.test_device_page import form_data, page_url
 from tests.factories import make_device, make_hardware, make_software
 
@@ -134,6 +134,12 @@ def test_bulk_assignment_takes_confirmation_required(admin_client, flow_on, boar
 
     assert form.fields["confirmation_required"].initial is True
     assert sorted(Action.objects.values_list("status", flat=True)) == [expected, expected]
+    shown = messages_of(admin_client)
+    waiting_note = (
+        "2 devices must confirm the update first (the confirmation flow is on); turn on auto-confirm "
+        "on a device's page to confirm in its name."
+    )
+    assert (waiting_note in shown) is checked
 
 
 def test_a_rollout_created_without_confirmation_offers_directly(admin_client, flow_on, board):
@@ -159,3 +165,17 @@ def test_a_rollout_created_without_confirmation_offers_directly(admin_client, fl
         == 302
     )
     assert Rollout.objects.order_by("-id")[0].confirmation_required is True
+
+
+def test_a_rollouts_page_shows_whether_it_requires_confirmation(admin_client, board):
+    rollout = Rollout.objects.create(
+        name="r",
+        feed="default",
+        software=make_software("2.0.0", compatibility=[board]),
+        confirmation_required=False,
+    )
+
+    html = admin_client.get(f"/admin/rollouts/rollout/{rollout.pk}/change/").content.decode()
+
+    assert "Confirmation required" in html
+    assert "/static/admin/img/icon-no.svg" in html
