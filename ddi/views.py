@@ -29,7 +29,7 @@ from devices import services as device_services
 from devices.models import Device
 from devices.services import InvalidAttributes
 from goosebit_project.lib.addresses import request_address
-from goosebit_project.lib.errors import DomainError, NotFound
+from goosebit_project.lib.errors import DomainError, InvalidInput, NotFound
 from rollouts import services as rollout_services
 from rollouts.models import Action, ActionStatus
 from rollouts.services import LogQuotaExceeded
@@ -53,6 +53,10 @@ _ERROR_CODES = {
     405: (
         _HAWKBIT + "repository.exception.CancelActionNotAllowedException",
         "hawkbit.server.error.action.notcancelable",
+    ),
+    409: (
+        _HAWKBIT + "repository.exception.AutoConfirmationAlreadyActiveException",
+        "hawkbit.server.error.repo.autoConfAlreadyActive",
     ),
     410: (
         _HAWKBIT + "repository.exception.EntityAlreadyClosedException",
@@ -225,18 +229,26 @@ def _device_action(ctx: DdiContext, action_id: int) -> Action:
     return action
 
 
-@ddi_view("GET")
-def root(request: HttpRequest, ctx: DdiContext) -> HttpResponse:
+def _device_or_register(request: HttpRequest, ctx: DdiContext) -> Device | None:
+    """The polling device, registered when unknown (plug and play); None → answer 401."""
     device = ctx.device
     if device is None:
         if not ctx.credentials.may_register:
-            return _empty(401)
+            return None
         token = ctx.credentials.token_to_store
         device = device_services.device_register(controller_id=ctx.controller_id, token=token)
         # A racing first poll may have registered the device: its token, if any, won.
         if token and not device_services.device_claim_token(device=device, token=token):
-            return _empty(401)
+            return None
     device_services.device_record_poll(device=device, ip=_client_ip(request))
+    return device
+
+
+@ddi_view("GET")
+def root(request: HttpRequest, ctx: DdiContext) -> HttpResponse:
+    device = _device_or_register(request, ctx)
+    if device is None:
+        return _empty(401)
     action = rollout_services.device_reconcile(device=device)
 
     links: dict[str, dict[str, str]] = {}
@@ -245,6 +257,9 @@ def root(request: HttpRequest, ctx: DdiContext) -> HttpResponse:
     base = request.build_absolute_uri(ctx.base) if needs_links else ""
     if action is not None and action.status == Action.Status.CANCELING:
         links["cancelAction"] = {"href": f"{base}/cancelAction/{action.pk}"}
+    elif action is not None and action.status == Action.Status.WAIT_FOR_CONFIRMATION:
+        c = serializers.deployment_c(action)
+        links["confirmationBase"] = {"href": f"{base}/confirmationBase/{action.pk}?c={c}"}
     elif action is not None:
         c = serializers.deployment_c(action)
         links["deploymentBase"] = {"href": f"{base}/deploymentBase/{action.pk}?c={c}"}
@@ -298,6 +313,8 @@ def deployment_base(request: HttpRequest, ctx: DdiContext, action_id: int) -> Ht
     action = _device_action(ctx, action_id)
     if action.status in (Action.Status.CANCELING, Action.Status.CANCELED):
         raise NotFound(f"action {action_id} is being canceled")
+    if action.status == Action.Status.WAIT_FOR_CONFIRMATION:
+        raise NotFound(f"action {action_id} is waiting for confirmation")
     history = serializers.action_history(action, request.GET.get("actionHistory"))
     if action.is_active and request.method == "GET":
         _mark_retrieved(action, ActionStatus.Channel.DEPLOYMENT)
@@ -344,6 +361,79 @@ def cancel_feedback(request: HttpRequest, ctx: DdiContext, action_id: int) -> Ht
     return _feedback(request, ctx, action_id, ActionStatus.Channel.CANCEL)
 
 
+# --- confirmation (hawkBit's user-consent flow, ddi.md §1.8) ----------------------------------
+
+
+@ddi_view("GET")
+def confirmation_base(request: HttpRequest, ctx: DdiContext) -> HttpResponse:
+    """The device's auto-confirm state, the link to switch it, and its waiting action if any."""
+    device = _device_or_register(request, ctx)
+    if device is None:
+        return _empty(401)
+    base = request.build_absolute_uri(ctx.base) + "/confirmationBase"
+    links: dict[str, dict[str, str]] = {}
+    if device.auto_confirm:
+        links["deactivateAutoConfirm"] = {"href": f"{base}/deactivateAutoConfirm"}
+    else:
+        links["activateAutoConfirm"] = {"href": f"{base}/activateAutoConfirm"}
+    waiting = (
+        Action.objects.filter(device=device, status=Action.Status.WAIT_FOR_CONFIRMATION)
+        .order_by("id")
+        .first()
+    )
+    if waiting is not None:
+        c = serializers.deployment_c(waiting)
+        links["confirmationBase"] = {"href": f"{base}/{waiting.pk}?c={c}"}
+    payload = {"autoConfirm": serializers.auto_confirm_state(device), "_links": links}
+    return _json(request, ctx, payload)
+
+
+@ddi_view("GET")
+def confirmation_action(request: HttpRequest, ctx: DdiContext, action_id: int) -> HttpResponse:
+    """What the device is asked to confirm: the deployment, under ``confirmation``."""
+    action = _device_action(ctx, action_id)
+    if action.status != Action.Status.WAIT_FOR_CONFIRMATION:
+        raise NotFound(f"action {action_id} is not waiting for confirmation")
+    history = serializers.action_history(action, request.GET.get("actionHistory"))
+    base = request.build_absolute_uri(ctx.base)
+    return _json(request, ctx, serializers.deployment(action, base=base, history=history, key="confirmation"))
+
+
+@ddi_view("POST")
+def confirmation_feedback(request: HttpRequest, ctx: DdiContext, action_id: int) -> HttpResponse:
+    if not _has_json_body(request):
+        return _error(415, "confirmation feedback must be sent as application/json")
+    feedback = serializers.parse_confirmation_feedback(_body(request))
+    action = _device_action(ctx, action_id)
+    rollout_services.action_record_confirmation(action=action, feedback=feedback)
+    return _empty(200)
+
+
+@ddi_view("POST")
+def activate_auto_confirm(request: HttpRequest, ctx: DdiContext) -> HttpResponse:
+    """Optional body {"initiator", "remark"}; without one the remark is hawkBit's default text."""
+    body = _body(request)
+    initiator: str | None = None
+    remark: str | None = rollout_services.AUTO_CONFIRM_FALLBACK_REMARK
+    if body.strip():
+        if not _has_json_body(request):
+            return _error(415, "activateAutoConfirm takes an application/json body (or none)")
+        initiator, remark = serializers.parse_activate_auto_confirm(body)
+    try:
+        rollout_services.device_activate_auto_confirm(
+            device=_require_device(ctx), initiator=initiator, remark=remark
+        )
+    except InvalidInput as error:
+        raise serializers.BodyNotReadable(error.message) from None
+    return _empty(200)
+
+
+@ddi_view("POST")
+def deactivate_auto_confirm(request: HttpRequest, ctx: DdiContext) -> HttpResponse:
+    rollout_services.device_deactivate_auto_confirm(device=_require_device(ctx))
+    return _empty(200)
+
+
 def _accessible_action(ctx: DdiContext, software_id: int) -> Action:
     """The device's action for this software that lets it read the artifacts.
 
@@ -351,7 +441,10 @@ def _accessible_action(ctx: DdiContext, software_id: int) -> Action:
     so devices cannot fetch packages meant for others.
     """
     device = _require_device(ctx)
-    allowed = Q(status__in=[Action.Status.PENDING, Action.Status.RUNNING])
+    # hawkBit lets a device read the artifacts of an update it is asked to confirm, too.
+    allowed = Q(
+        status__in=[Action.Status.PENDING, Action.Status.WAIT_FOR_CONFIRMATION, Action.Status.RUNNING]
+    )
     if device.installed_action_id:
         allowed |= Q(pk=device.installed_action_id)
     action = (

@@ -21,6 +21,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonR
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 from django.utils.decorators import method_decorator
 from django.utils.html import format_html, format_html_join
@@ -34,6 +35,7 @@ from goosebit_project.lib.errors import DomainError
 from goosebit_project.lib.tokens import MAX_TOKEN_LENGTH
 from goosebit_project.lib.versions import Version, versions_equal
 from rollouts import selectors as rollout_selectors
+from rollouts import services as rollout_services
 from rollouts.models import Action, Rollout
 from software.models import Software
 
@@ -188,8 +190,18 @@ class DeviceForm(forms.ModelForm):
 
     class Meta:
         model = Device
-        fields = ["controller_id", "name", "update_mode", "feed", "assigned_software"]
+        fields = [
+            "controller_id",
+            "name",
+            "update_mode",
+            "feed",
+            "assigned_software",
+            "assigned_confirmation_required",
+        ]
+        labels = {"assigned_confirmation_required": "Confirmation required"}
         help_texts = {
+            "assigned_confirmation_required": "Assigned mode, with the confirmation flow on "
+            "(GOOSEBIT_CONFIRMATION_FLOW): the update waits until the device confirms it.",
             "feed": "Rollout mode: the device gets the software of the newest rollout of this feed.",
             "assigned_software": "Assigned mode: only software compatible with the device's hardware "
             "is listed, highest version first (all software while it has not reported its hardware: "
@@ -245,6 +257,12 @@ class DeviceForm(forms.ModelForm):
 
 class AssignSoftwareForm(forms.Form):
     software = forms.TypedChoiceField(coerce=int, widget=forms.RadioSelect, label="Software")
+    confirmation_required = forms.BooleanField(
+        required=False,
+        initial=True,
+        label="Confirmation required",
+        help_text="With the confirmation flow on, each device's update waits until the device confirms it.",
+    )
 
     def __init__(self, *args, software: list[Software], **kwargs):
         super().__init__(*args, **kwargs)
@@ -445,7 +463,11 @@ class DeviceAdmin(RefuseHiddenActionsMixin, HistoryGoesWithItsOwnerMixin, admin.
         if form.is_bound and form.is_valid():
             software = form.cleaned_data["software"]
             try:
-                changed = services.devices_assign_software(devices=queryset, software=software)
+                changed = services.devices_assign_software(
+                    devices=queryset,
+                    software=software,
+                    confirmation_required=form.cleaned_data["confirmation_required"],
+                )
             except DomainError as error:
                 return self._error(request, error)
             self.message_user(
@@ -453,6 +475,14 @@ class DeviceAdmin(RefuseHiddenActionsMixin, HistoryGoesWithItsOwnerMixin, admin.
                 f"Assigned {software.version} to {plural(changed)}; they update on their next poll.",
                 messages.SUCCESS,
             )
+            waiting = queryset.filter(state=Device.State.WAIT_FOR_CONFIRMATION).count()
+            if waiting:
+                self.message_user(
+                    request,
+                    f"{plural(waiting)} must confirm the update first (the confirmation flow is on); "
+                    "turn on auto-confirm on a device's page to confirm in its name.",
+                    messages.INFO,
+                )
             unchecked = queryset.filter(hardware__isnull=True).count()
             if unchecked:
                 self.message_user(
@@ -537,7 +567,9 @@ class DeviceAdmin(RefuseHiddenActionsMixin, HistoryGoesWithItsOwnerMixin, admin.
                 messages.SUCCESS if canceled else messages.WARNING,
             )
             return None
-        active = queryset.filter(state__in=[Device.State.PENDING, Device.State.RUNNING]).count()
+        active = queryset.filter(
+            state__in=[Device.State.PENDING, Device.State.WAIT_FOR_CONFIRMATION, Device.State.RUNNING]
+        ).count()
         return self._action_page(
             request,
             queryset,
@@ -627,7 +659,19 @@ class DeviceAdmin(RefuseHiddenActionsMixin, HistoryGoesWithItsOwnerMixin, admin.
                     ]
                 },
             ),
-            ("Updates", {"fields": ["update_mode", "feed", "assigned_software", "target_display"]}),
+            (
+                "Updates",
+                {
+                    "fields": [
+                        "update_mode",
+                        "feed",
+                        "assigned_software",
+                        "assigned_confirmation_required",
+                        "target_display",
+                        "auto_confirm_display",
+                    ]
+                },
+            ),
             ("Authentication", {"fields": auth}),
             ("Attributes", {"fields": ["attributes_table"], "classes": ["gb-attributes"]}),
         ]
@@ -644,9 +688,25 @@ class DeviceAdmin(RefuseHiddenActionsMixin, HistoryGoesWithItsOwnerMixin, admin.
             "last_ip",
             "created",
             "target_display",
+            "auto_confirm_display",
             "token_status",
             "attributes_table",
         ]
+
+    @admin.display(description="Auto-confirm")
+    def auto_confirm_display(self, obj: Device) -> str:
+        if not obj.auto_confirm:
+            return "Off: updates that require confirmation wait until the device confirms them."
+        parts = [f"by {obj.auto_confirm_initiator}"] if obj.auto_confirm_initiator else []
+        if obj.auto_confirm_activated_at is not None:
+            parts.append(f"since {timezone.localtime(obj.auto_confirm_activated_at):%Y-%m-%d %H:%M}")
+        if obj.auto_confirm_remark:
+            parts.append(f"remark: {obj.auto_confirm_remark}")
+        return (
+            "On: updates are confirmed in the device's name"
+            + (f" ({'; '.join(parts)})" if parts else "")
+            + "."
+        )
 
     @admin.display(description="Target software")
     def target_display(self, obj: Device) -> str:
@@ -769,6 +829,7 @@ class DeviceAdmin(RefuseHiddenActionsMixin, HistoryGoesWithItsOwnerMixin, admin.
             update_mode=data["update_mode"],
             feed=data.get("feed", ""),
             assigned_software=data.get("assigned_software"),
+            confirmation_required=data.get("assigned_confirmation_required", True),
         )
         if data["update_mode"] == Device.UpdateMode.ASSIGNED and data.get("assigned_software"):
             for warning in services.device_assignment_warnings(
@@ -799,6 +860,8 @@ class DeviceAdmin(RefuseHiddenActionsMixin, HistoryGoesWithItsOwnerMixin, admin.
             view(self.cancel_update_view, "cancel-update"),
             view(self.force_quit_view, "force-quit"),
             view(self.retry_view, "retry"),
+            view(self.auto_confirm_on_view, "auto-confirm-on"),
+            view(self.auto_confirm_off_view, "auto-confirm-off"),
         ] + super().get_urls()
 
     def _device_for(self, request: HttpRequest, object_id: int, *, change: bool) -> Device:
@@ -920,6 +983,27 @@ class DeviceAdmin(RefuseHiddenActionsMixin, HistoryGoesWithItsOwnerMixin, admin.
             object_id,
             services.device_force_quit,
             "Closed the update without waiting for the device.",
+        )
+
+    def auto_confirm_on_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        def activate(*, device: Device) -> None:
+            rollout_services.device_activate_auto_confirm(
+                device=device, initiator=request.user.get_username(), remark="activated in the admin"
+            )
+
+        return self._device_command(
+            request,
+            object_id,
+            activate,
+            "Auto-confirm is on: updates waiting for the device's confirmation proceed.",
+        )
+
+    def auto_confirm_off_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        return self._device_command(
+            request,
+            object_id,
+            rollout_services.device_deactivate_auto_confirm,
+            "Auto-confirm is off: later updates wait for the device to confirm them.",
         )
 
     def retry_view(self, request: HttpRequest, object_id: int) -> HttpResponse:

@@ -38,6 +38,8 @@ class Device(models.Model):
         REGISTERED = "registered", "Registered"
         # Labels are the update vocabulary of README's glossary ("Words for update outcomes").
         PENDING = "pending", "Waiting"
+        # Its update waits for the device's consent (hawkBit's WAIT_FOR_CONFIRMATION).
+        WAIT_FOR_CONFIRMATION = "wait_for_confirmation", "Waiting for confirmation"
         RUNNING = "running", "In progress"
         FINISHED = "finished", "Succeeded"
         ERROR = "error", "Failed"
@@ -68,6 +70,9 @@ class Device(models.Model):
         blank=True,
         related_name="assigned_devices",
     )
+    # hawkBit's confirmationRequired for the assignment: with the confirmation flow on, its
+    # action waits for the device to confirm it.
+    assigned_confirmation_required = models.BooleanField(default=True)
     # Set by an operator to retry after a failure or to reinstall the same version.
     force_update = models.BooleanField(default=False)
     # The newest finished action whose software the device runs: hawkBit's installedBase.
@@ -81,7 +86,7 @@ class Device(models.Model):
     )
 
     # A denormalised summary of the current Action so that device lists stay cheap.
-    state = models.CharField(max_length=16, choices=State.choices, default=State.UNKNOWN)
+    state = models.CharField(max_length=32, choices=State.choices, default=State.UNKNOWN)
     progress = models.PositiveSmallIntegerField(null=True, blank=True)
 
     last_seen = models.DateTimeField(null=True, blank=True)
@@ -95,6 +100,13 @@ class Device(models.Model):
     # hawkBit's requestControllerAttributes: offer the configData link on the next poll.
     request_attributes = models.BooleanField(default=True)
 
+    # hawkBit's auto-confirmation: while active, every update that needs the device's consent
+    # is confirmed at once in its name (set by the device through DDI or by an operator).
+    auto_confirm = models.BooleanField("auto-confirm", default=False)
+    auto_confirm_initiator = models.CharField(max_length=64, blank=True)
+    auto_confirm_remark = models.CharField(max_length=512, blank=True)
+    auto_confirm_activated_at = models.DateTimeField(null=True, blank=True)
+
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
 
@@ -107,6 +119,7 @@ class Device(models.Model):
                         "unknown",
                         "registered",
                         "pending",
+                        "wait_for_confirmation",
                         "running",
                         "finished",
                         "error",

@@ -294,16 +294,29 @@ def device_assignment_warnings(*, device: Device, software: Software) -> list[st
 
 
 @transaction.atomic
-def device_assign_software(*, device: Device, software: Software) -> Device:
+def device_assign_software(
+    *, device: Device, software: Software, confirmation_required: bool = True
+) -> Device:
     """Assigned mode: the device should run exactly this software; its action exists at once.
 
     Refused when the device's known hardware does not fit; allowed when it is not known yet.
+    ``confirmation_required`` (hawkBit's confirmationRequired) matters only with the confirmation
+    flow on: then the action waits for the device to confirm it.
     """
     _check_compatible(device=device, software=software)
     device.update_mode = Device.UpdateMode.ASSIGNED
     device.assigned_software = software
+    device.assigned_confirmation_required = confirmation_required
     device.force_update = False
-    device.save(update_fields=["update_mode", "assigned_software", "force_update", "updated"])
+    device.save(
+        update_fields=[
+            "update_mode",
+            "assigned_software",
+            "assigned_confirmation_required",
+            "force_update",
+            "updated",
+        ]
+    )
     rollout_services.device_start_assigned_update(device=device)
     return device
 
@@ -642,6 +655,7 @@ def device_configure(
     update_mode: str,
     feed: str,
     assigned_software: Software | None,
+    confirmation_required: bool = True,
 ) -> Device:
     """Apply what an operator chose on a device's page: its name and how it gets updates."""
     device_validate_configuration(
@@ -652,7 +666,9 @@ def device_configure(
         device_set_feed(device=device, feed=feed)
     elif update_mode == Device.UpdateMode.ASSIGNED:
         assert assigned_software is not None  # checked by device_validate_configuration
-        device_assign_software(device=device, software=assigned_software)
+        device_assign_software(
+            device=device, software=assigned_software, confirmation_required=confirmation_required
+        )
     elif update_mode == Device.UpdateMode.LATEST:
         device_set_latest(device=device)
     else:
@@ -703,7 +719,9 @@ def devices_incompatible_with(*, devices: QuerySet[Device], software: Software) 
 
 
 @transaction.atomic
-def devices_assign_software(*, devices: QuerySet[Device], software: Software) -> int:
+def devices_assign_software(
+    *, devices: QuerySet[Device], software: Software, confirmation_required: bool = True
+) -> int:
     """Assigned mode with ``software`` for every device; every known hardware must fit it.
 
     Devices without reported hardware are assigned unchecked, like device_assign_software.
@@ -719,7 +737,11 @@ def devices_assign_software(*, devices: QuerySet[Device], software: Software) ->
             f"software {software.version} ({software.filename}) does not fit every selected device: {shown}"
         )
     count = _bulk_update(
-        devices, update_mode=Device.UpdateMode.ASSIGNED, assigned_software=software, force_update=False
+        devices,
+        update_mode=Device.UpdateMode.ASSIGNED,
+        assigned_software=software,
+        assigned_confirmation_required=confirmation_required,
+        force_update=False,
     )
     for device in devices.order_by("pk").iterator():
         rollout_services.device_start_assigned_update(device=device)
@@ -743,7 +765,7 @@ def devices_cancel_updates(*, devices: QuerySet[Device]) -> int:
     canceled = 0
     actions = Action.objects.filter(
         device__in=devices.order_by().values("pk"),
-        status__in=[Action.Status.PENDING, Action.Status.RUNNING],
+        status__in=[Action.Status.PENDING, Action.Status.WAIT_FOR_CONFIRMATION, Action.Status.RUNNING],
     ).select_related("device")
     for action in actions:
         try:

@@ -258,6 +258,13 @@ GOOSEBIT_ROLLOUT_PAUSE_ON_FAILURE_COUNT = config.parse_optional_int(
 GOOSEBIT_ROLLOUT_MAX_PARALLEL = config.parse_optional_int(
     "GOOSEBIT_ROLLOUT_MAX_PARALLEL", _get("GOOSEBIT_ROLLOUT_MAX_PARALLEL", ""), minimum=1
 )
+# hawkBit's user-consent flow (tenant setting user.confirmation.flow.enabled): assignments and
+# rollouts that require confirmation wait until the device confirms them (DDI confirmationBase).
+# It is the default of that runtime tenant setting; read it only through
+# rollouts.selectors.confirmation_flow_enabled().
+GOOSEBIT_CONFIRMATION_FLOW = config.parse_bool(
+    "GOOSEBIT_CONFIRMATION_FLOW", _get("GOOSEBIT_CONFIRMATION_FLOW", "false")
+)
 GOOSEBIT_TRACK_DEVICE_IP = config.parse_bool(
     "GOOSEBIT_TRACK_DEVICE_IP", _get("GOOSEBIT_TRACK_DEVICE_IP", "true")
 )
@@ -308,10 +315,6 @@ GOOSEBIT_TENANT_CONFIG_TTL = config.parse_int(
 # GOOSEBIT_LAST_SEEN_FLUSH_SECONDS, plus 10 s of jitter).
 GOOSEBIT_POLL_OVERDUE_TIME = config.parse_optional_duration(
     "GOOSEBIT_POLL_OVERDUE_TIME", _get("GOOSEBIT_POLL_OVERDUE_TIME", "")
-)
-# Default of user.confirmation.flow.enabled: devices ask their user before installing.
-GOOSEBIT_CONFIRMATION_FLOW = config.parse_bool(
-    "GOOSEBIT_CONFIRMATION_FLOW", _get("GOOSEBIT_CONFIRMATION_FLOW", "false")
 )
 GOOSEBIT_RAUC_COMPATIBLE_PATTERN = config.parse_regex(
     "GOOSEBIT_RAUC_COMPATIBLE_PATTERN", _get("GOOSEBIT_RAUC_COMPATIBLE_PATTERN", "")

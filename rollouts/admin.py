@@ -116,8 +116,10 @@ class RolloutForm(forms.ModelForm):
 
     class Meta:
         model = Rollout
-        fields = ["name", "feed", "software", *SAFETY_FIELDS]
+        fields = ["name", "feed", "software", "confirmation_required", *SAFETY_FIELDS]
         help_texts = {
+            "confirmation_required": "With the confirmation flow on (GOOSEBIT_CONFIRMATION_FLOW), each "
+            "device's update waits until the device confirms it (or its auto-confirm does).",
             "feed": "Devices following this feed (in rollout mode) receive the software.",
             "pause_on_failure_percent": "Pause once this % of finished devices failed. Empty: off.",
             "pause_min_results": "Judge the percentage only after this many devices finished.",
@@ -200,8 +202,17 @@ class RolloutAdmin(RefuseHiddenActionsMixin, HistoryGoesWithItsOwnerMixin, admin
 
     def get_fields(self, request: HttpRequest, obj: Rollout | None = None) -> _FieldGroups:
         if obj is None:
-            return ["name", "feed", "software", "start", *SAFETY_FIELDS]
-        return ["name", "feed", "software", "status", "statistics", *SAFETY_FIELDS, *self._timestamps]
+            return ["name", "feed", "software", "start", "confirmation_required", *SAFETY_FIELDS]
+        return [
+            "name",
+            "feed",
+            "software",
+            "confirmation_required",
+            "status",
+            "statistics",
+            *SAFETY_FIELDS,
+            *self._timestamps,
+        ]
 
     _timestamps = ["pause_reason", "created", "created_by", "started_at", "paused_at", "finished_at"]
 
@@ -209,7 +220,7 @@ class RolloutAdmin(RefuseHiddenActionsMixin, HistoryGoesWithItsOwnerMixin, admin
         if obj is None:
             return []
         # Feed and software are fixed once created; the status changes only through actions.
-        return ["feed", "software", "status", "statistics", *self._timestamps]
+        return ["feed", "software", "confirmation_required", "status", "statistics", *self._timestamps]
 
     def get_changeform_initial_data(self, request: HttpRequest) -> dict:
         # The stubs allow only the str values of query parameters; any value is a valid initial.
@@ -287,6 +298,7 @@ class RolloutAdmin(RefuseHiddenActionsMixin, HistoryGoesWithItsOwnerMixin, admin
             feed=data["feed"],
             software=data["software"],
             start=data["start"],
+            confirmation_required=data.get("confirmation_required", True),
             created_by=cast(User, request.user),  # the admin lets in only signed-in staff
             **safety,
         )

@@ -79,3 +79,16 @@ def test_same_package_bytes_are_refused_twice():
     make_software(content=b"same bytes")
     with pytest.raises(IntegrityError), transaction.atomic():
         make_software(version="2.0.0", content=b"same bytes")
+
+
+def test_an_action_waiting_for_confirmation_is_the_devices_one_active_action():
+    device = make_device()
+    software = make_software()
+    make_action(device, software, status=Action.Status.WAIT_FOR_CONFIRMATION)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        make_action(device, software, status=Action.Status.PENDING)
+
+
+def test_an_unknown_action_status_is_refused():
+    with pytest.raises(IntegrityError), transaction.atomic():
+        make_action(make_device(), make_software(), status="waiting")

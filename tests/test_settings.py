@@ -117,7 +117,7 @@ def _start(tmp_path, **env):
         ("GOOSEBIT_TOKEN_HASH_KEYS", "short", "GOOSEBIT_TOKEN_HASH_KEYS: key 1 is shorter than 16"),
         ("GOOSEBIT_POLL_OVERDUE_TIME", "5m", "GOOSEBIT_POLL_OVERDUE_TIME must be a time of the form"),
         ("GOOSEBIT_TENANT_CONFIG_TTL", "-1", "GOOSEBIT_TENANT_CONFIG_TTL must be at least 0"),
-        ("GOOSEBIT_CONFIRMATION_FLOW", "perhaps", "GOOSEBIT_CONFIRMATION_FLOW"),
+        ("GOOSEBIT_CONFIRMATION_FLOW", "sometimes", "GOOSEBIT_CONFIRMATION_FLOW must be true or false"),
     ],
 )
 def test_a_bad_value_stops_start_up_with_a_message_naming_the_variable(tmp_path, variable, value, message):
@@ -180,3 +180,16 @@ def test_format_duration_is_hh_mm_ss_capped_at_a_day():
     assert config.format_duration(42) == "00:00:42"
     assert config.format_duration(3725) == "01:02:05"
     assert config.format_duration(10**6) == "23:59:59"
+
+
+@pytest.mark.django_db
+def test_the_confirmation_flow_is_read_through_one_selector_from_the_tenant_settings(settings):
+    from devices.services import tenant_setting_set
+    from rollouts.selectors import confirmation_flow_enabled
+
+    settings.GOOSEBIT_CONFIRMATION_FLOW = False
+    assert confirmation_flow_enabled() is False
+    settings.GOOSEBIT_CONFIRMATION_FLOW = True
+    assert confirmation_flow_enabled() is True
+    tenant_setting_set(key="user.confirmation.flow.enabled", value=False, user="test")
+    assert confirmation_flow_enabled() is False

@@ -56,6 +56,7 @@ class RolloutSerializer(serializers.ModelSerializer):
             "pause_min_results",
             "pause_on_failure_count",
             "max_parallel",
+            "confirmation_required",
             "pause_reason",
             "created",
             "created_by",
@@ -128,6 +129,12 @@ class RolloutCreateSerializer(_SafetyFields):
     feed = serializers.CharField(trim_whitespace=False)
     software = serializers.IntegerField(help_text="software id")
     start = serializers.BooleanField(required=False, default=False, help_text="start at once (else a draft)")
+    confirmation_required = serializers.BooleanField(
+        required=False,
+        default=True,
+        help_text="hawkBit's confirmationRequired: with the confirmation flow on "
+        "(GOOSEBIT_CONFIRMATION_FLOW), each device's update waits for the device to confirm it",
+    )
 
 
 class RolloutUpdateSerializer(_SafetyFields):

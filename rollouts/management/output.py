@@ -28,6 +28,7 @@ def rollout_data(rollout: Rollout, *, with_stats: bool = True) -> dict[str, Any]
         "pause_min_results": rollout.pause_min_results,
         "pause_on_failure_count": rollout.pause_on_failure_count,
         "max_parallel": rollout.max_parallel,
+        "confirmation_required": rollout.confirmation_required,
         "created": _when(rollout.created),
         "started_at": _when(rollout.started_at),
         "paused_at": _when(rollout.paused_at),

@@ -56,6 +56,7 @@ def test_create_returns_the_draft_with_its_statistics(api, settings):
         "pause_min_results": 5,
         "pause_on_failure_count": 4,
         "max_parallel": None,
+        "confirmation_required": True,
         "pause_reason": "",
         "created": response.json()["created"],
         "created_by": "root",

@@ -25,6 +25,13 @@ class Command(DevicesCommand):
         choice = parser.add_mutually_exclusive_group(required=True)
         choice.add_argument("--software", metavar="ID|latest|pinned")
         choice.add_argument("--feed", metavar="FEED", help="rollout mode: follow this feed")
+        parser.add_argument(
+            "--no-confirmation",
+            dest="confirmation_required",
+            action="store_false",
+            help="with --software ID and the confirmation flow on: the devices get the update without "
+            "confirming it",
+        )
 
     def run(self, **options: Any) -> Output:
         devices = self.get_devices(options["devices"])
@@ -45,8 +52,10 @@ class Command(DevicesCommand):
                     services.device_pin(device=device)
                 else:
                     services.device_assign_software(
-                        device=device, software=cast(Software, software)
-                    )  # an id: set above
+                        device=device,
+                        software=cast(Software, software),  # an id: set above
+                        confirmation_required=options["confirmation_required"],
+                    )
         return Output(
             data=[device_summary(device) for device in devices],
             text="\n".join(device_summary_text(device) for device in devices),
