@@ -35,9 +35,9 @@ urlpatterns = [
         f"{prefix}/cancelAction/<dbid:action_id>/feedback", views.cancel_feedback, name="ddi-cancel-feedback"
     ),
     path(f"{prefix}/installedBase/<dbid:action_id>", views.installed_base, name="ddi-installed"),
-    path(f"{prefix}/softwaremodules/<dbid:software_id>/artifacts", views.artifacts, name="ddi-artifacts"),
+    path(f"{prefix}/softwaremodules/<dbid:module_id>/artifacts", views.artifacts, name="ddi-artifacts"),
     path(
-        f"{prefix}/softwaremodules/<dbid:software_id>/artifacts/<str:filename>",
+        f"{prefix}/softwaremodules/<dbid:module_id>/artifacts/<str:filename>",
         views.artifact_download,
         name="ddi-artifact-download",
     ),

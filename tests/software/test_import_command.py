@@ -56,8 +56,8 @@ def test_urls_are_imported_and_cached_on_request(tmp_path):
         run(f"{server.url}/u.swu", "--cache", "--verbosity", "0")
 
     software = Software.objects.get()
-    assert software.file.name is not None
-    assert (software.url, software.file.name.endswith("/u.swu")) == ("", True)
+    assert software.package.file.name is not None
+    assert (software.package.url, software.package.file.name.endswith("/u.swu")) == ("", True)
 
 
 def test_bad_input_fails_with_a_clear_message_after_trying_everything(tmp_path):

@@ -55,6 +55,11 @@ class ProgressBar:
             self.stream.flush()
 
 
+def _format(software: Software) -> str:
+    package = software.package
+    return package.image_format if package is not None else "raw"
+
+
 class Command(BaseCommand):
     help = "Add .swu / .raucb packages from files or http(s) URLs."
 
@@ -88,8 +93,8 @@ class Command(BaseCommand):
             if not options["json"]:
                 compatibility = ", ".join(str(item) for item in software.compatibility.order_by("pk"))
                 self.stdout.write(
-                    f"Imported software {software.pk}: {software.filename} "
-                    f"(version {software.version}, {software.image_format}) for {compatibility}"
+                    f"Imported software {software.pk}: {software.name} "
+                    f"(version {software.version}, {_format(software)}) for {compatibility}"
                 )
         if options["json"]:
             self.stdout.write(json.dumps(results, cls=JSONEncoder, indent=2))
