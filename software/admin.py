@@ -514,11 +514,14 @@ class SoftwareModuleAdmin(RefuseHiddenActionsMixin, admin.ModelAdmin):
     def save_formset(self, request, form, formset, change):
         if formset.model is not Artifact:
             return super().save_formset(request, form, formset, change)
+        # Artifacts are read-only rows here; the only change is a deletion, done by the service.
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
         for artifact_form in formset.forms:
             artifact = artifact_form.instance
             if artifact.pk and artifact_form.cleaned_data.get("DELETE"):
                 try:
                     services.artifact_delete(artifact=artifact)
+                    formset.deleted_objects.append(artifact)
                 except SoftwareError as exc:
                     self.message_user(request, str(exc), messages.ERROR)
         return None
