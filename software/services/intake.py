@@ -521,7 +521,9 @@ def software_delete(*, software: Software) -> None:
         raise SoftwareInUse(
             f"{software} cannot be deleted: it is used by {finished} finished update(s) in device history"
         )
-    in_other_releases = Software.modules.through.objects.exclude(software=software).values("softwaremodule_id")
+    in_other_releases = Software.modules.through.objects.exclude(software=software).values(
+        "softwaremodule_id"
+    )
     orphans = list(software.modules.exclude(pk__in=in_other_releases))
     stored_names = list(
         Artifact.objects.filter(module__in=orphans).exclude(file="").values_list("file", flat=True)
