@@ -92,6 +92,28 @@ def create_software(*, path: str, version: str, board: str = "board", revision: 
     return {"id": software.pk, "module_id": package.module_id, "filename": package.filename}
 
 
+def create_release(
+    *, name: str, version: str, os_software_id: int, app_files: list[str], app_version: str
+) -> dict:
+    """A release of the package of ``os_software_id`` plus an application module holding the
+    files at ``app_files`` as raw artifacts (a .swu among them is installed by SWUpdate)."""
+    from software import services
+
+    os_release = Software.objects.get(pk=os_software_id)
+    os_module = os_release.modules.get()
+    app = services.module_create(type_key="application", name=f"{name} apps", version=app_version)
+    for path in app_files:
+        with Path(path).open("rb") as handle:
+            services.module_add_artifact(module=app, file=File(handle, name=Path(path).name))
+    release = services.release_create(
+        name=name,
+        version=version,
+        modules=[os_module, app],
+        compatibility=list(os_release.compatibility.all()),
+    )
+    return {"id": release.pk, "modules": [os_module.pk, app.pk]}
+
+
 def create_device(
     *, controller_id: str, board: str = "board", revision: str = "1", sw_version: str = "1.0.0", **fields
 ) -> dict:
@@ -158,6 +180,7 @@ OPERATIONS = {
         create_software,
         create_device,
         create_action,
+        create_release,
         assign_software,
         set_token,
         cancel_action,
