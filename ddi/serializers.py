@@ -24,7 +24,8 @@ from rollouts.services import (
     ConfirmationFeedback,
     Feedback,
 )
-from software.models import Software
+from software import selectors as software_selectors
+from software.models import Artifact, SoftwareModule
 
 # What a device may report as feedback: every Execution except what the server records for
 # itself and the answers of the confirmation channel (which has its own body).
@@ -273,13 +274,13 @@ def deployment_c(action: Action) -> int:
     return zlib.crc32(f"{action.pk}:{action.software_id}:{action.reason}".encode())
 
 
-def artifact(software: Software, *, base: str) -> dict[str, Any]:
-    href = f"{base}/softwaremodules/{software.pk}/artifacts/{quote(software.filename)}"
+def artifact(item: Artifact, *, base: str) -> dict[str, Any]:
+    href = f"{base}/softwaremodules/{item.module_id}/artifacts/{quote(item.filename)}"
     md5sum = f"{href}.MD5SUM"
     return {
-        "filename": software.filename,
-        "hashes": {"sha1": software.sha1, "md5": software.md5, "sha256": software.sha256},
-        "size": software.size,
+        "filename": item.filename,
+        "hashes": {"sha1": item.sha1, "md5": item.md5, "sha256": item.sha256},
+        "size": item.size,
         "_links": {
             "download": {"href": href},
             "download-http": {"href": href},
@@ -289,24 +290,43 @@ def artifact(software: Software, *, base: str) -> dict[str, Any]:
     }
 
 
+# hawkBit's legacy names for two module types (DdiRootController).
+_LEGACY_PARTS = {"application": "bApp", "runtime": "jvm"}
+
+
+def chunk_part(type_key: str) -> str:
+    if type_key == "os":
+        # Packages are os modules; GOOSEBIT_DDI_CHUNK_PART renames their part (bApp for Zephyr).
+        return settings.GOOSEBIT_DDI_CHUNK_PART
+    return _LEGACY_PARTS.get(type_key, type_key)
+
+
+def chunk(module: SoftwareModule, *, base: str) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        "part": chunk_part(module.type.key),
+        "version": module.version,
+        "name": module.name,
+    }
+    if module.encrypted:
+        payload["encrypted"] = True
+    payload["artifacts"] = [artifact(item, base=base) for item in module.artifacts.all()]
+    visible = getattr(module, "visible_metadata", None)
+    if visible:
+        payload["metadata"] = [{"key": entry.key, "value": entry.value} for entry in visible]
+    return payload
+
+
 def deployment(
     action: Action, *, base: str, history: list[str] | None, key: str = "deployment"
 ) -> dict[str, Any]:
     """DdiDeploymentBase; with ``key="confirmation"`` DdiConfirmationBaseAction (same shape)."""
-    software = action.software
+    modules = software_selectors.release_modules(software=action.software)
     payload: dict[str, Any] = {
         "id": str(action.pk),
         key: {
             "download": "forced",
             "update": "forced",
-            "chunks": [
-                {
-                    "part": settings.GOOSEBIT_DDI_CHUNK_PART,
-                    "version": software.version,
-                    "name": software.filename,
-                    "artifacts": [artifact(software, base=base)],
-                }
-            ],
+            "chunks": [chunk(module, base=base) for module in modules],
         },
     }
     if history:  # hawkBit leaves an empty history out

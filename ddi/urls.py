@@ -56,9 +56,9 @@ urlpatterns = [
         name="ddi-confirmation-feedback",
     ),
     path(f"{prefix}/installedBase/<dbid:action_id>", views.installed_base, name="ddi-installed"),
-    path(f"{prefix}/softwaremodules/<dbid:software_id>/artifacts", views.artifacts, name="ddi-artifacts"),
+    path(f"{prefix}/softwaremodules/<dbid:module_id>/artifacts", views.artifacts, name="ddi-artifacts"),
     path(
-        f"{prefix}/softwaremodules/<dbid:software_id>/artifacts/<str:filename>",
+        f"{prefix}/softwaremodules/<dbid:module_id>/artifacts/<str:filename>",
         views.artifact_download,
         name="ddi-artifact-download",
     ),

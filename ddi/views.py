@@ -33,6 +33,7 @@ from goosebit_project.lib.errors import DomainError, InvalidInput, NotFound
 from rollouts import services as rollout_services
 from rollouts.models import Action, ActionStatus
 from rollouts.services import LogQuotaExceeded
+from software import selectors as software_selectors
 from software.downloads import serve_artifact, serve_md5sum
 
 MAX_CONTROLLER_ID_LENGTH = 256
@@ -434,8 +435,8 @@ def deactivate_auto_confirm(request: HttpRequest, ctx: DdiContext) -> HttpRespon
     return _empty(200)
 
 
-def _accessible_action(ctx: DdiContext, software_id: int) -> Action:
-    """The device's action for this software that lets it read the artifacts.
+def _accessible_action(ctx: DdiContext, module_id: int) -> Action:
+    """The device's action whose release holds this module and lets it read the artifacts.
 
     Its current (not canceling) action, or its installed one (ddi.md §1.9); anything else is 404,
     so devices cannot fetch packages meant for others.
@@ -448,39 +449,39 @@ def _accessible_action(ctx: DdiContext, software_id: int) -> Action:
     if device.installed_action_id:
         allowed |= Q(pk=device.installed_action_id)
     action = (
-        Action.objects.select_related("software")
-        .filter(allowed, device=device, software_id=software_id)
-        .order_by("-id")
-        .first()
+        Action.objects.filter(allowed, device=device, software__modules=module_id).order_by("-id").first()
     )
     if action is None:
-        raise NotFound(f"software module {software_id} is not assigned to {ctx.controller_id}")
+        raise NotFound(f"software module {module_id} is not assigned to {ctx.controller_id}")
     return action
 
 
 @ddi_view("GET")
-def artifacts(request: HttpRequest, ctx: DdiContext, software_id: int) -> HttpResponse:
-    action = _accessible_action(ctx, software_id)
+def artifacts(request: HttpRequest, ctx: DdiContext, module_id: int) -> HttpResponse:
+    _accessible_action(ctx, module_id)
     base = request.build_absolute_uri(ctx.base)
-    return _json(request, ctx, [serializers.artifact(action.software, base=base)])
+    items = software_selectors.module_artifacts(module_id=module_id)
+    return _json(request, ctx, [serializers.artifact(item, base=base) for item in items])
 
 
 @ddi_view("GET", negotiate=False)
 def artifact_download(
-    request: HttpRequest, ctx: DdiContext, software_id: int, filename: str
+    request: HttpRequest, ctx: DdiContext, module_id: int, filename: str
 ) -> HttpResponseBase:
-    action = _accessible_action(ctx, software_id)
-    software = action.software
-    if filename == software.filename:
+    action = _accessible_action(ctx, module_id)
+    item = software_selectors.module_artifact(module_id=module_id, filename=filename)
+    if item is not None:
         if request.method == "GET" and "HTTP_RANGE" not in request.META and action.is_active:
             # Whole-file downloads are logged; range requests are not (RAUC streaming sends many).
             ActionStatus.objects.create(
                 action=action,
                 source=ActionStatus.Source.SERVER,
                 execution=ActionStatus.Execution.DOWNLOAD,
-                details=[rollout_services.SERVER_PREFIX + f"device downloads {software.filename}"],
+                details=[rollout_services.SERVER_PREFIX + f"device downloads {item.filename}"],
             )
-        return serve_artifact(request, software)
-    if filename == f"{software.filename}.MD5SUM":
-        return serve_md5sum(request, software)
-    raise NotFound(f"software module {software_id} has no artifact {filename!r}")
+        return serve_artifact(request, item)
+    if filename.endswith(".MD5SUM"):
+        item = software_selectors.module_artifact(module_id=module_id, filename=filename[: -len(".MD5SUM")])
+        if item is not None:
+            return serve_md5sum(request, item)
+    raise NotFound(f"software module {module_id} has no artifact {filename!r}")

@@ -56,7 +56,7 @@ def plural(count: int, singular: str = "device", many: str | None = None) -> str
 
 
 def software_label(software: Software) -> str:
-    return f"{software.version} — {software.filename} ({software.get_image_format_display()})"
+    return f"{software.version} — {software.name} ({software.kind})"
 
 
 def by_version(items: list[Software]) -> list[Software]:

@@ -278,7 +278,7 @@ def _check_compatible(*, device: Device, software: Software) -> None:
         return
     if not software.compatibility.filter(pk=device.hardware_id).exists():
         raise InvalidInput(
-            f"software {software.version} ({software.filename}) is not compatible with "
+            f"software {software.version} ({software.name}) is not compatible with "
             f"{device.controller_id}'s hardware {device.hardware}"
         )
 
@@ -288,7 +288,7 @@ def device_assignment_warnings(*, device: Device, software: Software) -> list[st
     if device.hardware_id is None:
         return [
             f"device {device.controller_id} has not reported its hardware, so the compatibility of "
-            f"software {software.version} ({software.filename}) with it was not checked"
+            f"software {software.version} ({software.name}) with it was not checked"
         ]
     return []
 
@@ -734,7 +734,7 @@ def devices_assign_software(
     if incompatible:
         shown = ", ".join(incompatible[:5]) + (", …" if len(incompatible) > 5 else "")
         raise InvalidInput(
-            f"software {software.version} ({software.filename}) does not fit every selected device: {shown}"
+            f"software {software.version} ({software.name}) does not fit every selected device: {shown}"
         )
     count = _bulk_update(
         devices,

@@ -145,7 +145,7 @@ class RolloutForm(forms.ModelForm):
             field.choices = [("", "---------")] + [
                 (
                     item.pk,
-                    f"{item.version} — {item.filename} ("
+                    f"{item.version} — {item.name} ("
                     + (", ".join(str(board) for board in item.compatibility.all()) or "no hardware")
                     + ")",
                 )

@@ -16,9 +16,13 @@ from software.models import Software
 
 
 class SoftwareRefSerializer(serializers.ModelSerializer):
+    filename = serializers.CharField(
+        source="package.filename", read_only=True, allow_null=True, help_text="its package's file, if any"
+    )
+
     class Meta:
         model = Software
-        fields = ["id", "version", "filename"]
+        fields = ["id", "name", "version", "filename"]
 
 
 class RolloutStatsSerializer(serializers.Serializer):

@@ -50,7 +50,7 @@ def test_create_returns_the_draft_with_its_statistics(api, settings):
         "id": rollout.pk,
         "name": "spring",
         "feed": "default",
-        "software": {"id": software.pk, "version": "2.0.0", "filename": "fw.swu"},
+        "software": {"id": software.pk, "name": "fw.swu", "version": "2.0.0", "filename": "fw.swu"},
         "status": "draft",
         "pause_on_failure_percent": 20,
         "pause_min_results": 5,
@@ -318,7 +318,7 @@ def test_actions_list_newest_first_and_filter(api, client):
     assert results[1] == {
         "id": first,
         "device": "a",
-        "software": {"id": rollout.software_id, "version": "2.0.0", "filename": "fw.swu"},
+        "software": {"id": rollout.software_id, "name": "fw.swu", "version": "2.0.0", "filename": "fw.swu"},
         "rollout": rollout.pk,
         "reason": "rollout",
         "status": "finished",

@@ -42,8 +42,8 @@ def target() -> Target:
     return Target(
         controller_id="dev-1",
         action_id=action.pk,
-        software_id=software.pk,
-        filename=software.filename,
+        software_id=software.package.module_id,
+        filename=software.package.filename,
         canceling_controller_id="dev-2",
         canceling_action_id=canceling.pk,
     )
