@@ -10,8 +10,10 @@ Credentials, any of which authenticates when it is valid:
   so allows plug-and-play registration;
 - certificate headers set by a TLS-terminating proxy whose address is trusted.
 
-With authentication disabled (the default, as in gooseBit) everything is allowed. With it enabled,
-GOOSEBIT_DEVICE_AUTH__MODE decides what a TargetToken-only fleet may do:
+Which mechanisms are on, the gateway key and the trusted authorities are runtime tenant settings
+(hawkBit's ``authentication.*`` keys, devices.tenant_config), defaulting to GOOSEBIT_DEVICE_AUTH__*.
+With every mechanism off (the default, as in gooseBit) everything is allowed. With target tokens
+on, GOOSEBIT_DEVICE_AUTH__MODE decides what a TargetToken-only fleet may do:
 - ``strict``: a valid credential is required; devices must exist (or use a gateway token);
 - ``lax``: unknown devices register; the sent token must equal the stored one (both may be absent);
 - ``setup``: unknown devices register and the first token a device sends is stored; a different
@@ -27,6 +29,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.http import HttpRequest
 
+from devices import selectors as device_selectors
 from devices import services as device_services
 from devices.models import Device
 from goosebit_project.lib.tokens import token_matches
@@ -53,10 +56,10 @@ def _authorization(request: HttpRequest) -> tuple[str, str]:
     return "", ""
 
 
-def _authenticated_by_proxy(request: HttpRequest, controller_id: str) -> bool:
+def _authenticated_by_proxy(request: HttpRequest, controller_id: str, authorities: tuple[str, ...]) -> bool:
     if request.META.get("REMOTE_ADDR") not in settings.GOOSEBIT_TRUSTED_PROXIES:
         return False
-    if not settings.GOOSEBIT_TRUSTED_AUTHORITIES:
+    if not authorities:
         return False
     common_name = request.META.get("HTTP_X_CONTROLLER_ID") or request.META.get("HTTP_X_SSL_CLIENT_CN")
     if not common_name or common_name != controller_id:
@@ -65,7 +68,7 @@ def _authenticated_by_proxy(request: HttpRequest, controller_id: str) -> bool:
     for key, value in request.META.items():
         if key == "HTTP_X_AUTHORITY" or _ISSUER_HASH_HEADER.match(key):
             presented.extend(part.strip().lower() for part in re.split(r"[,;]", value))
-    return any(value and value in settings.GOOSEBIT_TRUSTED_AUTHORITIES for value in presented)
+    return any(value and value in authorities for value in presented)
 
 
 def _token_valid(token: str, device: Device | None) -> bool:
@@ -82,17 +85,20 @@ def _token_valid(token: str, device: Device | None) -> bool:
 
 def authenticate(request: HttpRequest, *, controller_id: str, device: Device | None) -> Credentials | None:
     """Return the request's credentials, or None when it must get 401."""
-    if not settings.GOOSEBIT_DEVICE_AUTH_ENABLE:
+    config = device_selectors.tenant_config()
+    if not config.device_auth_enabled:
         return Credentials(may_register=True)
 
     scheme, token = _authorization(request)
-    gateway = settings.GOOSEBIT_GATEWAY_TOKEN
+    gateway = config.gateway_token_key if config.gateway_token_enabled else ""
     if scheme == "GatewayToken":
         if gateway and hmac.compare_digest(token.encode(), gateway.encode()):
             return Credentials(may_register=True)
         return None
-    if _authenticated_by_proxy(request, controller_id):
+    if config.header_enabled and _authenticated_by_proxy(request, controller_id, config.header_authorities):
         return Credentials(may_register=True)
+    if not config.target_token_enabled:
+        return None
 
     mode = settings.GOOSEBIT_DEVICE_AUTH_MODE
     stored = device.token_hash if device is not None else ""

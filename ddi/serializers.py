@@ -14,16 +14,28 @@ from urllib.parse import quote
 
 from django.conf import settings
 
+from devices.models import Device
 from goosebit_project.lib.errors import InvalidInput
 from rollouts.models import Action, ActionStatus
 from rollouts.options import Offer, offer
-from rollouts.services import SERVER_PREFIX, Feedback
-from software.models import Software
+from rollouts.services import (
+    MAX_INITIATOR_LENGTH,
+    MAX_REMARK_LENGTH,
+    SERVER_PREFIX,
+    ConfirmationFeedback,
+    Feedback,
+)
+from software import selectors as software_selectors
+from software.models import Artifact, SoftwareModule
 
-# What a device may report: every Execution except the two the server records for itself.
+# What a device may report as feedback: every Execution except what the server records for
+# itself and the answers of the confirmation channel (which has its own body).
 DEVICE_EXECUTIONS = set(ActionStatus.Execution.values) - {
     ActionStatus.Execution.RETRIEVED,
     ActionStatus.Execution.CANCELING,
+    ActionStatus.Execution.WAITING,
+    ActionStatus.Execution.CONFIRMED,
+    ActionStatus.Execution.DENIED,
 }
 FINISHED_VALUES = set(ActionStatus.Finished.values)
 MAX_ACTION_HISTORY = 100
@@ -169,6 +181,82 @@ def parse_feedback(body: bytes) -> Feedback:
     )
 
 
+CONFIRMATION_VALUES = ("confirmed", "denied")
+
+
+def _strict_int32(name: str, value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not -_INT32 - 1 <= value <= _INT32:
+        raise BodyNotReadable(
+            f"{name} must be a whole number between {-_INT32 - 1} and {_INT32}, got {_shown(value)}"
+        )
+    return value
+
+
+def _strict_details(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(detail, str) for detail in value):
+        raise BodyNotReadable(f"details must be a list of strings, got {_shown(value)}")
+    max_details = settings.GOOSEBIT_DDI_MAX_DETAILS_PER_FEEDBACK
+    if len(value) > max_details:
+        raise BodyNotReadable(f"details may hold at most {max_details} lines, got {len(value)}")
+    return [_detail_text(detail) for detail in value]
+
+
+def parse_confirmation_feedback(body: bytes) -> ConfirmationFeedback:
+    """hawkBit's DdiConfirmationFeedback: ``confirmation`` (required), ``code``, ``details``.
+
+    Strict, as hawkBit's JSON binding is: a wrong type is a 400 naming the field, not a guess.
+    Unknown fields are ignored.
+    """
+    data = parse_json_object(body)
+    confirmation = _choice(data.get("confirmation"), set(CONFIRMATION_VALUES))
+    if confirmation is None:
+        raise BodyNotReadable(
+            f"confirmation must be confirmed or denied, got {_shown(data.get('confirmation'))}"
+        )
+    return ConfirmationFeedback(
+        confirmed=confirmation == "confirmed",
+        code=_strict_int32("code", data.get("code")),
+        details=_strict_details(data.get("details")),
+    )
+
+
+def _strict_text(name: str, value: Any, limit: int) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise BodyNotReadable(f"{name} must be a string, got {_shown(value)}")
+    if len(value) > limit:
+        raise BodyNotReadable(f"{name} is at most {limit} characters, got {len(value)}")
+    return storable_text(value)
+
+
+def parse_activate_auto_confirm(body: bytes) -> tuple[str | None, str | None]:
+    """hawkBit's DdiActivateAutoConfirmation: optional ``initiator`` and ``remark`` strings."""
+    data = parse_json_object(body)
+    return (
+        _strict_text("initiator", data.get("initiator"), MAX_INITIATOR_LENGTH),
+        _strict_text("remark", data.get("remark"), MAX_REMARK_LENGTH),
+    )
+
+
+def auto_confirm_state(device: Device) -> dict[str, Any]:
+    """hawkBit's DdiAutoConfirmationState: empty fields left out."""
+    if not device.auto_confirm:
+        return {"active": False}
+    state: dict[str, Any] = {"active": True}
+    if device.auto_confirm_initiator:
+        state["initiator"] = device.auto_confirm_initiator
+    if device.auto_confirm_remark:
+        state["remark"] = device.auto_confirm_remark
+    if device.auto_confirm_activated_at is not None:
+        state["activatedAt"] = int(device.auto_confirm_activated_at.timestamp() * 1000)
+    return state
+
+
 def parse_config_data(body: bytes) -> tuple[dict[str, Any], str]:
     data = parse_json_object(body)
     attributes = data.get("data")
@@ -196,13 +284,13 @@ def deployment_c(action: Action, offered: Offer | None = None) -> int:
     )
 
 
-def artifact(software: Software, *, base: str) -> dict[str, Any]:
-    href = f"{base}/softwaremodules/{software.pk}/artifacts/{quote(software.filename)}"
+def artifact(item: Artifact, *, base: str) -> dict[str, Any]:
+    href = f"{base}/softwaremodules/{item.module_id}/artifacts/{quote(item.filename)}"
     md5sum = f"{href}.MD5SUM"
     return {
-        "filename": software.filename,
-        "hashes": {"sha1": software.sha1, "md5": software.md5, "sha256": software.sha256},
-        "size": software.size,
+        "filename": item.filename,
+        "hashes": {"sha1": item.sha1, "md5": item.md5, "sha256": item.sha256},
+        "size": item.size,
         "_links": {
             "download": {"href": href},
             "download-http": {"href": href},
@@ -212,29 +300,58 @@ def artifact(software: Software, *, base: str) -> dict[str, Any]:
     }
 
 
+# hawkBit's legacy names for two module types (DdiRootController).
+_LEGACY_PARTS = {"application": "bApp", "runtime": "jvm"}
+
+
+def chunk_part(type_key: str) -> str:
+    if type_key == "os":
+        # Packages are os modules; GOOSEBIT_DDI_CHUNK_PART renames their part (bApp for Zephyr).
+        return settings.GOOSEBIT_DDI_CHUNK_PART
+    return _LEGACY_PARTS.get(type_key, type_key)
+
+
+def chunk(module: SoftwareModule, *, base: str) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        "part": chunk_part(module.type.key),
+        "version": module.version,
+        "name": module.name,
+    }
+    if module.encrypted:
+        payload["encrypted"] = True
+    payload["artifacts"] = [artifact(item, base=base) for item in module.artifacts.all()]
+    visible = getattr(module, "visible_metadata", None)
+    if visible:
+        payload["metadata"] = [{"key": entry.key, "value": entry.value} for entry in visible]
+    return payload
+
+
 def deployment(
-    action: Action, *, base: str, history: list[str] | None, offered: Offer | None = None
+    action: Action,
+    *,
+    base: str,
+    history: list[str] | None,
+    key: str = "deployment",
+    offered: Offer | None = None,
 ) -> dict[str, Any]:
-    software = action.software
+    """DdiDeploymentBase; with ``key="confirmation"`` DdiConfirmationBaseAction (same shape).
+
+    ``download``/``update``/``maintenanceWindow`` follow the action type and window
+    (rollouts.options.offer, computed now when not given).
+    """
+    modules = software_selectors.release_modules(software=action.software)
     offered = offered or offer(action)
     payload: dict[str, Any] = {
         "id": str(action.pk),
-        "deployment": {
+        key: {
             "download": offered.download,
             "update": offered.update,
-            "chunks": [
-                {
-                    "part": settings.GOOSEBIT_DDI_CHUNK_PART,
-                    "version": software.version,
-                    "name": software.filename,
-                    "artifacts": [artifact(software, base=base)],
-                }
-            ],
+            "chunks": [chunk(module, base=base) for module in modules],
         },
     }
     if offered.maintenance_window is not None:  # only for actions with a maintenance window
-        body = payload["deployment"]
-        payload["deployment"] = {
+        body = payload[key]
+        payload[key] = {
             "download": body.pop("download"),
             "update": body.pop("update"),
             "maintenanceWindow": offered.maintenance_window,

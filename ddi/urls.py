@@ -34,10 +34,31 @@ urlpatterns = [
     path(
         f"{prefix}/cancelAction/<dbid:action_id>/feedback", views.cancel_feedback, name="ddi-cancel-feedback"
     ),
-    path(f"{prefix}/installedBase/<dbid:action_id>", views.installed_base, name="ddi-installed"),
-    path(f"{prefix}/softwaremodules/<dbid:software_id>/artifacts", views.artifacts, name="ddi-artifacts"),
+    path(f"{prefix}/confirmationBase", views.confirmation_base, name="ddi-confirmation"),
     path(
-        f"{prefix}/softwaremodules/<dbid:software_id>/artifacts/<str:filename>",
+        f"{prefix}/confirmationBase/activateAutoConfirm",
+        views.activate_auto_confirm,
+        name="ddi-activate-auto-confirm",
+    ),
+    path(
+        f"{prefix}/confirmationBase/deactivateAutoConfirm",
+        views.deactivate_auto_confirm,
+        name="ddi-deactivate-auto-confirm",
+    ),
+    path(
+        f"{prefix}/confirmationBase/<dbid:action_id>",
+        views.confirmation_action,
+        name="ddi-confirmation-action",
+    ),
+    path(
+        f"{prefix}/confirmationBase/<dbid:action_id>/feedback",
+        views.confirmation_feedback,
+        name="ddi-confirmation-feedback",
+    ),
+    path(f"{prefix}/installedBase/<dbid:action_id>", views.installed_base, name="ddi-installed"),
+    path(f"{prefix}/softwaremodules/<dbid:module_id>/artifacts", views.artifacts, name="ddi-artifacts"),
+    path(
+        f"{prefix}/softwaremodules/<dbid:module_id>/artifacts/<str:filename>",
         views.artifact_download,
         name="ddi-artifact-download",
     ),

@@ -29,10 +29,11 @@ from devices import services as device_services
 from devices.models import Device
 from devices.services import InvalidAttributes
 from goosebit_project.lib.addresses import request_address
-from goosebit_project.lib.errors import DomainError, NotFound
+from goosebit_project.lib.errors import DomainError, InvalidInput, NotFound
 from rollouts import services as rollout_services
 from rollouts.models import Action, ActionStatus
 from rollouts.services import LogQuotaExceeded
+from software import selectors as software_selectors
 from software.downloads import serve_artifact, serve_md5sum
 
 MAX_CONTROLLER_ID_LENGTH = 256
@@ -53,6 +54,10 @@ _ERROR_CODES = {
     405: (
         _HAWKBIT + "repository.exception.CancelActionNotAllowedException",
         "hawkbit.server.error.action.notcancelable",
+    ),
+    409: (
+        _HAWKBIT + "repository.exception.AutoConfirmationAlreadyActiveException",
+        "hawkbit.server.error.repo.autoConfAlreadyActive",
     ),
     410: (
         _HAWKBIT + "repository.exception.EntityAlreadyClosedException",
@@ -225,18 +230,26 @@ def _device_action(ctx: DdiContext, action_id: int) -> Action:
     return action
 
 
-@ddi_view("GET")
-def root(request: HttpRequest, ctx: DdiContext) -> HttpResponse:
+def _device_or_register(request: HttpRequest, ctx: DdiContext) -> Device | None:
+    """The polling device, registered when unknown (plug and play); None → answer 401."""
     device = ctx.device
     if device is None:
         if not ctx.credentials.may_register:
-            return _empty(401)
+            return None
         token = ctx.credentials.token_to_store
         device = device_services.device_register(controller_id=ctx.controller_id, token=token)
         # A racing first poll may have registered the device: its token, if any, won.
         if token and not device_services.device_claim_token(device=device, token=token):
-            return _empty(401)
+            return None
     device_services.device_record_poll(device=device, ip=_client_ip(request))
+    return device
+
+
+@ddi_view("GET")
+def root(request: HttpRequest, ctx: DdiContext) -> HttpResponse:
+    device = _device_or_register(request, ctx)
+    if device is None:
+        return _empty(401)
     action = rollout_services.device_reconcile(device=device)
 
     links: dict[str, dict[str, str]] = {}
@@ -245,6 +258,9 @@ def root(request: HttpRequest, ctx: DdiContext) -> HttpResponse:
     base = request.build_absolute_uri(ctx.base) if needs_links else ""
     if action is not None and action.status == Action.Status.CANCELING:
         links["cancelAction"] = {"href": f"{base}/cancelAction/{action.pk}"}
+    elif action is not None and action.status == Action.Status.WAIT_FOR_CONFIRMATION:
+        c = serializers.deployment_c(action)
+        links["confirmationBase"] = {"href": f"{base}/confirmationBase/{action.pk}?c={c}"}
     elif action is not None:
         c = serializers.deployment_c(action)
         links["deploymentBase"] = {"href": f"{base}/deploymentBase/{action.pk}?c={c}"}
@@ -254,7 +270,11 @@ def root(request: HttpRequest, ctx: DdiContext) -> HttpResponse:
         links["configData"] = {"href": f"{base}/configData"}
     # A device that never said who it is polls faster, so registration completes quickly.
     registering = device.request_attributes and device.hardware_id is None
-    sleep = settings.GOOSEBIT_POLL_TIME_REGISTRATION if registering else settings.GOOSEBIT_POLL_TIME
+    sleep = (
+        settings.GOOSEBIT_POLL_TIME_REGISTRATION
+        if registering
+        else device_selectors.tenant_config().polling_time
+    )
     payload: dict[str, Any] = {"config": {"polling": {"sleep": sleep}}}
     if links:
         payload["_links"] = links
@@ -294,6 +314,8 @@ def deployment_base(request: HttpRequest, ctx: DdiContext, action_id: int) -> Ht
     action = _device_action(ctx, action_id)
     if action.status in (Action.Status.CANCELING, Action.Status.CANCELED):
         raise NotFound(f"action {action_id} is being canceled")
+    if action.status == Action.Status.WAIT_FOR_CONFIRMATION:
+        raise NotFound(f"action {action_id} is waiting for confirmation")
     history = serializers.action_history(action, request.GET.get("actionHistory"))
     if action.is_active and request.method == "GET":
         _mark_retrieved(action, ActionStatus.Channel.DEPLOYMENT)
@@ -340,50 +362,126 @@ def cancel_feedback(request: HttpRequest, ctx: DdiContext, action_id: int) -> Ht
     return _feedback(request, ctx, action_id, ActionStatus.Channel.CANCEL)
 
 
-def _accessible_action(ctx: DdiContext, software_id: int) -> Action:
-    """The device's action for this software that lets it read the artifacts.
+# --- confirmation (hawkBit's user-consent flow, ddi.md §1.8) ----------------------------------
+
+
+@ddi_view("GET")
+def confirmation_base(request: HttpRequest, ctx: DdiContext) -> HttpResponse:
+    """The device's auto-confirm state, the link to switch it, and its waiting action if any."""
+    device = _device_or_register(request, ctx)
+    if device is None:
+        return _empty(401)
+    base = request.build_absolute_uri(ctx.base) + "/confirmationBase"
+    links: dict[str, dict[str, str]] = {}
+    if device.auto_confirm:
+        links["deactivateAutoConfirm"] = {"href": f"{base}/deactivateAutoConfirm"}
+    else:
+        links["activateAutoConfirm"] = {"href": f"{base}/activateAutoConfirm"}
+    waiting = (
+        Action.objects.filter(device=device, status=Action.Status.WAIT_FOR_CONFIRMATION)
+        .order_by("id")
+        .first()
+    )
+    if waiting is not None:
+        c = serializers.deployment_c(waiting)
+        links["confirmationBase"] = {"href": f"{base}/{waiting.pk}?c={c}"}
+    payload = {"autoConfirm": serializers.auto_confirm_state(device), "_links": links}
+    return _json(request, ctx, payload)
+
+
+@ddi_view("GET")
+def confirmation_action(request: HttpRequest, ctx: DdiContext, action_id: int) -> HttpResponse:
+    """What the device is asked to confirm: the deployment, under ``confirmation``."""
+    action = _device_action(ctx, action_id)
+    if action.status != Action.Status.WAIT_FOR_CONFIRMATION:
+        raise NotFound(f"action {action_id} is not waiting for confirmation")
+    history = serializers.action_history(action, request.GET.get("actionHistory"))
+    base = request.build_absolute_uri(ctx.base)
+    return _json(request, ctx, serializers.deployment(action, base=base, history=history, key="confirmation"))
+
+
+@ddi_view("POST")
+def confirmation_feedback(request: HttpRequest, ctx: DdiContext, action_id: int) -> HttpResponse:
+    if not _has_json_body(request):
+        return _error(415, "confirmation feedback must be sent as application/json")
+    feedback = serializers.parse_confirmation_feedback(_body(request))
+    action = _device_action(ctx, action_id)
+    rollout_services.action_record_confirmation(action=action, feedback=feedback)
+    return _empty(200)
+
+
+@ddi_view("POST")
+def activate_auto_confirm(request: HttpRequest, ctx: DdiContext) -> HttpResponse:
+    """Optional body {"initiator", "remark"}; without one the remark is hawkBit's default text."""
+    body = _body(request)
+    initiator: str | None = None
+    remark: str | None = rollout_services.AUTO_CONFIRM_FALLBACK_REMARK
+    if body.strip():
+        if not _has_json_body(request):
+            return _error(415, "activateAutoConfirm takes an application/json body (or none)")
+        initiator, remark = serializers.parse_activate_auto_confirm(body)
+    try:
+        rollout_services.device_activate_auto_confirm(
+            device=_require_device(ctx), initiator=initiator, remark=remark
+        )
+    except InvalidInput as error:
+        raise serializers.BodyNotReadable(error.message) from None
+    return _empty(200)
+
+
+@ddi_view("POST")
+def deactivate_auto_confirm(request: HttpRequest, ctx: DdiContext) -> HttpResponse:
+    rollout_services.device_deactivate_auto_confirm(device=_require_device(ctx))
+    return _empty(200)
+
+
+def _accessible_action(ctx: DdiContext, module_id: int) -> Action:
+    """The device's action whose release holds this module and lets it read the artifacts.
 
     Its current (not canceling) action, or its installed one (ddi.md §1.9); anything else is 404,
     so devices cannot fetch packages meant for others.
     """
     device = _require_device(ctx)
-    allowed = Q(status__in=[Action.Status.PENDING, Action.Status.RUNNING])
+    # hawkBit lets a device read the artifacts of an update it is asked to confirm, too.
+    allowed = Q(
+        status__in=[Action.Status.PENDING, Action.Status.WAIT_FOR_CONFIRMATION, Action.Status.RUNNING]
+    )
     if device.installed_action_id:
         allowed |= Q(pk=device.installed_action_id)
     action = (
-        Action.objects.select_related("software")
-        .filter(allowed, device=device, software_id=software_id)
-        .order_by("-id")
-        .first()
+        Action.objects.filter(allowed, device=device, software__modules=module_id).order_by("-id").first()
     )
     if action is None:
-        raise NotFound(f"software module {software_id} is not assigned to {ctx.controller_id}")
+        raise NotFound(f"software module {module_id} is not assigned to {ctx.controller_id}")
     return action
 
 
 @ddi_view("GET")
-def artifacts(request: HttpRequest, ctx: DdiContext, software_id: int) -> HttpResponse:
-    action = _accessible_action(ctx, software_id)
+def artifacts(request: HttpRequest, ctx: DdiContext, module_id: int) -> HttpResponse:
+    _accessible_action(ctx, module_id)
     base = request.build_absolute_uri(ctx.base)
-    return _json(request, ctx, [serializers.artifact(action.software, base=base)])
+    items = software_selectors.module_artifacts(module_id=module_id)
+    return _json(request, ctx, [serializers.artifact(item, base=base) for item in items])
 
 
 @ddi_view("GET", negotiate=False)
 def artifact_download(
-    request: HttpRequest, ctx: DdiContext, software_id: int, filename: str
+    request: HttpRequest, ctx: DdiContext, module_id: int, filename: str
 ) -> HttpResponseBase:
-    action = _accessible_action(ctx, software_id)
-    software = action.software
-    if filename == software.filename:
+    action = _accessible_action(ctx, module_id)
+    item = software_selectors.module_artifact(module_id=module_id, filename=filename)
+    if item is not None:
         if request.method == "GET" and "HTTP_RANGE" not in request.META and action.is_active:
             # Whole-file downloads are logged; range requests are not (RAUC streaming sends many).
             ActionStatus.objects.create(
                 action=action,
                 source=ActionStatus.Source.SERVER,
                 execution=ActionStatus.Execution.DOWNLOAD,
-                details=[rollout_services.SERVER_PREFIX + f"device downloads {software.filename}"],
+                details=[rollout_services.SERVER_PREFIX + f"device downloads {item.filename}"],
             )
-        return serve_artifact(request, software)
-    if filename == f"{software.filename}.MD5SUM":
-        return serve_md5sum(request, software)
-    raise NotFound(f"software module {software_id} has no artifact {filename!r}")
+        return serve_artifact(request, item)
+    if filename.endswith(".MD5SUM"):
+        item = software_selectors.module_artifact(module_id=module_id, filename=filename[: -len(".MD5SUM")])
+        if item is not None:
+            return serve_md5sum(request, item)
+    raise NotFound(f"software module {module_id} has no artifact {filename!r}")

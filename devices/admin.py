@@ -21,6 +21,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonR
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 from django.utils.decorators import method_decorator
 from django.utils.html import format_html, format_html_join
@@ -34,6 +35,7 @@ from goosebit_project.lib.errors import DomainError
 from goosebit_project.lib.tokens import MAX_TOKEN_LENGTH
 from goosebit_project.lib.versions import Version, versions_equal
 from rollouts import selectors as rollout_selectors
+from rollouts import services as rollout_services
 from rollouts.forms import OPTION_FORM_FIELDS, DeploymentOptionsFormMixin, initial_from
 from rollouts.models import Action, Rollout
 from rollouts.options import DeploymentOptions
@@ -56,7 +58,7 @@ def plural(count: int, singular: str = "device", many: str | None = None) -> str
 
 
 def software_label(software: Software) -> str:
-    return f"{software.version} — {software.filename} ({software.get_image_format_display()})"
+    return f"{software.version} — {software.name} ({software.kind})"
 
 
 def by_version(items: list[Software]) -> list[Software]:
@@ -190,8 +192,18 @@ class DeviceForm(DeploymentOptionsFormMixin, forms.ModelForm):
 
     class Meta:
         model = Device
-        fields = ["controller_id", "name", "update_mode", "feed", "assigned_software"]
+        fields = [
+            "controller_id",
+            "name",
+            "update_mode",
+            "feed",
+            "assigned_software",
+            "assigned_confirmation_required",
+        ]
+        labels = {"assigned_confirmation_required": "Confirmation required"}
         help_texts = {
+            "assigned_confirmation_required": "Assigned mode, with the confirmation flow on "
+            "(GOOSEBIT_CONFIRMATION_FLOW): the update waits until the device confirms it.",
             "feed": "Rollout mode: the device gets the software of the newest rollout of this feed.",
             "assigned_software": "Assigned mode: only software compatible with the device's hardware "
             "is listed, highest version first (all software while it has not reported its hardware: "
@@ -251,6 +263,12 @@ class DeviceForm(DeploymentOptionsFormMixin, forms.ModelForm):
 
 class AssignSoftwareForm(DeploymentOptionsFormMixin, forms.Form):
     software = forms.TypedChoiceField(coerce=int, widget=forms.RadioSelect, label="Software")
+    confirmation_required = forms.BooleanField(
+        required=False,
+        initial=True,
+        label="Confirmation required",
+        help_text="With the confirmation flow on, each device's update waits until the device confirms it.",
+    )
 
     def clean(self):
         data = cast(dict[str, Any], super().clean())
@@ -457,7 +475,10 @@ class DeviceAdmin(RefuseHiddenActionsMixin, HistoryGoesWithItsOwnerMixin, admin.
             software = form.cleaned_data["software"]
             try:
                 changed = services.devices_assign_software(
-                    devices=queryset, software=software, options=form.cleaned_data["deployment_options"]
+                    devices=queryset,
+                    software=software,
+                    confirmation_required=form.cleaned_data["confirmation_required"],
+                    options=form.cleaned_data["deployment_options"],
                 )
             except DomainError as error:
                 return self._error(request, error)
@@ -466,6 +487,14 @@ class DeviceAdmin(RefuseHiddenActionsMixin, HistoryGoesWithItsOwnerMixin, admin.
                 f"Assigned {software.version} to {plural(changed)}; they update on their next poll.",
                 messages.SUCCESS,
             )
+            waiting = queryset.filter(state=Device.State.WAIT_FOR_CONFIRMATION).count()
+            if waiting:
+                self.message_user(
+                    request,
+                    f"{plural(waiting)} must confirm the update first (the confirmation flow is on); "
+                    "turn on auto-confirm on a device's page to confirm in its name.",
+                    messages.INFO,
+                )
             unchecked = queryset.filter(hardware__isnull=True).count()
             if unchecked:
                 self.message_user(
@@ -550,7 +579,9 @@ class DeviceAdmin(RefuseHiddenActionsMixin, HistoryGoesWithItsOwnerMixin, admin.
                 messages.SUCCESS if canceled else messages.WARNING,
             )
             return None
-        active = queryset.filter(state__in=[Device.State.PENDING, Device.State.RUNNING]).count()
+        active = queryset.filter(
+            state__in=[Device.State.PENDING, Device.State.WAIT_FOR_CONFIRMATION, Device.State.RUNNING]
+        ).count()
         return self._action_page(
             request,
             queryset,
@@ -640,7 +671,19 @@ class DeviceAdmin(RefuseHiddenActionsMixin, HistoryGoesWithItsOwnerMixin, admin.
                     ]
                 },
             ),
-            ("Updates", {"fields": ["update_mode", "feed", "assigned_software", "target_display"]}),
+            (
+                "Updates",
+                {
+                    "fields": [
+                        "update_mode",
+                        "feed",
+                        "assigned_software",
+                        "assigned_confirmation_required",
+                        "target_display",
+                        "auto_confirm_display",
+                    ]
+                },
+            ),
             (
                 "How the assignment is offered",
                 {
@@ -664,9 +707,25 @@ class DeviceAdmin(RefuseHiddenActionsMixin, HistoryGoesWithItsOwnerMixin, admin.
             "last_ip",
             "created",
             "target_display",
+            "auto_confirm_display",
             "token_status",
             "attributes_table",
         ]
+
+    @admin.display(description="Auto-confirm")
+    def auto_confirm_display(self, obj: Device) -> str:
+        if not obj.auto_confirm:
+            return "Off: updates that require confirmation wait until the device confirms them."
+        parts = [f"by {obj.auto_confirm_initiator}"] if obj.auto_confirm_initiator else []
+        if obj.auto_confirm_activated_at is not None:
+            parts.append(f"since {timezone.localtime(obj.auto_confirm_activated_at):%Y-%m-%d %H:%M}")
+        if obj.auto_confirm_remark:
+            parts.append(f"remark: {obj.auto_confirm_remark}")
+        return (
+            "On: updates are confirmed in the device's name"
+            + (f" ({'; '.join(parts)})" if parts else "")
+            + "."
+        )
 
     @admin.display(description="Target software")
     def target_display(self, obj: Device) -> str:
@@ -789,6 +848,7 @@ class DeviceAdmin(RefuseHiddenActionsMixin, HistoryGoesWithItsOwnerMixin, admin.
             update_mode=data["update_mode"],
             feed=data.get("feed", ""),
             assigned_software=data.get("assigned_software"),
+            confirmation_required=data.get("assigned_confirmation_required", True),
             options=data.get("deployment_options"),
         )
         if data["update_mode"] == Device.UpdateMode.ASSIGNED and data.get("assigned_software"):
@@ -821,6 +881,8 @@ class DeviceAdmin(RefuseHiddenActionsMixin, HistoryGoesWithItsOwnerMixin, admin.
             view(self.force_quit_view, "force-quit"),
             view(self.retry_view, "retry"),
             view(self.force_action_view, "force-action"),
+            view(self.auto_confirm_on_view, "auto-confirm-on"),
+            view(self.auto_confirm_off_view, "auto-confirm-off"),
         ] + super().get_urls()
 
     def _device_for(self, request: HttpRequest, object_id: int, *, change: bool) -> Device:
@@ -944,6 +1006,27 @@ class DeviceAdmin(RefuseHiddenActionsMixin, HistoryGoesWithItsOwnerMixin, admin.
             "Closed the update without waiting for the device.",
         )
 
+    def auto_confirm_on_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        def activate(*, device: Device) -> None:
+            rollout_services.device_activate_auto_confirm(
+                device=device, initiator=request.user.get_username(), remark="activated in the admin"
+            )
+
+        return self._device_command(
+            request,
+            object_id,
+            activate,
+            "Auto-confirm is on: updates waiting for the device's confirmation proceed.",
+        )
+
+    def auto_confirm_off_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        return self._device_command(
+            request,
+            object_id,
+            rollout_services.device_deactivate_auto_confirm,
+            "Auto-confirm is off: later updates wait for the device to confirm them.",
+        )
+
     def retry_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
         return self._device_command(
             request, object_id, services.device_retry, "The device gets its target again on its next poll."
@@ -956,3 +1039,7 @@ class DeviceAdmin(RefuseHiddenActionsMixin, HistoryGoesWithItsOwnerMixin, admin.
             services.device_force_action,
             "The update is forced now: the device is told so on its next poll.",
         )
+
+
+# The Tenant settings page (devices.tenant_admin) registers itself with the admin site.
+from devices import tenant_admin  # noqa: E402,F401

@@ -26,6 +26,7 @@ DEVICE_STATE_TONES: dict[str, str] = {
     Device.State.UNKNOWN: "muted",
     Device.State.REGISTERED: "info",
     Device.State.PENDING: "warn",
+    Device.State.WAIT_FOR_CONFIRMATION: "warn",
     Device.State.RUNNING: "active",
     Device.State.FINISHED: "ok",
     Device.State.ERROR: "bad",
@@ -34,6 +35,7 @@ DEVICE_STATE_TONES: dict[str, str] = {
 }
 ACTION_STATUS_TONES: dict[str, str] = {
     Action.Status.PENDING: "warn",
+    Action.Status.WAIT_FOR_CONFIRMATION: "warn",
     Action.Status.RUNNING: "active",
     Action.Status.CANCELING: "warn",
     Action.Status.CANCELED: "muted",
@@ -53,6 +55,7 @@ ACTION_BAR_ORDER = (
     Action.Status.ERROR,
     Action.Status.RUNNING,
     Action.Status.PENDING,
+    Action.Status.WAIT_FOR_CONFIRMATION,
     Action.Status.CANCELING,
     Action.Status.CANCELED,
 )
@@ -212,6 +215,8 @@ def log_line(status: ActionStatus) -> dict[str, Any]:
     execution = status.get_execution_display()
     if status.channel == ActionStatus.Channel.CANCEL:
         execution = f"Cancel: {execution.lower()}"
+    elif status.channel == ActionStatus.Channel.CONFIRMATION:
+        execution = f"Confirmation: {execution.lower()}"
     result = "" if status.finished == ActionStatus.Finished.NONE else status.get_finished_display()
     return {
         "id": status.pk,

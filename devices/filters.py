@@ -13,6 +13,7 @@ DEVICE_STATE_WORDS: dict[str, str] = {
     Device.State.UNKNOWN: "unknown",
     Device.State.REGISTERED: "registered",
     Device.State.PENDING: "waiting",
+    Device.State.WAIT_FOR_CONFIRMATION: "waiting_for_confirmation",
     Device.State.RUNNING: "in_progress",
     Device.State.FINISHED: "succeeded",
     Device.State.ERROR: "failed",
@@ -25,8 +26,9 @@ class DeviceFilterSet(django_filters.FilterSet):
     state = WordChoiceFilter(
         words=DEVICE_STATE_WORDS,
         choices=Device.State.choices,
-        help_text="unknown, registered, waiting, in_progress, succeeded, failed, canceling, "
-        "rolled_back (the stored values pending, running, finished and error are accepted as aliases)",
+        help_text="unknown, registered, waiting, waiting_for_confirmation, in_progress, succeeded, failed, "
+        "canceling, rolled_back (the stored values pending, running, finished and error are accepted as "
+        "aliases)",
     )
     update_mode = django_filters.MultipleChoiceFilter(choices=Device.UpdateMode.choices)
     feed = django_filters.CharFilter()

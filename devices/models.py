@@ -38,6 +38,8 @@ class Device(models.Model):
         REGISTERED = "registered", "Registered"
         # Labels are the update vocabulary of README's glossary ("Words for update outcomes").
         PENDING = "pending", "Waiting"
+        # Its update waits for the device's consent (hawkBit's WAIT_FOR_CONFIRMATION).
+        WAIT_FOR_CONFIRMATION = "wait_for_confirmation", "Waiting for confirmation"
         RUNNING = "running", "In progress"
         FINISHED = "finished", "Succeeded"
         ERROR = "error", "Failed"
@@ -72,6 +74,9 @@ class Device(models.Model):
     # forcetime, weight, maintenance window. Kept here for actions created after the assignment
     # (after a retry, or once the device confirmed the cancel of its previous update).
     assignment_options = models.JSONField(default=dict, blank=True)
+    # hawkBit's confirmationRequired for the assignment: with the confirmation flow on, its
+    # action waits for the device to confirm it.
+    assigned_confirmation_required = models.BooleanField(default=True)
     # Set by an operator to retry after a failure or to reinstall the same version.
     force_update = models.BooleanField(default=False)
     # The newest finished action whose software the device runs: hawkBit's installedBase.
@@ -85,7 +90,7 @@ class Device(models.Model):
     )
 
     # A denormalised summary of the current Action so that device lists stay cheap.
-    state = models.CharField(max_length=16, choices=State.choices, default=State.UNKNOWN)
+    state = models.CharField(max_length=32, choices=State.choices, default=State.UNKNOWN)
     progress = models.PositiveSmallIntegerField(null=True, blank=True)
 
     last_seen = models.DateTimeField(null=True, blank=True)
@@ -99,6 +104,13 @@ class Device(models.Model):
     # hawkBit's requestControllerAttributes: offer the configData link on the next poll.
     request_attributes = models.BooleanField(default=True)
 
+    # hawkBit's auto-confirmation: while active, every update that needs the device's consent
+    # is confirmed at once in its name (set by the device through DDI or by an operator).
+    auto_confirm = models.BooleanField("auto-confirm", default=False)
+    auto_confirm_initiator = models.CharField(max_length=64, blank=True)
+    auto_confirm_remark = models.CharField(max_length=512, blank=True)
+    auto_confirm_activated_at = models.DateTimeField(null=True, blank=True)
+
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
 
@@ -111,6 +123,7 @@ class Device(models.Model):
                         "unknown",
                         "registered",
                         "pending",
+                        "wait_for_confirmation",
                         "running",
                         "finished",
                         "error",
@@ -143,3 +156,43 @@ class Device(models.Model):
     def token_state(self) -> str:
         """none, readable, legacy (not readable yet) or unreadable (keys changed): TokenState."""
         return token_state(self.token_hash, self.token_encrypted)
+
+
+class TenantConfiguration(models.Model):
+    """One runtime tenant setting an operator changed (hawkBit's TenantConfiguration).
+
+    A key without a row has its default from the environment; devices.tenant_config knows the
+    keys, their validation and defaults. Deleting the row resets the key to its default.
+    """
+
+    # hawkBit's key name, e.g. "pollingTime" or "authentication.gatewaytoken.key".
+    key = models.CharField(max_length=128, unique=True)
+    value = models.JSONField()
+    created_at = models.DateTimeField()
+    created_by = models.CharField(max_length=150, blank=True)
+    last_modified_at = models.DateTimeField()
+    last_modified_by = models.CharField(max_length=150, blank=True)
+
+    class Meta:
+        verbose_name = "tenant setting"
+        verbose_name_plural = "tenant settings"
+        ordering = ["key"]
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class TenantConfigurationChange(models.Model):
+    """Who changed or reset which tenant setting, and when (``value`` is None for a reset)."""
+
+    key = models.CharField(max_length=128)
+    value = models.JSONField(null=True, blank=True)
+    changed_at = models.DateTimeField()
+    changed_by = models.CharField(max_length=150, blank=True)
+
+    class Meta:
+        ordering = ["-changed_at", "-id"]
+        indexes = [models.Index(fields=["key", "-changed_at"], name="devices_tcc_key_changed")]
+
+    def __str__(self) -> str:
+        return f"{self.key} at {self.changed_at}"

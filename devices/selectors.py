@@ -15,13 +15,13 @@ from datetime import date, datetime, time, timedelta
 from functools import cache
 from typing import Any, cast
 
-from django.conf import settings
 from django.db import connections, router
 from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from devices.models import Device
+from devices import tenant_config as _tenant_config
+from devices.models import Device, TenantConfiguration, TenantConfigurationChange
 from goosebit_project.lib import tokens
 from goosebit_project.lib.config import poll_seconds
 from goosebit_project.lib.errors import Conflict, NotFound
@@ -114,24 +114,88 @@ def device_token(*, device: Device) -> str:
     return token
 
 
+# --- tenant settings ------------------------------------------------------------------------
+
+
+def tenant_config() -> _tenant_config.TenantConfig:
+    """The runtime tenant settings as typed values (devices.tenant_config), no query when cached.
+
+    Read by the DDI poll and authentication on every request: at most one query per
+    GOOSEBIT_TENANT_CONFIG_TTL seconds per process.
+    """
+    return _tenant_config.cache.get()
+
+
+@dataclass(frozen=True)
+class TenantSetting:
+    """One key as the admin, API and command show it (hawkBit's system config value)."""
+
+    key: str
+    label: str
+    kind: str
+    help: str
+    value: Any
+    default: Any
+    is_global: bool  # hawkBit's "global": no stored value, the default applies
+    created_at: datetime | None
+    created_by: str
+    last_modified_at: datetime | None
+    last_modified_by: str
+    secret: bool
+
+
+def tenant_settings_list() -> list[TenantSetting]:
+    """Every known key with its current value and default, in the registry's order: one query."""
+    rows = {row.key: row for row in TenantConfiguration.objects.all()}
+    values = _tenant_config.effective_values({key: row.value for key, row in rows.items()})
+    settings_list = []
+    for name, key in _tenant_config.KEYS.items():
+        row = rows.get(name)
+        settings_list.append(
+            TenantSetting(
+                key=name,
+                label=key.label,
+                kind=key.kind,
+                help=key.help,
+                value=values[name],
+                default=key.default(),
+                is_global=row is None,
+                created_at=row.created_at if row else None,
+                created_by=row.created_by if row else "",
+                last_modified_at=row.last_modified_at if row else None,
+                last_modified_by=row.last_modified_by if row else "",
+                secret=key.secret,
+            )
+        )
+    return settings_list
+
+
+def tenant_setting_get(*, key: str) -> TenantSetting:
+    """One key (NotFound naming it when unknown)."""
+    _tenant_config.key_for(key)
+    return next(item for item in tenant_settings_list() if item.key == key)
+
+
+def tenant_setting_changes(*, limit: int = 20) -> list[TenantConfigurationChange]:
+    """The newest changes and resets of tenant settings."""
+    return list(TenantConfigurationChange.objects.all()[:limit])
+
+
 # --- presence ---------------------------------------------------------------------------------
 
 
 def overdue_after() -> timedelta:
-    """How long after its last poll a device counts as overdue.
+    """How long after its last poll a device counts as overdue: hawkBit's pollingTime plus
+    pollingOverdueTime (tenant settings).
 
-    A device polls every GOOSEBIT_POLL_TIME. last_seen holds the device's own poll time, but it
-    is recorded at most every GOOSEBIT_LAST_SEEN_INTERVAL and then written by the worker's timer
-    within GOOSEBIT_LAST_SEEN_FLUSH_SECONDS (devices.services.device_record_poll), so an on-time
-    device can look at most that much older; ten more seconds absorb network and clock jitter
-    (gooseBit uses +10 s).
+    last_seen holds the device's own poll time, but it is recorded at most every
+    GOOSEBIT_LAST_SEEN_INTERVAL and then written by the worker's timer within
+    GOOSEBIT_LAST_SEEN_FLUSH_SECONDS (devices.services.device_record_poll), so an on-time device
+    can look that much older: pollingOverdueTime's default is that lag plus ten seconds of network
+    and clock jitter (gooseBit uses +10 s).
     """
-    return timedelta(
-        seconds=poll_seconds(settings.GOOSEBIT_POLL_TIME)
-        + settings.GOOSEBIT_LAST_SEEN_INTERVAL
-        + settings.GOOSEBIT_LAST_SEEN_FLUSH_SECONDS
-        + 10
-    )
+    config = tenant_config()
+    return timedelta(seconds=poll_seconds(config.polling_time) + config.polling_overdue_seconds)
 
 
 def is_overdue(last_seen, *, now=None) -> bool:

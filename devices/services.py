@@ -22,7 +22,8 @@ from django.db.models import Case, DateTimeField, F, QuerySet, Value, When
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
-from devices.models import Device, Hardware
+from devices import tenant_config as _tenant_config
+from devices.models import Device, Hardware, TenantConfiguration, TenantConfigurationChange
 from goosebit_project.lib import tokens
 from goosebit_project.lib.errors import Conflict, InvalidInput, NotAllowed, QuotaExceeded
 from goosebit_project.lib.tokens import MAX_TOKEN_LENGTH, generate_token
@@ -278,7 +279,7 @@ def _check_compatible(*, device: Device, software: Software) -> None:
         return
     if not software.compatibility.filter(pk=device.hardware_id).exists():
         raise InvalidInput(
-            f"software {software.version} ({software.filename}) is not compatible with "
+            f"software {software.version} ({software.name}) is not compatible with "
             f"{device.controller_id}'s hardware {device.hardware}"
         )
 
@@ -288,28 +289,42 @@ def device_assignment_warnings(*, device: Device, software: Software) -> list[st
     if device.hardware_id is None:
         return [
             f"device {device.controller_id} has not reported its hardware, so the compatibility of "
-            f"software {software.version} ({software.filename}) with it was not checked"
+            f"software {software.version} ({software.name}) with it was not checked"
         ]
     return []
 
 
 @transaction.atomic
 def device_assign_software(
-    *, device: Device, software: Software, options: DeploymentOptions | None = None
+    *,
+    device: Device,
+    software: Software,
+    confirmation_required: bool = True,
+    options: DeploymentOptions | None = None,
 ) -> Device:
     """Assigned mode: the device should run exactly this software; its action exists at once.
 
     Refused when the device's known hardware does not fit; allowed when it is not known yet.
     ``options`` (rollouts.options.deployment_options_validate) say how it is offered: action
     type, forcetime, weight, maintenance window; forced without a window when not given.
+    ``confirmation_required`` (hawkBit's confirmationRequired) matters only with the confirmation
+    flow on: then the action waits for the device to confirm it.
     """
     _check_compatible(device=device, software=software)
     device.update_mode = Device.UpdateMode.ASSIGNED
     device.assigned_software = software
+    device.assigned_confirmation_required = confirmation_required
     device.force_update = False
     device.assignment_options = (options or DeploymentOptions()).as_json()
     device.save(
-        update_fields=["update_mode", "assigned_software", "force_update", "assignment_options", "updated"]
+        update_fields=[
+            "update_mode",
+            "assigned_software",
+            "assigned_confirmation_required",
+            "assignment_options",
+            "force_update",
+            "updated",
+        ]
     )
     rollout_services.device_start_assigned_update(device=device)
     return device
@@ -458,7 +473,7 @@ def tokens_required() -> bool:
     Only then does creating a device without a token generate one. In setup and lax mode a
     token stored in advance would refuse the token the device brings (or its having none).
     """
-    return settings.GOOSEBIT_DEVICE_AUTH_ENABLE and settings.GOOSEBIT_DEVICE_AUTH_MODE == "strict"
+    return _tenant_config.cache.get().target_token_enabled and settings.GOOSEBIT_DEVICE_AUTH_MODE == "strict"
 
 
 @transaction.atomic
@@ -658,6 +673,7 @@ def device_configure(
     update_mode: str,
     feed: str,
     assigned_software: Software | None,
+    confirmation_required: bool = True,
     options: DeploymentOptions | None = None,
 ) -> Device:
     """Apply what an operator chose on a device's page: its name and how it gets updates.
@@ -672,7 +688,12 @@ def device_configure(
         device_set_feed(device=device, feed=feed)
     elif update_mode == Device.UpdateMode.ASSIGNED:
         assert assigned_software is not None  # checked by device_validate_configuration
-        device_assign_software(device=device, software=assigned_software, options=options)
+        device_assign_software(
+            device=device,
+            software=assigned_software,
+            confirmation_required=confirmation_required,
+            options=options,
+        )
     elif update_mode == Device.UpdateMode.LATEST:
         device_set_latest(device=device)
     else:
@@ -724,7 +745,11 @@ def devices_incompatible_with(*, devices: QuerySet[Device], software: Software) 
 
 @transaction.atomic
 def devices_assign_software(
-    *, devices: QuerySet[Device], software: Software, options: DeploymentOptions | None = None
+    *,
+    devices: QuerySet[Device],
+    software: Software,
+    confirmation_required: bool = True,
+    options: DeploymentOptions | None = None,
 ) -> int:
     """Assigned mode with ``software`` for every device; every known hardware must fit it.
 
@@ -738,12 +763,13 @@ def devices_assign_software(
     if incompatible:
         shown = ", ".join(incompatible[:5]) + (", …" if len(incompatible) > 5 else "")
         raise InvalidInput(
-            f"software {software.version} ({software.filename}) does not fit every selected device: {shown}"
+            f"software {software.version} ({software.name}) does not fit every selected device: {shown}"
         )
     count = _bulk_update(
         devices,
         update_mode=Device.UpdateMode.ASSIGNED,
         assigned_software=software,
+        assigned_confirmation_required=confirmation_required,
         force_update=False,
         assignment_options=(options or DeploymentOptions()).as_json(),
     )
@@ -769,7 +795,7 @@ def devices_cancel_updates(*, devices: QuerySet[Device]) -> int:
     canceled = 0
     actions = Action.objects.filter(
         device__in=devices.order_by().values("pk"),
-        status__in=[Action.Status.PENDING, Action.Status.RUNNING],
+        status__in=[Action.Status.PENDING, Action.Status.WAIT_FOR_CONFIRMATION, Action.Status.RUNNING],
     ).select_related("device")
     for action in actions:
         try:
@@ -802,3 +828,68 @@ def devices_delete(*, devices: QuerySet[Device]) -> int:
     """Delete devices with their update history; returns how many devices were deleted."""
     _, per_model = devices.order_by().delete()
     return per_model.get(Device._meta.label, 0)
+
+
+# --- tenant settings ------------------------------------------------------------------------
+
+
+def _tenant_config_changed() -> None:
+    # At once for this process (its next read sees the new row), and again after the commit so a
+    # read by another thread in between cannot keep the old value for a whole TTL.
+    _tenant_config.cache.invalidate()
+    transaction.on_commit(_tenant_config.cache.invalidate)
+
+
+@transaction.atomic
+def tenant_settings_update(*, values: dict[str, Any], user: str = "") -> None:
+    """Store several tenant settings at once, all or none; each value is validated for its key.
+
+    A value equal to the stored one is not recorded again. Raises NotFound for an unknown key and
+    InvalidInput naming the key for an invalid value, before anything is written.
+    """
+    cleaned = {key: _tenant_config.validate(key, value) for key, value in values.items()}
+    now = timezone.now()
+    rows = {row.key: row for row in TenantConfiguration.objects.select_for_update().filter(key__in=cleaned)}
+    changed = False
+    for key, value in cleaned.items():
+        row = rows.get(key)
+        if row is not None and row.value == value:
+            continue
+        if row is None:
+            TenantConfiguration.objects.create(
+                key=key,
+                value=value,
+                created_at=now,
+                created_by=user,
+                last_modified_at=now,
+                last_modified_by=user,
+            )
+        else:
+            row.value = value
+            row.last_modified_at = now
+            row.last_modified_by = user
+            row.save(update_fields=["value", "last_modified_at", "last_modified_by"])
+        # The history never holds the gateway key itself.
+        recorded = "********" if _tenant_config.KEYS[key].secret else value
+        TenantConfigurationChange.objects.create(key=key, value=recorded, changed_at=now, changed_by=user)
+        logger.info("tenant setting %s changed by %s", key, user or "a script")
+        changed = True
+    if changed:
+        _tenant_config_changed()
+
+
+def tenant_setting_set(*, key: str, value: Any, user: str = "") -> None:
+    tenant_settings_update(values={key: value}, user=user)
+
+
+@transaction.atomic
+def tenant_setting_reset(*, key: str, user: str = "") -> None:
+    """Drop the stored value: the key takes its default from the environment again."""
+    _tenant_config.key_for(key)
+    deleted, _ = TenantConfiguration.objects.filter(key=key).delete()
+    if deleted:
+        TenantConfigurationChange.objects.create(
+            key=key, value=None, changed_at=timezone.now(), changed_by=user
+        )
+        logger.info("tenant setting %s reset to its default by %s", key, user or "a script")
+        _tenant_config_changed()

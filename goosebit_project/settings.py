@@ -258,6 +258,13 @@ GOOSEBIT_ROLLOUT_PAUSE_ON_FAILURE_COUNT = config.parse_optional_int(
 GOOSEBIT_ROLLOUT_MAX_PARALLEL = config.parse_optional_int(
     "GOOSEBIT_ROLLOUT_MAX_PARALLEL", _get("GOOSEBIT_ROLLOUT_MAX_PARALLEL", ""), minimum=1
 )
+# hawkBit's user-consent flow (tenant setting user.confirmation.flow.enabled): assignments and
+# rollouts that require confirmation wait until the device confirms them (DDI confirmationBase).
+# It is the default of that runtime tenant setting; read it only through
+# rollouts.selectors.confirmation_flow_enabled().
+GOOSEBIT_CONFIRMATION_FLOW = config.parse_bool(
+    "GOOSEBIT_CONFIRMATION_FLOW", _get("GOOSEBIT_CONFIRMATION_FLOW", "false")
+)
 GOOSEBIT_TRACK_DEVICE_IP = config.parse_bool(
     "GOOSEBIT_TRACK_DEVICE_IP", _get("GOOSEBIT_TRACK_DEVICE_IP", "true")
 )
@@ -296,6 +303,19 @@ GOOSEBIT_TRUSTED_AUTHORITIES = [
         _get("GOOSEBIT_DEVICE_AUTH__TRUSTED_AUTHORITIES", "").replace(";", ","),
     )
 ]
+# Runtime tenant settings (devices.tenant_config): the values above are only the defaults of
+# pollingTime, the authentication.* keys and pollingOverdueTime; an operator's value stored in
+# the database wins. Each worker re-reads the stored values at most this many seconds late (a
+# change made in the same process applies at once); 0 reads them on every request.
+GOOSEBIT_TENANT_CONFIG_TTL = config.parse_int(
+    "GOOSEBIT_TENANT_CONFIG_TTL", _get("GOOSEBIT_TENANT_CONFIG_TTL", "5"), minimum=0
+)
+# Default of pollingOverdueTime, how long past its polling time a device counts as overdue
+# (empty: the time last_seen may lag behind, GOOSEBIT_LAST_SEEN_INTERVAL plus
+# GOOSEBIT_LAST_SEEN_FLUSH_SECONDS, plus 10 s of jitter).
+GOOSEBIT_POLL_OVERDUE_TIME = config.parse_optional_duration(
+    "GOOSEBIT_POLL_OVERDUE_TIME", _get("GOOSEBIT_POLL_OVERDUE_TIME", "")
+)
 GOOSEBIT_RAUC_COMPATIBLE_PATTERN = config.parse_regex(
     "GOOSEBIT_RAUC_COMPATIBLE_PATTERN", _get("GOOSEBIT_RAUC_COMPATIBLE_PATTERN", "")
 )

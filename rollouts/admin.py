@@ -117,8 +117,10 @@ class RolloutForm(DeploymentOptionsFormMixin, forms.ModelForm):
 
     class Meta:
         model = Rollout
-        fields = ["name", "feed", "software", *SAFETY_FIELDS]
+        fields = ["name", "feed", "software", "confirmation_required", *SAFETY_FIELDS]
         help_texts = {
+            "confirmation_required": "With the confirmation flow on (GOOSEBIT_CONFIRMATION_FLOW), each "
+            "device's update waits until the device confirms it (or its auto-confirm does).",
             "feed": "Devices following this feed (in rollout mode) receive the software.",
             "pause_on_failure_percent": "Pause once this % of finished devices failed. Empty: off.",
             "pause_min_results": "Judge the percentage only after this many devices finished.",
@@ -144,7 +146,7 @@ class RolloutForm(DeploymentOptionsFormMixin, forms.ModelForm):
             field.choices = [("", "---------")] + [
                 (
                     item.pk,
-                    f"{item.version} — {item.filename} ("
+                    f"{item.version} — {item.name} ("
                     + (", ".join(str(board) for board in item.compatibility.all()) or "no hardware")
                     + ")",
                 )
@@ -203,11 +205,20 @@ class RolloutAdmin(RefuseHiddenActionsMixin, HistoryGoesWithItsOwnerMixin, admin
 
     def get_fields(self, request: HttpRequest, obj: Rollout | None = None) -> _FieldGroups:
         if obj is None:
-            return ["name", "feed", "software", "start", *SAFETY_FIELDS, *OPTION_FORM_FIELDS]
+            return [
+                "name",
+                "feed",
+                "software",
+                "start",
+                "confirmation_required",
+                *SAFETY_FIELDS,
+                *OPTION_FORM_FIELDS,
+            ]
         return [
             "name",
             "feed",
             "software",
+            "confirmation_required",
             "status",
             "statistics",
             "offered",
@@ -221,7 +232,15 @@ class RolloutAdmin(RefuseHiddenActionsMixin, HistoryGoesWithItsOwnerMixin, admin
         if obj is None:
             return []
         # Feed and software are fixed once created; the status changes only through actions.
-        return ["feed", "software", "status", "statistics", "offered", *self._timestamps]
+        return [
+            "feed",
+            "software",
+            "confirmation_required",
+            "status",
+            "statistics",
+            "offered",
+            *self._timestamps,
+        ]
 
     def get_changeform_initial_data(self, request: HttpRequest) -> dict:
         # The stubs allow only the str values of query parameters; any value is a valid initial.
@@ -304,6 +323,7 @@ class RolloutAdmin(RefuseHiddenActionsMixin, HistoryGoesWithItsOwnerMixin, admin
             feed=data["feed"],
             software=data["software"],
             start=data["start"],
+            confirmation_required=data.get("confirmation_required", True),
             created_by=cast(User, request.user),  # the admin lets in only signed-in staff
             options=data.get("deployment_options"),
             **safety,

@@ -21,6 +21,7 @@ class RolloutFilterSet(django_filters.FilterSet):
 # README's glossary: the word clients filter by for each stored action status.
 ACTION_STATUS_WORDS: dict[str, str] = {
     Action.Status.PENDING: "waiting",
+    Action.Status.WAIT_FOR_CONFIRMATION: "waiting_for_confirmation",
     Action.Status.RUNNING: "in_progress",
     Action.Status.CANCELING: "canceling",
     Action.Status.CANCELED: "canceled",
@@ -36,8 +37,8 @@ class ActionFilterSet(django_filters.FilterSet):
     status = WordChoiceFilter(
         words=ACTION_STATUS_WORDS,
         choices=Action.Status.choices,
-        help_text="waiting, in_progress, canceling, canceled, succeeded, failed (the stored values "
-        "pending, running, finished and error are accepted as aliases)",
+        help_text="waiting, waiting_for_confirmation, in_progress, canceling, canceled, succeeded, failed "
+        "(the stored values pending, running, finished and error are accepted as aliases)",
     )
     reason = django_filters.MultipleChoiceFilter(choices=Action.Reason.choices)
 

@@ -87,6 +87,10 @@ class Rollout(DeploymentOptionFields):
     # At most this many devices of this rollout update at once.
     max_parallel = models.PositiveIntegerField(null=True, blank=True)
 
+    # hawkBit's confirmationRequired: with the confirmation flow on (GOOSEBIT_CONFIRMATION_FLOW),
+    # each device's action waits for the device (or its auto-confirm) to confirm it.
+    confirmation_required = models.BooleanField(default=True)
+
     pause_reason = models.TextField(blank=True)
     paused_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -131,6 +135,8 @@ class Action(DeploymentOptionFields):
     class Status(models.TextChoices):
         # Labels are the update vocabulary of README's glossary ("Words for update outcomes").
         PENDING = "pending", "Waiting"
+        # hawkBit's WAIT_FOR_CONFIRMATION: the update is held until the device confirms it.
+        WAIT_FOR_CONFIRMATION = "wait_for_confirmation", "Waiting for confirmation"
         RUNNING = "running", "In progress"
         CANCELING = "canceling", "Canceling"
         CANCELED = "canceled", "Canceled"
@@ -143,7 +149,9 @@ class Action(DeploymentOptionFields):
         ASSIGNED = "assigned", "Assigned"
         FORCED = "forced", "Forced by an operator"
 
-    ACTIVE_STATUSES = (Status.PENDING, Status.RUNNING, Status.CANCELING)
+    ACTIVE_STATUSES = (Status.PENDING, Status.WAIT_FOR_CONFIRMATION, Status.RUNNING, Status.CANCELING)
+    # Not started by the device yet: an operator cancel closes these at once.
+    UNSTARTED_STATUSES = (Status.PENDING, Status.WAIT_FOR_CONFIRMATION)
 
     device = models.ForeignKey("devices.Device", on_delete=models.CASCADE, related_name="actions")
     software = models.ForeignKey("software.Software", on_delete=models.PROTECT, related_name="actions")
@@ -155,7 +163,9 @@ class Action(DeploymentOptionFields):
         related_name="actions",
     )
     reason = models.CharField(max_length=16, choices=Reason.choices)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    status = models.CharField(max_length=32, choices=Status.choices, default=Status.PENDING)
+    # The assignment or rollout asked for the device's consent (hawkBit's confirmationRequired).
+    confirmation_required = models.BooleanField(default=False)
     progress = models.PositiveSmallIntegerField(null=True, blank=True)
     last_code = models.IntegerField(null=True, blank=True)
     created = models.DateTimeField(auto_now_add=True)
@@ -167,11 +177,21 @@ class Action(DeploymentOptionFields):
             *DeploymentOptionFields.Meta.constraints,
             models.UniqueConstraint(
                 fields=["device"],
-                condition=Q(status__in=["pending", "running", "canceling"]),
+                condition=Q(status__in=["pending", "wait_for_confirmation", "running", "canceling"]),
                 name="rollouts_action_one_active_per_device",
             ),
             models.CheckConstraint(
-                condition=Q(status__in=["pending", "running", "canceling", "canceled", "finished", "error"]),
+                condition=Q(
+                    status__in=[
+                        "pending",
+                        "wait_for_confirmation",
+                        "running",
+                        "canceling",
+                        "canceled",
+                        "finished",
+                        "error",
+                    ]
+                ),
                 name="rollouts_action_status_valid",
             ),
         ]
@@ -214,6 +234,10 @@ class ActionStatus(models.Model):
         # What the server records.
         RETRIEVED = "retrieved", "Retrieved"
         CANCELING = "canceling", "Cancel requested"
+        # The confirmation channel (ddi.md §1.8): the server asks, the device answers.
+        WAITING = "waiting", "Waiting for confirmation"
+        CONFIRMED = "confirmed", "Confirmed"
+        DENIED = "denied", "Denied"
 
     class Finished(models.TextChoices):
         SUCCESS = "success", "Success"
@@ -227,6 +251,7 @@ class ActionStatus(models.Model):
     class Channel(models.TextChoices):
         DEPLOYMENT = "deployment", "Deployment"
         CANCEL = "cancel", "Cancel"
+        CONFIRMATION = "confirmation", "Confirmation"
 
     id = models.BigAutoField(primary_key=True)
     action = models.ForeignKey("rollouts.Action", on_delete=models.CASCADE, related_name="statuses")

@@ -12,6 +12,7 @@ from django.db.models import Case, CharField, Count, Exists, F, OuterRef, Q, Que
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from devices import tenant_config
 from devices.models import Device
 from goosebit_project.lib.versions import Version, version_older, versions_equal
 from rollouts.models import Action, ActionStatus, Rollout
@@ -28,6 +29,15 @@ FEED_HOLDING_STATUSES = (
 )
 # ... but only these deliver software to devices.
 DELIVERING_STATUSES = (Rollout.Status.RUNNING, Rollout.Status.FINISHED)
+
+
+def confirmation_flow_enabled() -> bool:
+    """Is hawkBit's user-consent flow on for the tenant (``user.confirmation.flow.enabled``)?
+
+    The single place that reads the setting: every rule asks here. It is a runtime tenant setting
+    (devices.tenant_config) whose default is GOOSEBIT_CONFIRMATION_FLOW; no query while cached.
+    """
+    return tenant_config.cache.get().confirmation_flow_enabled
 
 
 @dataclass(frozen=True)
@@ -222,8 +232,14 @@ def action_statuses_newest_first(*, action: Action) -> QuerySet[ActionStatus]:
 
 
 def active_update_count(*, rollout: Rollout | None = None, exclude_device: Device | None = None) -> int:
-    """Devices updating now (pending or running actions), optionally within one rollout."""
-    actions = Action.objects.filter(status__in=[Action.Status.PENDING, Action.Status.RUNNING])
+    """Devices updating now (pending or running actions), optionally within one rollout.
+
+    An update waiting for the device's confirmation holds its place, as one the device has not
+    fetched yet does: otherwise a wave of confirmations could exceed the caps.
+    """
+    actions = Action.objects.filter(
+        status__in=[Action.Status.PENDING, Action.Status.WAIT_FOR_CONFIRMATION, Action.Status.RUNNING]
+    )
     if rollout is not None:
         actions = actions.filter(rollout=rollout)
     if exclude_device is not None:
@@ -371,6 +387,8 @@ class RolloutStats:
 
 STATUS_BUCKET: dict[str, str] = {
     Action.Status.PENDING: "pending",
+    # Offered, not started: the device has yet to confirm it.
+    Action.Status.WAIT_FOR_CONFIRMATION: "pending",
     Action.Status.RUNNING: "running",
     Action.Status.CANCELING: "running",
     Action.Status.FINISHED: "succeeded",

@@ -24,7 +24,7 @@ from django.db.models import BigIntegerField, Count, Func, ProtectedError, Query
 from django.utils import timezone
 
 from devices.models import Device
-from goosebit_project.lib.errors import Conflict, Gone, InvalidInput, NotAllowed, QuotaExceeded
+from goosebit_project.lib.errors import Conflict, Gone, InvalidInput, NotAllowed, NotFound, QuotaExceeded
 from goosebit_project.lib.versions import version_older, versions_equal
 from rollouts import options as deployment_options
 from rollouts import selectors
@@ -32,7 +32,12 @@ from rollouts.models import Action, ActionStatus, Rollout
 from rollouts.options import DeploymentOptions
 from software.models import Software
 
-ACTIVE_DEVICE_STATES = (Device.State.PENDING, Device.State.RUNNING, Device.State.CANCELING)
+ACTIVE_DEVICE_STATES = (
+    Device.State.PENDING,
+    Device.State.WAIT_FOR_CONFIRMATION,
+    Device.State.RUNNING,
+    Device.State.CANCELING,
+)
 CLOSED_ACTION_STATUSES = (Action.Status.FINISHED, Action.Status.ERROR, Action.Status.CANCELED)
 _DOWNLOADED_PERCENT = re.compile(r"Downloaded\s+(\d{1,3})%")
 SERVER_PREFIX = "Update Server: "
@@ -143,21 +148,79 @@ def _create_action(device: Device, target: selectors.Target, *, enforce_caps: bo
                 if rollout is not None and rollout.max_parallel is not None:
                     if selectors.active_update_count(rollout=rollout) >= rollout.max_parallel:
                         return None
+            required = _confirmation_required(device, target)
+            asks = required and selectors.confirmation_flow_enabled()
+            if asks:
+                _read_auto_confirm(device)
+            # hawkBit: with the flow on, an action needing consent starts WAIT_FOR_CONFIRMATION,
+            # unless the device's auto-confirm answers for it at once.
+            wait = asks and not device.auto_confirm
             action = Action.objects.create(
                 device=device,
                 software=target.software,
                 rollout=rollout,
                 reason=Action.Reason.FORCED if device.force_update else target.reason,
+                status=Action.Status.WAIT_FOR_CONFIRMATION if wait else Action.Status.PENDING,
+                confirmation_required=required,
                 **_target_options(device, target).model_fields(),
             )
-            Device.objects.filter(pk=device.pk).update(
-                state=Device.State.PENDING, progress=0, force_update=False
-            )
+            state = Device.State.WAIT_FOR_CONFIRMATION if wait else Device.State.PENDING
+            Device.objects.filter(pk=device.pk).update(state=state, progress=0, force_update=False)
+            if wait:
+                _server_note(
+                    action,
+                    Execution.WAITING,
+                    "waiting for the device to confirm the update before it proceeds",
+                    channel=ActionStatus.Channel.CONFIRMATION,
+                )
+            elif asks:
+                _server_note(
+                    action,
+                    Execution.CONFIRMED,
+                    _auto_confirm_message(device),
+                    channel=ActionStatus.Channel.CONFIRMATION,
+                )
     except IntegrityError:
         # Another worker created the device's action between our read and our insert.
         return selectors.action_active_for_device(device=device)
-    device.state, device.progress, device.force_update = Device.State.PENDING, 0, False
+    device.state, device.progress, device.force_update = state, 0, False
     return action
+
+
+def _read_auto_confirm(device: Device) -> None:
+    """Refresh the device's auto-confirm state under a lock on its row.
+
+    device_activate_auto_confirm updates that row, so either it committed first (we see it on and
+    confirm at once) or it waits for our new action and confirms it: no action is left waiting.
+    """
+    state = (
+        Device.objects.select_for_update()
+        .filter(pk=device.pk)
+        .values("auto_confirm", "auto_confirm_initiator", "auto_confirm_remark")
+        .first()
+    )
+    if state is not None:
+        device.auto_confirm = state["auto_confirm"]
+        device.auto_confirm_initiator = state["auto_confirm_initiator"]
+        device.auto_confirm_remark = state["auto_confirm_remark"]
+
+
+def _confirmation_required(device: Device, target: selectors.Target) -> bool:
+    """hawkBit's confirmationRequired of what created the action: the rollout's or the
+    assignment's setting; ``latest`` mode (gooseBit's own) always asks."""
+    if target.rollout is not None:
+        return target.rollout.confirmation_required
+    if target.reason == Action.Reason.ASSIGNED:
+        return device.assigned_confirmation_required
+    return True
+
+
+def _auto_confirm_message(device: Device) -> str:
+    initiator = (
+        f"initiator {device.auto_confirm_initiator!r}" if device.auto_confirm_initiator else "no initiator"
+    )
+    remark = f", remark {device.auto_confirm_remark!r}" if device.auto_confirm_remark else ""
+    return f"confirmed automatically: auto-confirm is active ({initiator}{remark})"
 
 
 def device_start_assigned_update(*, device: Device) -> Action | None:
@@ -201,7 +264,7 @@ def devices_withdraw_unstarted_assignments(*, devices: QuerySet[Device]) -> int:
     """
     unstarted = Action.objects.filter(
         device__in=devices.order_by().values("pk"),
-        status=Action.Status.PENDING,
+        status__in=Action.UNSTARTED_STATUSES,
         reason__in=[Action.Reason.ASSIGNED, Action.Reason.FORCED],
         rollout__isnull=True,
     ).select_related("device")
@@ -301,7 +364,7 @@ def _cancel(action: Action, *, device: Device, note: str) -> bool:
     """
     now = timezone.now()
     with transaction.atomic():
-        if Action.objects.filter(pk=action.pk, status=Action.Status.PENDING).update(
+        if Action.objects.filter(pk=action.pk, status__in=Action.UNSTARTED_STATUSES).update(
             status=Action.Status.CANCELED, finished_at=now
         ):
             action.status = Action.Status.CANCELED
@@ -514,6 +577,12 @@ def action_record_feedback(*, action: Action, channel: str, feedback: Feedback) 
         action.status = status
         if action.status in CLOSED_ACTION_STATUSES:
             raise Gone(f"action {action.pk} is closed ({action.get_status_display().lower()})")
+        if (
+            action.status == Action.Status.WAIT_FOR_CONFIRMATION
+            and channel == ActionStatus.Channel.DEPLOYMENT
+        ):
+            # hawkBit: 404 until the device confirmed it (ddi.md §1.4).
+            raise NotFound(f"action {action.pk} is waiting for confirmation")
         if channel == ActionStatus.Channel.CANCEL and action.status != Action.Status.CANCELING:
             raise NotAllowed(f"action {action.pk} is not being canceled")
         details = _check_quotas(action, feedback)
@@ -672,6 +741,166 @@ def _apply_cancel_feedback(action: Action, feedback: Feedback) -> None:
             Device.objects.filter(pk=device.pk).update(state=Device.State.RUNNING)
 
 
+# --- confirmation (hawkBit's user-consent flow, ddi.md §1.8) --------------------------------
+#
+# With the flow on (selectors.confirmation_flow_enabled), an action whose assignment or rollout
+# requires confirmation starts in WAIT_FOR_CONFIRMATION: the device sees confirmationBase instead
+# of deploymentBase until it confirms (or its auto-confirm does). Confirmed, the action is pending
+# like any other; a denial keeps it waiting. Existing waiting actions stay answerable after the
+# flow is turned off.
+
+AUTO_CONFIRM_FALLBACK_REMARK = "Initiated using the Device Direct Integration API without providing a remark."
+MAX_INITIATOR_LENGTH = 64  # hawkBit's USERNAME_FIELD_LENGTH
+MAX_REMARK_LENGTH = 512  # hawkBit's DESCRIPTION_MAX_SIZE
+
+
+@dataclass
+class ConfirmationFeedback:
+    """One DDI confirmation feedback (``confirmed`` or ``denied``), validated by the protocol layer."""
+
+    confirmed: bool
+    code: int | None = None
+    details: list[str] = field(default_factory=list)
+
+
+def action_record_confirmation(*, action: Action, feedback: ConfirmationFeedback) -> Action:
+    """Store the device's answer to a confirmation request and move the action.
+
+    confirmed: waiting → pending; the device is then offered deploymentBase. denied: the action
+    keeps waiting; a confirmed action the device has not fetched yet goes back to waiting (a
+    revoked confirmation, only while the flow is on). Gone when the action is closed; NotFound
+    when it is not waiting for confirmation (e.g. being canceled, or already under way).
+    """
+    execution = Execution.CONFIRMED if feedback.confirmed else Execution.DENIED
+    with transaction.atomic():
+        status = _lock_action(action)
+        if status is None:
+            raise Gone(f"action {action.pk} no longer exists")
+        action.status = status
+        if status in CLOSED_ACTION_STATUSES:
+            raise Gone(f"action {action.pk} is closed ({action.get_status_display().lower()})")
+        revoke = (
+            not feedback.confirmed
+            and status == Action.Status.PENDING
+            and action.confirmation_required
+            and selectors.confirmation_flow_enabled()
+        )
+        if status != Action.Status.WAIT_FOR_CONFIRMATION and not revoke:
+            raise NotFound(f"action {action.pk} is not waiting for confirmation")
+        details = _check_quotas(
+            action, Feedback(execution=execution, code=feedback.code, details=feedback.details)
+        )
+        ActionStatus.objects.create(
+            action=action,
+            channel=ActionStatus.Channel.CONFIRMATION,
+            execution=execution,
+            code=feedback.code,
+            details=details,
+        )
+        channel = ActionStatus.Channel.CONFIRMATION
+        if feedback.confirmed:
+            _confirm(action, note="the device confirmed the update: it proceeds")
+        elif revoke:
+            Action.objects.filter(pk=action.pk, status=Action.Status.PENDING).update(
+                status=Action.Status.WAIT_FOR_CONFIRMATION
+            )
+            action.status = Action.Status.WAIT_FOR_CONFIRMATION
+            Device.objects.filter(pk=action.device_id, state=Device.State.PENDING).update(
+                state=Device.State.WAIT_FOR_CONFIRMATION
+            )
+            _server_note(
+                action,
+                Execution.WAITING,
+                "the device revoked its confirmation: the update waits for confirmation again",
+                channel=channel,
+            )
+        else:
+            _server_note(
+                action,
+                Execution.WAITING,
+                "the device denied the update: it keeps waiting for confirmation",
+                channel=channel,
+            )
+    return action
+
+
+def _confirm(action: Action, *, note: str) -> bool:
+    """waiting → pending (compare-and-swap), with a server note; False if it was not waiting."""
+    if not Action.objects.filter(pk=action.pk, status=Action.Status.WAIT_FOR_CONFIRMATION).update(
+        status=Action.Status.PENDING
+    ):
+        return False
+    action.status = Action.Status.PENDING
+    Device.objects.filter(pk=action.device_id, state=Device.State.WAIT_FOR_CONFIRMATION).update(
+        state=Device.State.PENDING
+    )
+    _server_note(action, Execution.CONFIRMED, note, channel=ActionStatus.Channel.CONFIRMATION)
+    return True
+
+
+def _clean_optional_text(name: str, value: str | None, limit: int) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise InvalidInput(f"{name} must be a string")
+    value = value.strip()
+    if len(value) > limit:
+        raise InvalidInput(f"{name} is at most {limit} characters, got {len(value)}")
+    if "\x00" in value:
+        raise InvalidInput(f"{name} must not contain NUL characters")
+    return value
+
+
+def device_activate_auto_confirm(
+    *, device: Device, initiator: str | None = None, remark: str | None = None
+) -> list[Action]:
+    """Turn on the device's auto-confirm (hawkBit's activateAutoConfirm, by the device or an operator).
+
+    Every update waiting for its confirmation is confirmed now, and future ones as they are
+    created, in the name of ``initiator``. Conflict when it is active already. Returns the
+    actions confirmed now.
+    """
+    initiator = _clean_optional_text("initiator", initiator, MAX_INITIATOR_LENGTH)
+    remark = _clean_optional_text("remark", remark, MAX_REMARK_LENGTH)
+    now = timezone.now()
+    with transaction.atomic():
+        if not Device.objects.filter(pk=device.pk, auto_confirm=False).update(
+            auto_confirm=True,
+            auto_confirm_initiator=initiator,
+            auto_confirm_remark=remark,
+            auto_confirm_activated_at=now,
+            updated=now,
+        ):
+            if not Device.objects.filter(pk=device.pk).exists():
+                raise NotFound(f"device {device.controller_id} no longer exists")
+            raise Conflict(f"auto-confirm is already active for device {device.controller_id}")
+        device.auto_confirm, device.auto_confirm_activated_at = True, now
+        device.auto_confirm_initiator, device.auto_confirm_remark = initiator, remark
+        waiting = Action.objects.filter(device_id=device.pk, status=Action.Status.WAIT_FOR_CONFIRMATION)
+        confirmed = [action for action in waiting if _confirm(action, note=_auto_confirm_message(device))]
+    if confirmed and device.state == Device.State.WAIT_FOR_CONFIRMATION:
+        device.state = Device.State.PENDING
+    return confirmed
+
+
+def device_deactivate_auto_confirm(*, device: Device) -> Device:
+    """Turn the device's auto-confirm off: later updates wait for its confirmation again.
+
+    Idempotent, as in hawkBit (deactivating an inactive auto-confirm answers 200).
+    """
+    now = timezone.now()
+    Device.objects.filter(pk=device.pk, auto_confirm=True).update(
+        auto_confirm=False,
+        auto_confirm_initiator="",
+        auto_confirm_remark="",
+        auto_confirm_activated_at=None,
+        updated=now,
+    )
+    device.auto_confirm, device.auto_confirm_activated_at = False, None
+    device.auto_confirm_initiator = device.auto_confirm_remark = ""
+    return device
+
+
 # --- rollout safety --------------------------------------------------------------------------
 
 
@@ -825,6 +1054,7 @@ def rollout_create(
     pause_on_failure_count: int | None | _Unset = UNSET,
     max_parallel: int | None | _Unset = UNSET,
     created_by: User | None = None,
+    confirmation_required: bool = True,
     options: DeploymentOptions | None = None,
 ) -> Rollout:
     """Create a rollout of ``software`` to the devices following ``feed``, as a draft or started.
@@ -854,6 +1084,7 @@ def rollout_create(
         software=software,
         created_by=created_by,
         status=Rollout.Status.DRAFT,
+        confirmation_required=bool(confirmation_required),
         **safety,
         **(options or DeploymentOptions()).model_fields(),
     )
@@ -992,7 +1223,7 @@ def rollout_stop(*, rollout: Rollout) -> Rollout:
             raise _refused(rollout, "stop", "only a running, paused or finished rollout can be stopped")
         rollout.status, rollout.finished_at = Rollout.Status.STOPPED, now
         _targets_changed()
-        pending = Action.objects.filter(rollout=rollout, status=Action.Status.PENDING).select_related(
+        pending = Action.objects.filter(rollout=rollout, status__in=Action.UNSTARTED_STATUSES).select_related(
             "device"
         )
         for action in pending:

@@ -1,4 +1,4 @@
-"""Serving a software package: the one implementation behind every download link.
+"""Serving an artifact (a package or any stored file): the one implementation behind every download link.
 
 The DDI artifact endpoint and the operator API both call ``serve_artifact`` and
 ``serve_md5sum``. Behaviour follows hawkBit's artifact endpoint (ddi.md §1.9) because devices are
@@ -21,7 +21,7 @@ Where the bytes come from:
   serves the file (``X-Accel-Redirect``) and handles Range itself;
 * S3: a 302 to a presigned URL (default), or with GOOSEBIT_STORAGE__S3__DOWNLOAD_MODE=proxy a
   stream from S3 that forwards each range as a ranged GetObject;
-* remote-URL software: a 302 to its URL.
+* remote-URL artifact: a 302 to its URL.
 
 HEAD is always answered from the database: presigned URLs are valid for GET only, and a device's
 HEAD must not depend on a third party.
@@ -47,7 +47,7 @@ from django.http.response import HttpResponseBase
 from django.utils.http import http_date, parse_http_date_safe
 
 from goosebit_project.lib.http_ranges import RangeNotSatisfiable, etag_in_list, parse_range_header
-from software.models import Software
+from software.models import Artifact
 
 __all__ = ["BOUNDARY", "serve_artifact", "serve_md5sum"]
 
@@ -58,24 +58,24 @@ CONTENT_TYPE = "application/octet-stream"
 CHUNK_SIZE = 64 * 1024
 
 
-def _modified_seconds(software: Software) -> int:
-    return int(software.created.timestamp())
+def _modified_seconds(artifact: Artifact) -> int:
+    return int(artifact.created.timestamp())
 
 
-def _entity_headers(software: Software) -> dict[str, str]:
+def _entity_headers(artifact: Artifact) -> dict[str, str]:
     return {
-        "ETag": f'"{software.sha1}"',
-        "Last-Modified": http_date(_modified_seconds(software)),
+        "ETag": f'"{artifact.sha1}"',
+        "Last-Modified": http_date(_modified_seconds(artifact)),
         "Accept-Ranges": "bytes",
         "X-Content-Type-Options": "nosniff",
     }
 
 
-def _artifact_headers(software: Software) -> dict[str, str]:
+def _artifact_headers(artifact: Artifact) -> dict[str, str]:
     return {
-        **_entity_headers(software),
+        **_entity_headers(artifact),
         "Content-Type": CONTENT_TYPE,
-        "Content-Disposition": f"attachment;filename={software.filename}",
+        "Content-Disposition": f"attachment;filename={artifact.filename}",
     }
 
 
@@ -85,54 +85,54 @@ def _apply(response: HttpResponseBase, headers: dict[str, str]) -> HttpResponseB
     return response
 
 
-def _preconditions(request: HttpRequest, software: Software) -> HttpResponseBase | None:
+def _preconditions(request: HttpRequest, artifact: Artifact) -> HttpResponseBase | None:
     """RFC 9110 §13.2.2 order: If-Match, If-Unmodified-Since, If-None-Match, If-Modified-Since."""
-    modified = _modified_seconds(software)
+    modified = _modified_seconds(artifact)
     if_match = request.headers.get("If-Match")
     if if_match is not None:
-        if not etag_in_list(if_match, software.sha1, weak=False):
-            return _apply(HttpResponse(status=412), {**_entity_headers(software), "Content-Length": "0"})
+        if not etag_in_list(if_match, artifact.sha1, weak=False):
+            return _apply(HttpResponse(status=412), {**_entity_headers(artifact), "Content-Length": "0"})
     else:
         since = parse_http_date_safe(request.headers.get("If-Unmodified-Since", ""))
         if since is not None and modified > since:
-            return _apply(HttpResponse(status=412), {**_entity_headers(software), "Content-Length": "0"})
+            return _apply(HttpResponse(status=412), {**_entity_headers(artifact), "Content-Length": "0"})
     if_none_match = request.headers.get("If-None-Match")
     not_modified = False
     if if_none_match is not None:
-        not_modified = etag_in_list(if_none_match, software.sha1, weak=True)
+        not_modified = etag_in_list(if_none_match, artifact.sha1, weak=True)
     else:
         since = parse_http_date_safe(request.headers.get("If-Modified-Since", ""))
         not_modified = since is not None and modified <= since
     if not_modified:
         # RFC 9110 §8.6 allows the Content-Length of the full response on a 304.
-        headers = {**_entity_headers(software), "Content-Length": str(software.size)}
+        headers = {**_entity_headers(artifact), "Content-Length": str(artifact.size)}
         return _apply(HttpResponseNotModified(), headers)
     return None
 
 
-def _if_range_holds(request: HttpRequest, software: Software) -> bool:
+def _if_range_holds(request: HttpRequest, artifact: Artifact) -> bool:
     """Ranges apply only if If-Range (when sent) still names this exact representation."""
     value = request.headers.get("If-Range")
     if value is None:
         return True
     value = value.strip()
     if value.startswith(('"', "W/")):
-        return value == f'"{software.sha1}"'
-    if value == software.sha1:  # a bare sha1, as hawkBit's clients send in If-Match
+        return value == f'"{artifact.sha1}"'
+    if value == artifact.sha1:  # a bare sha1, as hawkBit's clients send in If-Match
         return True
-    return parse_http_date_safe(value) == _modified_seconds(software)
+    return parse_http_date_safe(value) == _modified_seconds(artifact)
 
 
-def _not_satisfiable(software: Software, reason: str) -> HttpResponse:
+def _not_satisfiable(artifact: Artifact, reason: str) -> HttpResponse:
     body = f"{reason}\n".encode()
     response = HttpResponse(body, status=416, content_type="text/plain")
-    response["Content-Range"] = f"bytes */{software.size}"
+    response["Content-Range"] = f"bytes */{artifact.size}"
     response["Content-Length"] = str(len(body))
     return response
 
 
-def _missing(software: Software) -> HttpResponse:
-    logger.error("software %s: file %r is missing from the storage", software.pk, software.file.name)
+def _missing(artifact: Artifact) -> HttpResponse:
+    logger.error("artifact %s: file %r is missing from the storage", artifact.pk, artifact.file.name)
     body = b"the artifact file is missing from the storage\n"
     return HttpResponse(body, status=404, content_type="text/plain")
 
@@ -241,13 +241,13 @@ class _RangeBody:
         self._reader.close()
 
 
-def _ranged_response(software: Software, reader, ranges: list[tuple[int, int]]) -> StreamingHttpResponse:
-    body = _RangeBody(reader, ranges, software.size)
+def _ranged_response(artifact: Artifact, reader, ranges: list[tuple[int, int]]) -> StreamingHttpResponse:
+    body = _RangeBody(reader, ranges, artifact.size)
     response = StreamingHttpResponse(body, status=206)
-    _apply(response, _artifact_headers(software))
+    _apply(response, _artifact_headers(artifact))
     if len(ranges) == 1:
         first, last = ranges[0]
-        response["Content-Range"] = f"bytes {first}-{last}/{software.size}"
+        response["Content-Range"] = f"bytes {first}-{last}/{artifact.size}"
     else:
         response["Content-Type"] = f"multipart/byteranges; boundary={BOUNDARY}"
     response["Content-Length"] = str(body.length())
@@ -269,16 +269,16 @@ def _local_path(storage, name: str) -> str | None:
         return None
 
 
-def _serve_stored(software: Software, ranges: list[tuple[int, int]] | None) -> HttpResponseBase:
-    storage = software.file.storage
-    name = cast(str, software.file.name)  # a stored artifact always has a name
+def _serve_stored(artifact: Artifact, ranges: list[tuple[int, int]] | None) -> HttpResponseBase:
+    storage = artifact.file.storage
+    name = cast(str, artifact.file.name)  # a stored artifact always has a name
     if _is_s3(storage):
         if settings.GOOSEBIT_S3_DOWNLOAD_MODE == "redirect":
             # S3Storage.url takes the response headers to sign; the stubs know only Storage.url.
             url = storage.url(  # type: ignore[call-arg]
                 name,
                 parameters={
-                    "ResponseContentDisposition": f"attachment;filename={software.filename}",
+                    "ResponseContentDisposition": f"attachment;filename={artifact.filename}",
                     "ResponseContentType": CONTENT_TYPE,
                 },
             )
@@ -287,41 +287,41 @@ def _serve_stored(software: Software, ranges: list[tuple[int, int]] | None) -> H
 
         try:
             reader: _S3Reader | _FileReader = _S3Reader(
-                storage, name, ranges[0] if ranges else (0, max(software.size - 1, 0))
+                storage, name, ranges[0] if ranges else (0, max(artifact.size - 1, 0))
             )
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
-                return _missing(software)
+                return _missing(artifact)
             raise
         if ranges:
-            return _ranged_response(software, reader, ranges)
+            return _ranged_response(artifact, reader, ranges)
         response: HttpResponseBase = StreamingHttpResponse(
-            _RangeBody(reader, [(0, software.size - 1)], software.size)
+            _RangeBody(reader, [(0, artifact.size - 1)], artifact.size)
         )
-        _apply(response, {**_artifact_headers(software), "Content-Length": str(software.size)})
+        _apply(response, {**_artifact_headers(artifact), "Content-Length": str(artifact.size)})
         return response
 
     path = _local_path(storage, name)
     if path is not None and settings.GOOSEBIT_DOWNLOAD_X_ACCEL_PREFIX:
         # nginx replaces the empty body with the file and handles Range/If-Range itself.
         response = HttpResponse(b"")
-        _apply(response, _artifact_headers(software))
+        _apply(response, _artifact_headers(artifact))
         response["X-Accel-Redirect"] = settings.GOOSEBIT_DOWNLOAD_X_ACCEL_PREFIX + quote(name)
         response["Content-Length"] = "0"
         return response
     try:
         reader = _FileReader.local(path) if path is not None else _FileReader.from_storage(storage, name)
     except FileNotFoundError:
-        return _missing(software)
+        return _missing(artifact)
     if ranges:
-        return _ranged_response(software, reader, ranges)
+        return _ranged_response(artifact, reader, ranges)
     if path is None:
-        response = StreamingHttpResponse(_RangeBody(reader, [(0, software.size - 1)], software.size))
+        response = StreamingHttpResponse(_RangeBody(reader, [(0, artifact.size - 1)], artifact.size))
     else:
         # FileResponse lets the WSGI server use sendfile for the common full download.
         response = FileResponse(reader.handle, content_type=CONTENT_TYPE)
         response.block_size = CHUNK_SIZE
-    _apply(response, {**_artifact_headers(software), "Content-Length": str(software.size)})
+    _apply(response, {**_artifact_headers(artifact), "Content-Length": str(artifact.size)})
     return response
 
 
@@ -333,38 +333,38 @@ def _redirect(url: str) -> HttpResponse:
     return response
 
 
-def serve_artifact(request: HttpRequest, software: Software) -> HttpResponseBase:
-    """Answer a GET or HEAD for the package of ``software`` (see the module docstring)."""
+def serve_artifact(request: HttpRequest, artifact: Artifact) -> HttpResponseBase:
+    """Answer a GET or HEAD for ``artifact`` (see the module docstring)."""
     if request.method not in ("GET", "HEAD"):
         return HttpResponseNotAllowed(["GET", "HEAD"])
-    precondition = _preconditions(request, software)
+    precondition = _preconditions(request, artifact)
     if precondition is not None:
         return precondition
     if request.method == "HEAD":
         response = HttpResponse(b"")
-        _apply(response, {**_artifact_headers(software), "Content-Length": str(software.size)})
+        _apply(response, {**_artifact_headers(artifact), "Content-Length": str(artifact.size)})
         return response
 
     ranges = None
     range_header = request.headers.get("Range")
-    if range_header is not None and _if_range_holds(request, software):
+    if range_header is not None and _if_range_holds(request, artifact):
         try:
-            ranges = parse_range_header(range_header, software.size)
+            ranges = parse_range_header(range_header, artifact.size)
         except RangeNotSatisfiable as exc:
-            return _not_satisfiable(software, str(exc))
+            return _not_satisfiable(artifact, str(exc))
 
-    if not software.file:
-        return _redirect(software.url)
-    return _serve_stored(software, ranges)
+    if not artifact.file:
+        return _redirect(artifact.url)
+    return _serve_stored(artifact, ranges)
 
 
-def serve_md5sum(request: HttpRequest, software: Software) -> HttpResponseBase:
+def serve_md5sum(request: HttpRequest, artifact: Artifact) -> HttpResponseBase:
     """The hawkBit ``<artifact>.MD5SUM`` file: ``<md5>  <filename>`` as ``md5sum -c`` reads it."""
     if request.method not in ("GET", "HEAD"):
         return HttpResponseNotAllowed(["GET", "HEAD"])
-    body = f"{software.md5}  {software.filename}".encode()
+    body = f"{artifact.md5}  {artifact.filename}".encode()
     response = HttpResponse(b"" if request.method == "HEAD" else body, content_type="text/plain")
-    response["Content-Disposition"] = f"attachment;filename={software.filename}.MD5SUM"
+    response["Content-Disposition"] = f"attachment;filename={artifact.filename}.MD5SUM"
     response["Content-Length"] = str(len(body))
     response["X-Content-Type-Options"] = "nosniff"
     return response

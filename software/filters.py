@@ -5,12 +5,16 @@ from __future__ import annotations
 import django_filters
 
 from devices.models import Hardware
-from software.models import Software
+from software.models import ImageFormat, Software
 
 
 class SoftwareFilterSet(django_filters.FilterSet):
     version = django_filters.CharFilter()
-    image_format = django_filters.ChoiceFilter(choices=Software.ImageFormat.choices)
+    name = django_filters.CharFilter()
+    image_format = django_filters.ChoiceFilter(
+        field_name="modules__artifacts__image_format", choices=ImageFormat.choices, distinct=True
+    )
+    signed = django_filters.BooleanFilter(field_name="modules__artifacts__signed", distinct=True)
     hardware = django_filters.ModelChoiceFilter(
         field_name="compatibility", queryset=Hardware.objects.all(), distinct=True, label="hardware id"
     )
@@ -20,7 +24,9 @@ class SoftwareFilterSet(django_filters.FilterSet):
 
     class Meta:
         model = Software
-        fields = ["version", "image_format", "signed", "hardware", "model", "revision", "remote"]
+        fields = ["name", "version", "image_format", "signed", "hardware", "model", "revision", "remote"]
 
     def filter_remote(self, queryset, name, value):
-        return queryset.exclude(url="") if value else queryset.filter(url="")
+        """Releases with an artifact at a remote URL (or, with false, with none)."""
+        remote = queryset.filter(modules__artifacts__url__gt="").values("pk")
+        return queryset.filter(pk__in=remote) if value else queryset.exclude(pk__in=remote)

@@ -28,3 +28,16 @@ def _clear_cache():
     _worker_targets.reset(0)  # each test starts with a cold per-worker target cache
     yield
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _warm_tenant_config(settings):
+    """Each test starts with no stored tenant settings, as if just read: a warm per-process cache
+    over the empty table, so query counts on the poll see the steady state. A long TTL keeps it
+    warm however slow the machine; tests of the cache itself set their own."""
+    from devices.tenant_config import cache
+
+    settings.GOOSEBIT_TENANT_CONFIG_TTL = 60
+    cache.prime({})
+    yield
+    cache.invalidate()

@@ -8,7 +8,8 @@ from django.db.models import ProtectedError
 
 from devices.models import Device, Hardware
 from rollouts.models import Action
-from tests.factories import make_action, make_device, make_hardware, make_rollout, make_software
+from software.models import Artifact
+from tests.factories import make_action, make_device, make_hardware, make_module, make_rollout, make_software
 
 pytestmark = pytest.mark.django_db
 
@@ -69,10 +70,29 @@ def test_invalid_state_is_refused_by_the_database():
         Device.objects.filter(pk=device.pk).update(state="bogus")
 
 
-def test_software_needs_exactly_one_of_file_and_url():
-    software = make_software()
+def test_an_artifact_needs_exactly_one_of_file_and_url():
+    package = make_software().package
     with pytest.raises(IntegrityError), transaction.atomic():
-        type(software).objects.filter(pk=software.pk).update(url="https://example.com/a.swu")
+        Artifact.objects.filter(pk=package.pk).update(url="https://example.com/a.swu")
+
+
+def test_raw_artifacts_may_share_bytes_but_packages_may_not():
+    make_module(files={"a.cfg": b"same"})
+    make_module(files={"a.cfg": b"same"})
+    package = make_software(content=b"pkg").package
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Artifact.objects.create(
+            module=package.module, filename="copy.swu", image_format="swu", size=3,
+            sha1=package.sha1, md5=package.md5, sha256=package.sha256, url="https://example.com/c.swu",
+        )  # fmt: skip
+
+
+def test_a_module_holds_a_file_name_once():
+    module = make_module(files={"a.cfg": b"1"})
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Artifact.objects.create(
+            module=module, filename="a.cfg", size=1, sha1="a", md5="b", sha256="c", url="https://e.com/a"
+        )
 
 
 def test_same_package_bytes_are_refused_twice():
@@ -97,3 +117,16 @@ def test_deployment_options_the_services_refuse_are_refused_by_the_database(fiel
         make_action(device, software, **fields)
     with pytest.raises(IntegrityError), transaction.atomic():
         make_rollout(software, **fields)
+
+
+def test_an_action_waiting_for_confirmation_is_the_devices_one_active_action():
+    device = make_device()
+    software = make_software()
+    make_action(device, software, status=Action.Status.WAIT_FOR_CONFIRMATION)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        make_action(device, software, status=Action.Status.PENDING)
+
+
+def test_an_unknown_action_status_is_refused():
+    with pytest.raises(IntegrityError), transaction.atomic():
+        make_action(make_device(), make_software(), status="waiting")

@@ -115,6 +115,9 @@ def _start(tmp_path, **env):
         ("GOOSEBIT_HARDWARE_MODEL_KEYS", " , ", "GOOSEBIT_HARDWARE_MODEL_KEYS must name at least one"),
         ("GOOSEBIT_TOKEN_KEYS", "nope", "GOOSEBIT_TOKEN_KEYS: key 1 is not a Fernet key"),
         ("GOOSEBIT_TOKEN_HASH_KEYS", "short", "GOOSEBIT_TOKEN_HASH_KEYS: key 1 is shorter than 16"),
+        ("GOOSEBIT_POLL_OVERDUE_TIME", "5m", "GOOSEBIT_POLL_OVERDUE_TIME must be a time of the form"),
+        ("GOOSEBIT_TENANT_CONFIG_TTL", "-1", "GOOSEBIT_TENANT_CONFIG_TTL must be at least 0"),
+        ("GOOSEBIT_CONFIRMATION_FLOW", "sometimes", "GOOSEBIT_CONFIRMATION_FLOW must be true or false"),
     ],
 )
 def test_a_bad_value_stops_start_up_with_a_message_naming_the_variable(tmp_path, variable, value, message):
@@ -163,3 +166,30 @@ def test_default_hardware_is_model_colon_revision_or_empty():
 def test_default_hardware_rejects_other_forms(value):
     with pytest.raises(ImproperlyConfigured, match="GOOSEBIT_DEFAULT_HARDWARE must be model:revision"):
         config.parse_hardware("GOOSEBIT_DEFAULT_HARDWARE", value)
+
+
+def test_optional_duration_is_hh_mm_ss_zero_allowed_or_empty():
+    assert config.parse_optional_duration("GOOSEBIT_POLL_OVERDUE_TIME", " 00:05:00 ") == "00:05:00"
+    assert config.parse_optional_duration("GOOSEBIT_POLL_OVERDUE_TIME", "00:00:00") == "00:00:00"
+    assert config.parse_optional_duration("GOOSEBIT_POLL_OVERDUE_TIME", "") == ""
+    with pytest.raises(ImproperlyConfigured, match="GOOSEBIT_POLL_OVERDUE_TIME must be a time"):
+        config.parse_optional_duration("GOOSEBIT_POLL_OVERDUE_TIME", "24:00:00")
+
+
+def test_format_duration_is_hh_mm_ss_capped_at_a_day():
+    assert config.format_duration(42) == "00:00:42"
+    assert config.format_duration(3725) == "01:02:05"
+    assert config.format_duration(10**6) == "23:59:59"
+
+
+@pytest.mark.django_db
+def test_the_confirmation_flow_is_read_through_one_selector_from_the_tenant_settings(settings):
+    from devices.services import tenant_setting_set
+    from rollouts.selectors import confirmation_flow_enabled
+
+    settings.GOOSEBIT_CONFIRMATION_FLOW = False
+    assert confirmation_flow_enabled() is False
+    settings.GOOSEBIT_CONFIRMATION_FLOW = True
+    assert confirmation_flow_enabled() is True
+    tenant_setting_set(key="user.confirmation.flow.enabled", value=False, user="test")
+    assert confirmation_flow_enabled() is False

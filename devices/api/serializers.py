@@ -28,12 +28,17 @@ class DeviceSerializer(serializers.ModelSerializer):
             "feed",
             "assigned_software",
             "assignment_options",
+            "assigned_confirmation_required",
             "force_update",
             "state",
             "progress",
             "last_seen",
             "last_ip",
             "has_token",
+            "auto_confirm",
+            "auto_confirm_initiator",
+            "auto_confirm_remark",
+            "auto_confirm_activated_at",
             "attributes",
             "created",
             "updated",
@@ -96,6 +101,22 @@ class DeviceUpdateSerializer(serializers.Serializer):
 
 class AssignSoftwareSerializer(DeploymentOptionsSerializer):
     software = serializers.IntegerField(help_text="software id")
+    confirmation_required = serializers.BooleanField(
+        required=False,
+        default=True,
+        help_text="hawkBit's confirmationRequired: with the confirmation flow on "
+        "(GOOSEBIT_CONFIRMATION_FLOW), the update waits for the device to confirm it",
+    )
+
+
+class ActivateAutoConfirmSerializer(serializers.Serializer):
+    initiator = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=64,
+        help_text="in whose name updates are confirmed (default: the operator's user name)",
+    )
+    remark = serializers.CharField(required=False, allow_blank=True, max_length=512)
 
 
 class SetFeedSerializer(serializers.Serializer):

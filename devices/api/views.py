@@ -20,6 +20,7 @@ from devices.api import serializers
 from devices.filters import DeviceFilterSet
 from devices.models import Device
 from goosebit_project.lib.errors import InvalidInput
+from rollouts import services as rollout_services
 from rollouts.api.serializers import deployment_options
 from software.models import Software
 
@@ -105,7 +106,12 @@ class DeviceViewSet(
         if software is None:
             raise InvalidInput(f"software {software_id} does not exist")
         options = deployment_options(data)
-        services.device_assign_software(device=device, software=software, options=options)
+        services.device_assign_software(
+            device=device,
+            software=software,
+            confirmation_required=data["confirmation_required"],
+            options=options,
+        )
         device = self.get_queryset().get(pk=device.pk)
         device.warnings = services.device_assignment_warnings(device=device, software=software)
         return Response(serializers.DeviceAssignedSerializer(device).data)
@@ -190,6 +196,28 @@ class DeviceViewSet(
         response = Response({"token": selectors.device_token(device=device)})
         add_never_cache_headers(response)
         return response
+
+    @extend_schema(request=serializers.ActivateAutoConfirmSerializer, responses=_DEVICE)
+    @action(detail=True, methods=["post"], url_path="activate-auto-confirm")
+    def activate_auto_confirm(self, request: Request, controller_id: str) -> Response:
+        """Auto-confirm (hawkBit's user consent): updates waiting for this device's confirmation
+        are confirmed now, later ones as they come. 409 when it is active already."""
+        device = self.get_object()
+        data = self._input(serializers.ActivateAutoConfirmSerializer, request)
+        rollout_services.device_activate_auto_confirm(
+            device=device,
+            initiator=data.get("initiator") or request.user.get_username(),
+            remark=data.get("remark"),
+        )
+        return self._respond(device)
+
+    @extend_schema(request=None, responses=_DEVICE)
+    @action(detail=True, methods=["post"], url_path="deactivate-auto-confirm")
+    def deactivate_auto_confirm(self, request: Request, controller_id: str) -> Response:
+        """Turn auto-confirm off: later updates wait for the device to confirm them again."""
+        device = self.get_object()
+        rollout_services.device_deactivate_auto_confirm(device=device)
+        return self._respond(device)
 
     @extend_schema(request=None, responses=serializers.TokenSerializer)
     @action(detail=True, methods=["post"], url_path="rotate-token")

@@ -87,7 +87,12 @@ def _device_panels() -> dict:
             "url": _devices_url(presence="never"),
         },
     ]
-    updating = states[Device.State.PENDING] + states[Device.State.RUNNING] + states[Device.State.CANCELING]
+    updating = (
+        states[Device.State.PENDING]
+        + states[Device.State.WAIT_FOR_CONFIRMATION]
+        + states[Device.State.RUNNING]
+        + states[Device.State.CANCELING]
+    )
     return {
         "total": total,
         "devices_url": _devices_url(),

@@ -63,6 +63,23 @@ def parse_poll_time(name: str, raw: str) -> str:
     return value
 
 
+def parse_optional_duration(name: str, raw: str) -> str:
+    """An HH:MM:SS duration up to 23:59:59, 00:00:00 allowed; empty stays empty (no value)."""
+    value = raw.strip()
+    if not value:
+        return ""
+    match = _POLL_TIME.match(value)
+    if not match or int(match.group(1)) > 23:
+        raise ImproperlyConfigured(f"{name} must be a time of the form HH:MM:SS, got {raw!r}")
+    return value
+
+
+def format_duration(seconds: int) -> str:
+    """Seconds as HH:MM:SS (hawkBit's duration format), capped at 23:59:59."""
+    seconds = max(0, min(seconds, 23 * 3600 + 59 * 60 + 59))
+    return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
 def poll_seconds(poll_time: str) -> int:
     hours, minutes, seconds = (int(part) for part in poll_time.split(":"))
     return hours * 3600 + minutes * 60 + seconds

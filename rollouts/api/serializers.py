@@ -68,9 +68,13 @@ def pop_deployment_options(data: dict[str, Any]) -> DeploymentOptions:
 
 
 class SoftwareRefSerializer(serializers.ModelSerializer):
+    filename = serializers.CharField(
+        source="package.filename", read_only=True, allow_null=True, help_text="its package's file, if any"
+    )
+
     class Meta:
         model = Software
-        fields = ["id", "version", "filename"]
+        fields = ["id", "name", "version", "filename"]
 
 
 class RolloutStatsSerializer(serializers.Serializer):
@@ -109,6 +113,7 @@ class RolloutSerializer(serializers.ModelSerializer):
             "pause_min_results",
             "pause_on_failure_count",
             "max_parallel",
+            "confirmation_required",
             "action_type",
             "forcetime",
             "weight",
@@ -185,6 +190,12 @@ class RolloutCreateSerializer(_SafetyFields, DeploymentOptionsSerializer):
     feed = serializers.CharField(trim_whitespace=False)
     software = serializers.IntegerField(help_text="software id")
     start = serializers.BooleanField(required=False, default=False, help_text="start at once (else a draft)")
+    confirmation_required = serializers.BooleanField(
+        required=False,
+        default=True,
+        help_text="hawkBit's confirmationRequired: with the confirmation flow on "
+        "(GOOSEBIT_CONFIRMATION_FLOW), each device's update waits for the device to confirm it",
+    )
 
 
 class RolloutUpdateSerializer(_SafetyFields):

@@ -7,10 +7,17 @@ from typing import Any
 from rollouts import selectors
 from rollouts.models import Rollout
 from rollouts.options import describe
+from software.models import Software
 
 
 def _when(value: Any) -> str | None:
     return value.isoformat() if value else None
+
+
+def _package_filename(software: Software) -> str:
+    """Scripts read ``filename``: the package's file, or the release name when it has none."""
+    package = software.package
+    return package.filename if package is not None else software.name
 
 
 def rollout_data(rollout: Rollout, *, with_stats: bool = True) -> dict[str, Any]:
@@ -21,7 +28,7 @@ def rollout_data(rollout: Rollout, *, with_stats: bool = True) -> dict[str, Any]
         "software": {
             "id": rollout.software_id,
             "version": rollout.software.version,
-            "filename": rollout.software.filename,
+            "filename": _package_filename(rollout.software),
         },
         "status": rollout.status,
         "pause_reason": rollout.pause_reason,
@@ -29,6 +36,7 @@ def rollout_data(rollout: Rollout, *, with_stats: bool = True) -> dict[str, Any]
         "pause_min_results": rollout.pause_min_results,
         "pause_on_failure_count": rollout.pause_on_failure_count,
         "max_parallel": rollout.max_parallel,
+        "confirmation_required": rollout.confirmation_required,
         "action_type": rollout.action_type,
         "forcetime": _when(rollout.forcetime),
         "weight": rollout.weight,
@@ -57,7 +65,7 @@ def rollout_text(rollout: Rollout, *, with_stats: bool = True) -> str:
     parallel = rollout.max_parallel if rollout.max_parallel is not None else "unlimited"
     out = [
         f"Rollout {rollout.pk} {rollout.name!r} on feed {rollout.feed!r}: "
-        f"{software.filename} ({software.version})",
+        f"{software.name} ({software.version})",
         f"Status: {status}",
         f"Safety: pause at {percent} failed (after {rollout.pause_min_results} results); "
         f"pause at {count} failed devices; at most {parallel} updating at once",

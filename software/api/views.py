@@ -7,6 +7,7 @@ from django.http import UnreadablePostError
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
@@ -16,6 +17,7 @@ from software.api.serializers import SoftwareCreateSerializer, SoftwareSerialize
 from software.downloads import serve_artifact, serve_md5sum
 from software.exceptions import PackageTooLarge, SoftwareError, StorageFull
 from software.filters import SoftwareFilterSet
+from software.models import Artifact, Software
 
 # Multipart framing around the file; the service enforces the exact limit on the file itself.
 _MULTIPART_OVERHEAD = 64 * 1024
@@ -105,7 +107,14 @@ class SoftwareViewSet(viewsets.GenericViewSet):
         data = serializer.validated_data
         try:
             if data.get("file"):
-                software = services.software_create_from_file(file=data["file"], filename=data["file"].name)
+                software = services.software_create_from_file(
+                    file=data["file"],
+                    filename=data["file"].name,
+                    version=data.get("version"),
+                    name=data.get("name"),
+                    module_type=data.get("module_type"),
+                    compatibility=data.get("compatibility"),
+                )
             else:
                 software = services.software_create_from_url(url=data["url"], cache=data.get("cache"))
         except SoftwareError as exc:
@@ -124,10 +133,17 @@ class SoftwareViewSet(viewsets.GenericViewSet):
     @action(detail=True, methods=["get"], renderer_classes=_DOWNLOAD_RENDERERS, filterset_class=None)
     def download(self, request, pk=None):
         """The package, with the same Range/ETag behaviour devices get."""
-        return serve_artifact(request._request, self.get_object())
+        return serve_artifact(request._request, _package_of(self.get_object()))
 
     @extend_schema(responses={(200, "text/plain"): str})
     @action(detail=True, methods=["get"], renderer_classes=_DOWNLOAD_RENDERERS, filterset_class=None)
     def md5sum(self, request, pk=None):
         """``<md5>  <filename>``, for ``md5sum -c``."""
-        return serve_md5sum(request._request, self.get_object())
+        return serve_md5sum(request._request, _package_of(self.get_object()))
+
+
+def _package_of(software: Software) -> Artifact:
+    package = software.package
+    if package is None:
+        raise NotFound("this release has no package to download; download its artifacts by module")
+    return package

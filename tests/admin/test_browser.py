@@ -264,3 +264,33 @@ def test_an_operator_creates_and_starts_a_rollout_after_seeing_its_preview(logge
     row.get_by_text("1 waiting").click()
     sync_api.expect(page.locator("#result_list tbody tr")).to_have_count(1)
     sync_api.expect(page.locator("#result_list tbody tr")).to_contain_text("gw-r1")
+
+
+def test_an_update_waits_for_confirmation_until_the_operator_turns_on_auto_confirm(
+    logged_in, live_server, settings
+):
+    settings.GOOSEBIT_CONFIRMATION_FLOW = True
+    page = logged_in
+    board = make_hardware("rpi4", "1.2")
+    make_software("2.0.0", compatibility=[board])
+    gateway = Device_(live_server, "gw-consent")
+    gateway.register("rpi4", "1.2", "1.0.0")
+
+    page.goto("/admin/devices/device/")
+    page.locator("#result_list tr", has_text="gw-consent").locator("input.action-select").check()
+    page.select_option("select[name=action]", "assign_software")
+    page.click("button[name=index]")
+    sync_api.expect(page.locator("#id_confirmation_required")).to_be_checked()
+    page.locator("#id_software label").first.click()
+    page.click("input[value=Assign]")
+    assert set(gateway.poll()["_links"]) == {"confirmationBase"}
+
+    page.goto(f"/admin/devices/device/{Device.objects.get(controller_id='gw-consent').pk}/change/")
+    sync_api.expect(page.locator("#gb-live-state")).to_have_text("Waiting for confirmation")
+    sync_api.expect(page.locator("#gb-waiting-confirmation")).to_contain_text("must confirm this update")
+    page.click("button:has-text('Activate auto-confirm')")
+
+    sync_api.expect(page.locator(".messagelist")).to_contain_text("Auto-confirm is on")
+    sync_api.expect(page.locator("#gb-live-state")).to_have_text("Waiting")
+    sync_api.expect(page.locator("button:has-text('Deactivate auto-confirm')")).to_be_visible()
+    assert set(gateway.poll()["_links"]) == {"deploymentBase"}

@@ -17,14 +17,14 @@ def codenames(group: str) -> set[str]:
     return set(Group.objects.get(name=group).permissions.values_list("codename", flat=True))
 
 
-def test_operators_may_add_change_delete_and_view_the_fleet_and_read_device_tokens():
+def test_operators_may_add_change_delete_and_view_the_fleet_read_tokens_and_view_tenant_settings():
     assert codenames("Operators") == {
         f"{verb}_{model}" for verb in ["add", "change", "delete", "view"] for model in FLEET_MODELS
-    } | {"view_device_token"}
+    } | {"view_device_token", "view_tenantconfiguration"}
 
 
-def test_viewers_may_only_view_the_fleet():
-    assert codenames("Viewers") == {f"view_{model}" for model in FLEET_MODELS}
+def test_viewers_may_only_view_the_fleet_and_the_tenant_settings():
+    assert codenames("Viewers") == {f"view_{model}" for model in FLEET_MODELS} | {"view_tenantconfiguration"}
 
 
 def test_the_navigation_shows_only_what_the_user_may_open(viewer_client, operator_client, admin_client):
@@ -91,6 +91,6 @@ def test_the_groups_migration_runs_backwards_and_forwards():
     call_command("migrate", "devices", "0003", verbosity=0)
     assert not Group.objects.filter(name__in=["Operators", "Viewers"]).exists()
     call_command("migrate", "devices", verbosity=0)
-    assert codenames("Viewers") == {f"view_{model}" for model in FLEET_MODELS}
+    assert codenames("Viewers") == {f"view_{model}" for model in FLEET_MODELS} | {"view_tenantconfiguration"}
     assert "view_device_token" in codenames("Operators")
     assert User.objects.count() == 0

@@ -103,7 +103,7 @@ def test_a_viewer_may_download_but_a_user_without_permission_may_not(viewer_clie
     software = make_software("2.0.0")
     allowed = viewer_client.get(f"{URL}{software.pk}/download/")
     assert allowed.status_code == 200
-    assert len(b"".join(allowed.streaming_content)) == software.size
+    assert len(b"".join(allowed.streaming_content)) == software.package.size
 
     client.force_login(User.objects.create_user("nobody", password="x-secret-123", is_staff=True))
     assert client.get(f"{URL}{software.pk}/download/").status_code == 403

@@ -13,7 +13,14 @@ from rest_framework.test import APIClient
 
 from rollouts.models import Action
 from software.models import Software
-from tests.factories import make_action, make_device, make_hardware, make_rollout, make_software
+from tests.factories import (
+    make_action,
+    make_device,
+    make_hardware,
+    make_remote_software,
+    make_rollout,
+    make_software,
+)
 from tests.packages import build_swu
 from tests.software.http_server import PackageServer
 from tests.software.multipart import parse_byteranges
@@ -42,24 +49,57 @@ def detail(software: Software) -> str:
     return f"{LIST}{software.pk}/"
 
 
+def _artifact(artifact) -> dict:
+    return {
+        "id": artifact.pk,
+        "filename": artifact.filename,
+        "size": artifact.size,
+        "sha1": artifact.sha1,
+        "md5": artifact.md5,
+        "sha256": artifact.sha256,
+        "image_format": artifact.image_format,
+        "signed": artifact.signed,
+        "remote": artifact.is_remote,
+        "url": artifact.masked_url,
+        "created": artifact.created.isoformat().replace("+00:00", "Z"),
+    }
+
+
 def expected(software: Software) -> dict:
+    module = software.package.module
     return {
         "id": software.pk,
+        "name": software.name,
         "version": software.version,
-        "image_format": software.image_format,
-        "filename": software.filename,
-        "size": software.size,
-        "sha1": software.sha1,
-        "md5": software.md5,
-        "sha256": software.sha256,
-        "signed": software.signed,
-        "remote": software.is_remote,
-        "url": software.masked_url,
+        "description": software.description,
+        "image_format": software.package.image_format,
+        "filename": software.package.filename,
+        "size": software.package.size,
+        "sha1": software.package.sha1,
+        "md5": software.package.md5,
+        "sha256": software.package.sha256,
+        "signed": software.package.signed,
+        "remote": software.package.is_remote,
+        "url": software.package.masked_url,
         "compatibility": [
             {"id": h.pk, "model": h.model, "revision": h.revision}
             for h in software.compatibility.order_by("pk")
         ],
-        "metadata": software.metadata,
+        "metadata": software.package.metadata,
+        "modules": [
+            {
+                "id": module.pk,
+                "type": "os",
+                "name": module.name,
+                "version": module.version,
+                "vendor": "",
+                "description": "",
+                "encrypted": False,
+                "artifacts": [_artifact(software.package)],
+                "metadata": [],
+                "created": module.created.isoformat().replace("+00:00", "Z"),
+            }
+        ],
         "created": software.created.isoformat().replace("+00:00", "Z"),
         "download_url": f"http://testserver{LIST}{software.pk}/download/",
     }
@@ -107,10 +147,7 @@ def test_the_list_filters_by_version_format_and_hardware(api):
 
 
 def test_a_remote_software_shows_its_url_without_credentials(api):
-    software = Software.objects.create(
-        version="1", image_format="swu", url="https://ci:hunter2@builds.example.com/u.swu",
-        filename="u.swu", size=1, sha1="a" * 40, md5="b" * 32, sha256="c" * 64,
-    )  # fmt: skip
+    software = make_remote_software("https://ci:hunter2@builds.example.com/u.swu")
 
     response = api.get(detail(software))
 
@@ -140,7 +177,7 @@ def test_uploading_a_file_creates_the_software(api, tmp_path):
     assert response.status_code == 201
     software = Software.objects.get()
     assert response.json() == expected(software)
-    assert (software.version, software.filename, software.sha256) == (
+    assert (software.version, software.package.filename, software.package.sha256) == (
         "1.4.0",
         "update.swu",
         hashlib.sha256(content).hexdigest(),
@@ -156,7 +193,7 @@ def test_a_url_creates_remote_software(api, tmp_path):
     assert response.status_code == 201
     software = Software.objects.get()
     assert response.json() == expected(software)
-    assert (software.url, software.file.name, software.filename) == (
+    assert (software.package.url, software.package.file.name, software.package.filename) == (
         f"{server.url}/fw/u-9.swu",
         "",
         "u-9.swu",
@@ -171,7 +208,7 @@ def test_a_url_can_be_cached_through_the_api(api, tmp_path):
 
     assert response.status_code == 201
     assert response.json()["remote"] is False
-    assert (Software.objects.get().file.name or "").endswith("/u.swu")
+    assert (Software.objects.get().package.file.name or "").endswith("/u.swu")
 
 
 def test_a_file_that_is_not_a_package_is_a_400(api):
@@ -210,7 +247,7 @@ def test_the_same_version_for_the_same_hardware_is_a_409(api, tmp_path):
 
     assert response.status_code == 409
     assert response.json() == {
-        "detail": f"Software 1.0.0 for board 1 exists already (software {existing.pk}, {existing.filename})"
+        "detail": f"Software 1.0.0 for board 1 exists already (software {existing.pk}, {existing.name})"
     }
 
 
@@ -303,14 +340,15 @@ def test_a_client_that_disconnects_mid_upload_gets_a_400_and_leaves_nothing(tmp_
 
 def test_deleting_unused_software_is_a_204(api, django_capture_on_commit_callbacks):
     software = make_software("1.0")
+    assert software.package is not None  # read before the release and its module are gone
 
     with django_capture_on_commit_callbacks(execute=True):
         response = api.delete(detail(software))
 
     assert response.status_code == 204
     assert Software.objects.count() == 0
-    assert software.file.name is not None
-    assert not software.file.storage.exists(software.file.name)
+    assert software.package.file.name is not None
+    assert not software.package.file.storage.exists(software.package.file.name)
 
 
 def test_deleting_software_in_use_is_a_409_with_the_reason(api):
@@ -346,7 +384,7 @@ def test_the_download_action_serves_the_package_with_ranges(api):
 
     assert full.status_code == 200
     assert b"".join(full.streaming_content) == content
-    assert full.headers["ETag"] == f'"{software.sha1}"'
+    assert full.headers["ETag"] == f'"{software.package.sha1}"'
     assert ranged.status_code == 206
     parts = parse_byteranges(b"".join(ranged.streaming_content))
     assert [data for _, _, data in parts] == [content[:10], content[-10:]]

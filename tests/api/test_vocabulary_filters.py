@@ -92,12 +92,14 @@ def test_the_schema_lists_the_words_and_the_aliases(api):
     assert status["schema"]["items"]["enum"] == sorted(
         [
             "waiting",
+            "waiting_for_confirmation",
             "in_progress",
             "canceling",
             "canceled",
             "succeeded",
             "failed",
             "pending",
+            "wait_for_confirmation",
             "running",
             "finished",
             "error",

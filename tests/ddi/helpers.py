@@ -152,11 +152,14 @@ def install(device: Device, software: Software) -> Action:
 
 
 def artifact_json(cid: str, software: Software, *, tenant: str = "DEFAULT") -> dict:
-    href = abs_url(cid, "softwaremodules", software.pk, "artifacts", software.filename, tenant=tenant)
+    """The chunk artifact of a package release (``software.package``)."""
+    package = software.package
+    assert package is not None
+    href = abs_url(cid, "softwaremodules", package.module_id, "artifacts", package.filename, tenant=tenant)
     return {
-        "filename": software.filename,
-        "hashes": {"sha1": software.sha1, "md5": software.md5, "sha256": software.sha256},
-        "size": software.size,
+        "filename": package.filename,
+        "hashes": {"sha1": package.sha1, "md5": package.md5, "sha256": package.sha256},
+        "size": package.size,
         "_links": {
             "download": {"href": href},
             "download-http": {"href": href},
@@ -177,7 +180,7 @@ def deployment_json(action: Action, *, history: dict | None = None, tenant: str 
                 {
                     "part": "os",
                     "version": software.version,
-                    "name": software.filename,
+                    "name": software.package.module.name,
                     "artifacts": [artifact_json(action.device.controller_id, software, tenant=tenant)],
                 }
             ],

@@ -45,11 +45,13 @@ def action(device, software):
 
 
 def _list_url(software, cid="dev-1"):
-    return ddi_url(cid, "softwaremodules", software.pk, "artifacts")
+    return ddi_url(cid, "softwaremodules", software.package.module_id, "artifacts")
 
 
 def _file_url(software, cid="dev-1", suffix=""):
-    return ddi_url(cid, "softwaremodules", software.pk, "artifacts", software.filename + suffix)
+    return ddi_url(
+        cid, "softwaremodules", software.package.module_id, "artifacts", software.package.filename + suffix
+    )
 
 
 def _downloads(action):
@@ -125,7 +127,7 @@ def test_an_md5sum_before_assignment_answers_404(ddi_client, device, software):
 
 
 def test_a_download_of_an_unknown_filename_answers_404(ddi_client, software, action):
-    url = ddi_url("dev-1", "softwaremodules", software.pk, "artifacts", "other.swu")
+    url = ddi_url("dev-1", "softwaremodules", software.package.module_id, "artifacts", "other.swu")
 
     assert ddi_client.get(url, **OCTETS).status_code == 404
     assert ddi_client.get(url + ".MD5SUM").status_code == 404
@@ -159,7 +161,7 @@ def test_a_download_after_assignment_serves_the_exact_bytes_with_download_header
     assert media_type(response) == "application/octet-stream"
     assert response["Content-Length"] == str(SIZE)
     assert response["Accept-Ranges"] == "bytes"
-    assert response["ETag"] == f'"{software.sha1}"'
+    assert response["ETag"] == f'"{software.package.sha1}"'
     assert response["Content-Disposition"] == "attachment;filename=image-2.0.0.swu"
     # The artifact's creation time; the stored file's mtime may differ by the second it took.
     assert abs(parse_http_date(response["Last-Modified"]) - software.created.timestamp()) < 2
@@ -170,7 +172,7 @@ def test_a_head_request_announces_the_size_without_a_body(ddi_client, software, 
 
     assert response.status_code == 200
     assert response["Content-Length"] == str(SIZE)
-    assert response["ETag"] == f'"{software.sha1}"'
+    assert response["ETag"] == f'"{software.package.sha1}"'
     assert response["Accept-Ranges"] == "bytes"
     assert content_of(response) == b""
 
@@ -205,7 +207,7 @@ def test_a_single_range_answers_206_with_content_range(ddi_client, software, act
     assert content_of(response) == CONTENT[10:20]
     assert response["Content-Range"] == f"bytes 10-19/{SIZE}"
     assert response["Content-Length"] == "10"
-    assert response["ETag"] == f'"{software.sha1}"'
+    assert response["ETag"] == f'"{software.package.sha1}"'
 
 
 def test_a_suffix_range_answers_the_last_bytes(ddi_client, software, action):
@@ -273,7 +275,7 @@ def test_an_unsatisfiable_range_answers_416_with_the_size(ddi_client, software, 
 
 def test_if_range_with_the_current_etag_honours_the_range(ddi_client, software, action):
     response = ddi_client.get(
-        _file_url(software), HTTP_RANGE="bytes=0-9", HTTP_IF_RANGE=f'"{software.sha1}"', **OCTETS
+        _file_url(software), HTTP_RANGE="bytes=0-9", HTTP_IF_RANGE=f'"{software.package.sha1}"', **OCTETS
     )
 
     assert response.status_code == 206
@@ -293,9 +295,9 @@ def test_if_range_with_a_stale_etag_sends_the_whole_file(ddi_client, software, a
 @pytest.mark.parametrize("form", ["quoted", "unquoted", "list", "star"])
 def test_a_matching_if_match_serves_the_file(ddi_client, software, action, form):
     value = {
-        "quoted": f'"{software.sha1}"',
-        "unquoted": software.sha1,
-        "list": f'"0000", "{software.sha1}"',
+        "quoted": f'"{software.package.sha1}"',
+        "unquoted": software.package.sha1,
+        "list": f'"0000", "{software.package.sha1}"',
         "star": "*",
     }[form]
 
@@ -322,7 +324,7 @@ def test_the_md5sum_file_is_in_md5sum_check_format(ddi_client, software, action)
 
     assert response.status_code == 200
     assert media_type(response) == "text/plain"
-    assert content_of(response) == f"{software.md5}  image-2.0.0.swu".encode()
+    assert content_of(response) == f"{software.package.md5}  image-2.0.0.swu".encode()
     assert response["Content-Disposition"] == "attachment;filename=image-2.0.0.swu.MD5SUM"
 
 

@@ -155,7 +155,7 @@ def test_strict_protects_every_endpoint_of_the_device(ddi_client, auth):
     device = known_device("dev-1", token=TOKEN)
     software = make_software("2.0.0")
     action = start_action(device, software)
-    artifacts = ddi_url("dev-1", "softwaremodules", software.pk, "artifacts")
+    artifacts = ddi_url("dev-1", "softwaremodules", software.package.module_id, "artifacts")
 
     _assert_refused(ddi_client.get(ddi_url("dev-1", "deploymentBase", action.pk)))
     _assert_refused(post_feedback(ddi_client, "dev-1", action.pk, feedback_body("closed", "success")))
@@ -163,9 +163,9 @@ def test_strict_protects_every_endpoint_of_the_device(ddi_client, auth):
     _assert_refused(ddi_client.get(ddi_url("dev-1", "cancelAction", action.pk)))
     _assert_refused(ddi_client.get(ddi_url("dev-1", "installedBase", action.pk)))
     _assert_refused(ddi_client.get(artifacts))
-    _assert_refused(ddi_client.get(f"{artifacts}/{software.filename}"))
-    _assert_refused(ddi_client.head(f"{artifacts}/{software.filename}"))
-    _assert_refused(ddi_client.get(f"{artifacts}/{software.filename}.MD5SUM"))
+    _assert_refused(ddi_client.get(f"{artifacts}/{software.package.filename}"))
+    _assert_refused(ddi_client.head(f"{artifacts}/{software.package.filename}"))
+    _assert_refused(ddi_client.get(f"{artifacts}/{software.package.filename}.MD5SUM"))
     action.refresh_from_db()
     assert action.status == "pending"
     assert not action.statuses.exists()
@@ -176,7 +176,9 @@ def test_downloads_work_with_the_target_token(ddi_client, auth):
     device = known_device("dev-1", token=TOKEN)
     software = make_software("2.0.0", content=b"payload")
     start_action(device, software)
-    url = ddi_url("dev-1", "softwaremodules", software.pk, "artifacts", software.filename)
+    url = ddi_url(
+        "dev-1", "softwaremodules", software.package.module_id, "artifacts", software.package.filename
+    )
 
     response = ddi_client.get(url, HTTP_ACCEPT="application/octet-stream", **target())
 

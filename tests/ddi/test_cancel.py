@@ -137,7 +137,9 @@ def test_a_canceling_action_is_no_longer_downloadable(ddi_client, canceling):
     software = canceling.software
 
     response = ddi_client.get(
-        ddi_url("dev-1", "softwaremodules", software.pk, "artifacts", software.filename)
+        ddi_url(
+            "dev-1", "softwaremodules", software.package.module_id, "artifacts", software.package.filename
+        )
     )
 
     assert response.status_code == 404

@@ -45,7 +45,7 @@ def test_deployment_base_describes_the_action_exactly(ddi_client):
 
     assert response.status_code == 200
     assert media_type(response) == "application/json"
-    href = f"http://testserver/DEFAULT/controller/v1/dev-1/softwaremodules/{software.pk}/artifacts/image-2.0.0.swu"
+    href = f"http://testserver/DEFAULT/controller/v1/dev-1/softwaremodules/{software.package.module_id}/artifacts/image-2.0.0.swu"
     assert response.json() == {
         "id": str(action.pk),
         "deployment": {
@@ -59,7 +59,11 @@ def test_deployment_base_describes_the_action_exactly(ddi_client):
                     "artifacts": [
                         {
                             "filename": "image-2.0.0.swu",
-                            "hashes": {"sha1": software.sha1, "md5": software.md5, "sha256": software.sha256},
+                            "hashes": {
+                                "sha1": software.package.sha1,
+                                "md5": software.package.md5,
+                                "sha256": software.package.sha256,
+                            },
                             "size": 100,
                             "_links": {
                                 "download": {"href": href},

@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from devices.services import device_assign_software
 from rollouts.models import Action
 from tests.ddi.fuzzing import Target, fuzz_request, problems
 from tests.ddi.helpers import known_device, start_action
@@ -41,8 +42,8 @@ def target() -> Target:
     return Target(
         controller_id="dev-1",
         action_id=action.pk,
-        software_id=software.pk,
-        filename=software.filename,
+        software_id=software.package.module_id,
+        filename=software.package.filename,
         canceling_controller_id="dev-2",
         canceling_action_id=canceling.pk,
     )
@@ -127,3 +128,32 @@ def test_no_config_data_body_is_a_server_error(ddi_client, target, body):
     )
 
     _check(response, f"PUT configData {raw[:300]!r}")
+
+
+_confirmation = st.fixed_dictionaries(
+    {"confirmation": st.sampled_from(["confirmed", "denied"]) | _json},
+    optional={"code": _json, "details": _json, "initiator": _json, "remark": _json},
+)
+
+
+# Each example builds its own waiting action (a software file included): fewer examples.
+@settings(FUZZ_SETTINGS, max_examples=100)
+@given(body=_confirmation | _json)
+def test_no_confirmation_body_is_a_server_error(ddi_client, settings, body):
+    settings.GOOSEBIT_CONFIRMATION_FLOW = True
+    device = known_device("waiting", sw_version="1.0.0")
+    device_assign_software(device=device, software=make_software("2.0.0"))
+    action = Action.objects.get(device=device)
+    assert action.status == Action.Status.WAIT_FOR_CONFIRMATION
+    raw = json.dumps(body).encode("utf-8", "surrogatepass")
+    base = "/DEFAULT/controller/v1/waiting/confirmationBase"
+
+    for path in (
+        f"{base}/{action.pk}/feedback",
+        f"{base}/activateAutoConfirm",
+        f"{base}/deactivateAutoConfirm",
+    ):
+        response = ddi_client.generic("POST", path, data=raw, content_type="application/json")
+
+        _check(response, f"POST {path} {raw[:300]!r}")
+    device.delete()

@@ -88,7 +88,7 @@ def test_the_rauc_hawkbit_library_registers_downloads_and_reports_success(live_s
     outcome = asyncio.run(_deploy(host, str(tmp_path / "bundle.raucb")))
 
     assert (tmp_path / "bundle.raucb").read_bytes() == content
-    assert outcome["checksum"] == software.md5
+    assert outcome["checksum"] == software.package.md5
     action = Action.objects.get(pk=int(outcome["action_id"]))
     assert action.status == Action.Status.FINISHED
     device.refresh_from_db()

@@ -94,6 +94,7 @@ def test_state_counts_list_every_state():
         "unknown": 0,
         "registered": 0,
         "pending": 0,
+        "wait_for_confirmation": 0,
         "running": 1,
         "finished": 0,
         "error": 2,

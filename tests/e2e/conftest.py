@@ -58,6 +58,12 @@ def strict_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 
 @pytest.fixture(scope="session")
+def confirmation_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A server with hawkBit's user-consent flow on (GOOSEBIT_CONFIRMATION_FLOW)."""
+    yield from _serve(tmp_path_factory, "e2e-confirm", {"GOOSEBIT_CONFIRMATION_FLOW": "true"})
+
+
+@pytest.fixture(scope="session")
 def signer(tmp_path_factory: pytest.TempPathFactory) -> SigningPair:
     """The key the devices trust (their ``-k`` certificate)."""
     return make_signing_pair(tmp_path_factory.mktemp("keys"), "vendor")

@@ -9,7 +9,6 @@ this script once with the server's environment; every request is one JSON line o
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sys
 import traceback
@@ -23,7 +22,7 @@ import django  # noqa: E402
 django.setup()
 
 from django.core.files import File  # noqa: E402
-from django.db import close_old_connections, transaction  # noqa: E402
+from django.db import close_old_connections  # noqa: E402
 
 from devices.models import Device, Hardware  # noqa: E402
 from rollouts.models import Action, ActionStatus  # noqa: E402
@@ -79,39 +78,43 @@ def actions(*, controller_id: str) -> list[dict]:
 
 
 def create_software(*, path: str, version: str, board: str = "board", revision: str = "1") -> dict:
-    """Store a package like an upload would (the software service parses it when main has it).
+    """Store a package as an upload would, through the software service.
 
-    Returns the software's id and its artifact filename (the service may normalise the name).
+    Returns the release id, its package's module id and artifact filename (the service may
+    normalise the name).
     """
+    from software.services import software_create_from_file
+
     hardware, _ = Hardware.objects.get_or_create(model=board, revision=revision)
     file_path = Path(path)
-    try:
-        from software.services import software_create_from_file
-    except ImportError:
-        software_create_from_file = None  # type: ignore[assignment]  # a tree without the service
-    if software_create_from_file is not None:
-        with file_path.open("rb") as handle:
-            software = software_create_from_file(file=File(handle, name=file_path.name))
-        software.compatibility.add(hardware)
-        return {"id": software.pk, "filename": software.filename}
-    content = file_path.read_bytes()
-    sha256 = hashlib.sha256(content).hexdigest()
-    with transaction.atomic():
-        software = Software(
-            version=version,
-            image_format=Software.ImageFormat.SWU if path.endswith(".swu") else Software.ImageFormat.RAUC,
-            filename=file_path.name,
-            size=len(content),
-            sha1=hashlib.sha1(content).hexdigest(),
-            md5=hashlib.md5(content).hexdigest(),
-            sha256=sha256,
-            signed=True,
-        )
-        with file_path.open("rb") as handle:
-            software.file.save(f"{sha256}/{file_path.name}", File(handle), save=False)
-        software.save()
-        software.compatibility.add(hardware)
-    return {"id": software.pk, "filename": software.filename}
+    with file_path.open("rb") as handle:
+        software = software_create_from_file(file=File(handle, name=file_path.name))
+    software.compatibility.add(hardware)
+    package = software.package
+    assert package is not None
+    return {"id": software.pk, "module_id": package.module_id, "filename": package.filename}
+
+
+def create_release(
+    *, name: str, version: str, os_software_id: int, app_files: list[str], app_version: str
+) -> dict:
+    """A release of the package of ``os_software_id`` plus an application module holding the
+    files at ``app_files`` as raw artifacts (a .swu among them is installed by SWUpdate)."""
+    from software import services
+
+    os_release = Software.objects.get(pk=os_software_id)
+    os_module = os_release.modules.get()
+    app = services.module_create(type_key="application", name=f"{name} apps", version=app_version)
+    for path in app_files:
+        with Path(path).open("rb") as handle:
+            services.module_add_artifact(module=app, file=File(handle, name=Path(path).name))
+    release = services.release_create(
+        name=name,
+        version=version,
+        modules=[os_module, app],
+        compatibility=list(os_release.compatibility.all()),
+    )
+    return {"id": release.pk, "modules": [os_module.pk, app.pk]}
 
 
 def create_device(
@@ -202,6 +205,7 @@ OPERATIONS = {
         create_software,
         create_device,
         create_action,
+        create_release,
         assign_software,
         set_token,
         set_legacy_token,

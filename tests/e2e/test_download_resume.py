@@ -37,7 +37,7 @@ def artifact(e2e_server: Server, tmp_path: Path, controller_id: str) -> tuple[st
     e2e_server.call("create_device", controller_id=controller_id, update_mode="pinned")
     e2e_server.call("create_action", controller_id=controller_id, software_id=software["id"])
     url = e2e_server.ddi_url(
-        controller_id, f"/softwaremodules/{software['id']}/artifacts/{software['filename']}"
+        controller_id, f"/softwaremodules/{software['module_id']}/artifacts/{software['filename']}"
     )
     return url, content
 

@@ -174,3 +174,61 @@ def test_swupdate_acknowledges_the_cancel_of_an_update_it_has_not_started(
     device = server.call("device", controller_id=client.controller_id)
     assert device["state"] == "registered"
     assert device["sw_version"] == "1.0.0"
+
+
+def test_swupdate_installs_every_module_of_a_two_module_release(
+    e2e_server: Server, swupdate: SWUpdateClient, signer: SigningPair, tmp_path: Path
+):
+    server, client = e2e_server, swupdate
+    client.start()
+    wait_registered(server, client)
+    os_id = upload(server, tmp_path, version="3.0.0", signer=signer, name="os")
+    app_swu = build_swu(
+        tmp_path / "dashboard.swu",
+        version="5.1",
+        board="board",
+        revisions=["1"],
+        files={"dashboard.img": b"dashboard 5.1\n"},
+        signer=signer,
+    )
+    notes = tmp_path / "notes.txt"
+    notes.write_text("read me\n")
+    release = server.call(
+        "create_release",
+        name="full",
+        version="3.0.0-full",
+        os_software_id=os_id,
+        app_files=[str(app_swu), str(notes)],
+        app_version="5.1",
+    )
+    server.call("assign_software", controller_id=client.controller_id, software_id=release["id"])
+
+    # Both chunks' .swu images are installed; the text file is not an image and is skipped.
+    client.wait(
+        lambda: "All Chunks Installed." in device_details(server, client.controller_id),
+        message="SWUpdate to install both chunks",
+        server=server,
+    )
+    assert (client.out / "rootfs.img").read_bytes() == b"rootfs 3.0.0\n"
+    assert (client.out / "dashboard.img").read_bytes() == b"dashboard 5.1\n"
+    action = last_action(server, client.controller_id)
+    assert action is not None
+    downloads = [
+        line
+        for status in action["statuses"]
+        if status["execution"] == "download"
+        for line in status["details"]
+    ]
+    assert any("os-3.0.0.swu" in line for line in downloads)
+    assert any("dashboard.swu" in line for line in downloads)
+
+    client.stop()
+    client.sw_version = "3.0.0-full"
+    client.start(confirm=2)
+    action = client.wait(
+        lambda: (a := last_action(server, client.controller_id)) and a["status"] == "finished" and a,
+        timeout=30,
+        message="the two-module update to finish after the confirm",
+        server=server,
+    )
+    assert action["software_id"] == release["id"]

@@ -106,6 +106,7 @@ def test_create_rollout_prints_the_draft_as_json(settings):
         "pause_min_results": 5,
         "pause_on_failure_count": 3,
         "max_parallel": None,
+        "confirmation_required": True,
         "action_type": "forced",
         "forcetime": None,
         "weight": None,

@@ -7,12 +7,16 @@ from software.downloads import serve_artifact, serve_md5sum
 from software.models import Software
 
 
+def _package(pk):
+    return get_object_or_404(Software, pk=pk).package
+
+
 def artifact(request, pk):
-    return serve_artifact(request, get_object_or_404(Software, pk=pk))
+    return serve_artifact(request, _package(pk))
 
 
 def md5sum(request, pk):
-    return serve_md5sum(request, get_object_or_404(Software, pk=pk))
+    return serve_md5sum(request, _package(pk))
 
 
 urlpatterns = [

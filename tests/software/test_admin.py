@@ -9,7 +9,7 @@ from django.contrib.staticfiles import finders
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from software.models import Software
-from tests.factories import make_action, make_device, make_software
+from tests.factories import make_action, make_device, make_module, make_software
 from tests.packages import build_swu
 from tests.software.http_server import PackageServer
 
@@ -26,11 +26,20 @@ def upload_tmp(settings, tmp_path):
     return directory
 
 
-def test_the_add_form_offers_a_file_a_url_and_the_cache_choice(admin_client):
+def test_the_add_form_offers_a_file_a_url_modules_and_what_a_raw_file_needs(admin_client):
     response = admin_client.get(ADD)
 
     assert response.status_code == 200
-    assert list(response.context["adminform"].form.fields) == ["package", "remote_url", "cache"]
+    assert list(response.context["adminform"].form.fields) == [
+        "package",
+        "remote_url",
+        "cache",
+        "compose",
+        "release_name",
+        "release_version",
+        "module_type",
+        "hardware",
+    ]
 
 
 def test_uploading_a_package_creates_the_software(admin_client, tmp_path):
@@ -41,7 +50,11 @@ def test_uploading_a_package_creates_the_software(admin_client, tmp_path):
     software = Software.objects.get()
     assert response.status_code == 302
     assert response.headers["Location"] == "/admin/software/software/"
-    assert (software.version, software.filename, software.size) == ("3.1", "fw.swu", len(content))
+    assert (software.version, software.package.filename, software.package.size) == (
+        "3.1",
+        "fw.swu",
+        len(content),
+    )
 
 
 def test_a_parser_error_is_shown_on_the_form(admin_client, upload_tmp):
@@ -76,7 +89,7 @@ def test_exactly_one_source_is_required(admin_client, data):
 
     assert response.status_code == 200
     assert response.context["adminform"].form.non_field_errors() == [
-        "Upload a package file or give its URL (one of the two)."
+        "Upload a file, give a package URL or pick modules (one of the three)."
     ]
 
 
@@ -89,7 +102,7 @@ def test_a_url_creates_remote_software_and_its_password_is_never_shown(admin_cli
 
     software = Software.objects.get()
     assert response.status_code == 302
-    assert software.url == f"http://ci:hunter2@{host}/u.swu"
+    assert software.package.url == f"http://ci:hunter2@{host}/u.swu"
     change = admin_client.get(f"/admin/software/software/{software.pk}/change/")
     listing = admin_client.get("/admin/software/software/")
     assert change.status_code == listing.status_code == 200
@@ -108,27 +121,52 @@ def test_a_bad_url_is_shown_on_the_form(admin_client):
     }
 
 
-def test_existing_software_is_read_only(admin_client):
+def test_a_release_in_device_history_keeps_its_modules_but_can_be_renamed(admin_client):
     software = make_software("1.0")
+    make_action(make_device(), software, status="finished")
+    change = f"/admin/software/software/{software.pk}/change/"
+    other = make_module(files={"extra.cfg": b"x"})
 
-    response = admin_client.get(f"/admin/software/software/{software.pk}/change/")
+    renamed = admin_client.post(
+        change,
+        {
+            "name": "Spring release",
+            "description": "fixes",
+            "modules": [software.package.module_id],
+            "compatibility": [item.pk for item in software.compatibility.all()],
+        },
+    )
+    refused = admin_client.post(
+        change,
+        {
+            "name": "Spring release",
+            "description": "fixes",
+            "modules": [software.package.module_id, other.pk],
+            "compatibility": [item.pk for item in software.compatibility.all()],
+        },
+    )
 
-    assert response.status_code == 200
-    assert response.context["has_change_permission"] is False
+    assert renamed.status_code == 302
+    software.refresh_from_db()
+    assert (software.name, software.description) == ("Spring release", "fixes")
+    assert refused.status_code == 200
+    assert "its modules and hardware stay as they are" in str(refused.context["adminform"].form.errors)
+    assert list(software.modules.values_list("pk", flat=True)) == [software.package.module_id]
 
 
 def test_deleting_in_the_admin_removes_the_file_after_commit(
     admin_client, django_capture_on_commit_callbacks
 ):
     software = make_software("1.0")
+    assert software.package is not None  # read before the release and its module are gone
 
     with django_capture_on_commit_callbacks(execute=True):
         response = admin_client.post(f"/admin/software/software/{software.pk}/delete/", {"post": "yes"})
 
     assert response.status_code == 302
     assert Software.objects.count() == 0
-    assert software.file.name is not None
-    assert not software.file.storage.exists(software.file.name)
+    assert software.package.file.name is not None
+    assert not software.package.file.storage.exists(software.package.file.name)
 
 
 def test_software_in_device_history_cannot_be_deleted_in_the_admin(admin_client):

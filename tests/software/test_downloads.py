@@ -13,7 +13,7 @@ from django.utils.http import http_date
 
 from software.downloads import BOUNDARY
 from software.models import Software
-from tests.factories import make_software
+from tests.factories import make_remote_software, make_software
 from tests.software.multipart import parse_byteranges
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.software.download_urls")]
@@ -43,7 +43,7 @@ def expected_headers(software: Software, **extra: str) -> dict[str, str]:
     return {
         "Content-Type": "application/octet-stream",
         "Content-Disposition": "attachment;filename=update-1.0.swu",
-        "ETag": f'"{software.sha1}"',
+        "ETag": f'"{software.package.sha1}"',
         "Last-Modified": http_date(software.created.timestamp()),
         "Accept-Ranges": "bytes",
         "X-Content-Type-Options": "nosniff",
@@ -118,7 +118,7 @@ def test_large_files_are_streamed_in_bounded_chunks(client, settings):
 
 
 def test_a_file_missing_from_storage_is_a_404(client, software):
-    software.file.storage.delete(software.file.name)
+    software.package.file.storage.delete(software.package.file.name)
 
     response = client.get(url(software))
 
@@ -226,8 +226,8 @@ def test_fifty_consecutive_ranges_in_one_request_reassemble_the_file(client, sof
 @pytest.mark.parametrize("if_range", ["etag", "bare-sha1", "date"])
 def test_a_matching_if_range_keeps_the_range(client, software, content, if_range):
     value = {
-        "etag": f'"{software.sha1}"',
-        "bare-sha1": software.sha1,
+        "etag": f'"{software.package.sha1}"',
+        "bare-sha1": software.package.sha1,
         "date": http_date(software.created.timestamp()),
     }[if_range]
 
@@ -248,7 +248,7 @@ def test_a_matching_if_range_keeps_the_range(client, software, content, if_range
 )
 def test_a_mismatching_if_range_sends_the_whole_file(client, software, content, value):
     response = client.get(
-        url(software), headers={"Range": "bytes=10-19", "If-Range": value.format(sha1=software.sha1)}
+        url(software), headers={"Range": "bytes=10-19", "If-Range": value.format(sha1=software.package.sha1)}
     )
 
     assert response.status_code == 200
@@ -269,9 +269,9 @@ def test_a_mismatching_if_range_also_overrides_an_unsatisfiable_range(client, so
 @pytest.mark.parametrize("form", ["quoted", "unquoted", "list", "star"])
 def test_a_matching_if_match_serves_the_file(client, software, content, form):
     value = {
-        "quoted": f'"{software.sha1}"',
-        "unquoted": software.sha1,
-        "list": f'"abc", {software.sha1}',
+        "quoted": f'"{software.package.sha1}"',
+        "unquoted": software.package.sha1,
+        "list": f'"abc", {software.package.sha1}',
         "star": "*",
     }[form]
 
@@ -286,7 +286,7 @@ def test_a_failing_if_match_is_a_412(client, software, value):
     response = client.get(url(software), headers={"If-Match": value})
 
     assert response.status_code == 412
-    assert response.headers["ETag"] == f'"{software.sha1}"'
+    assert response.headers["ETag"] == f'"{software.package.sha1}"'
     assert response.content == b""
 
 
@@ -300,18 +300,18 @@ def test_if_match_is_checked_for_head_and_range_requests_too(client, software):
 @pytest.mark.parametrize("form", ["quoted", "unquoted", "weak", "star", "list"])
 def test_a_matching_if_none_match_is_a_304(client, software, form):
     value = {
-        "quoted": f'"{software.sha1}"',
-        "unquoted": software.sha1,
-        "weak": f'W/"{software.sha1}"',
+        "quoted": f'"{software.package.sha1}"',
+        "unquoted": software.package.sha1,
+        "weak": f'W/"{software.package.sha1}"',
         "star": "*",
-        "list": f'"abc", "{software.sha1}"',
+        "list": f'"abc", "{software.package.sha1}"',
     }[form]
 
     response = client.get(url(software), headers={"If-None-Match": value})
 
     assert response.status_code == 304
     assert headers_of(response, ["ETag", "Last-Modified", "Content-Length"]) == {
-        "ETag": f'"{software.sha1}"',
+        "ETag": f'"{software.package.sha1}"',
         "Last-Modified": http_date(software.created.timestamp()),
         "Content-Length": str(SIZE),
     }
@@ -352,16 +352,7 @@ def test_if_unmodified_since_before_the_upload_is_a_412(client, software):
 
 @pytest.fixture
 def remote_software() -> Software:
-    return Software.objects.create(
-        version="1.0",
-        image_format="swu",
-        url="https://user:pw@cdn.example.com/u.swu",
-        filename="u.swu",
-        size=1234,
-        sha1="a" * 40,
-        md5="b" * 32,
-        sha256="c" * 64,
-    )
+    return make_remote_software("https://user:pw@cdn.example.com/u.swu")
 
 
 def test_remote_software_redirects_to_its_url(client, remote_software):
@@ -393,7 +384,7 @@ def test_x_accel_mode_hands_the_file_to_nginx(client, software, settings):
         expected_headers(
             software,
             **{
-                "X-Accel-Redirect": f"/protected-artifacts/{software.file.name}",
+                "X-Accel-Redirect": f"/protected-artifacts/{software.package.file.name}",
                 "Content-Length": "0",
             },
         ),
@@ -405,7 +396,7 @@ def test_x_accel_mode_still_answers_bad_ranges_and_preconditions_itself(client, 
     settings.GOOSEBIT_DOWNLOAD_X_ACCEL_PREFIX = "/protected-artifacts/"
 
     bad_range = client.get(url(software), headers={"Range": f"bytes={SIZE}-"})
-    not_modified = client.get(url(software), headers={"If-None-Match": f'"{software.sha1}"'})
+    not_modified = client.get(url(software), headers={"If-None-Match": f'"{software.package.sha1}"'})
 
     assert (bad_range.status_code, not_modified.status_code) == (416, 304)
     assert "X-Accel-Redirect" not in bad_range.headers
@@ -433,7 +424,7 @@ def test_a_head_for_the_md5sum_has_its_length_and_no_body(client, software):
     response = client.head(f"/artifact/{software.pk}.MD5SUM")
 
     assert response.status_code == 200
-    assert response.headers["Content-Length"] == str(len(f"{software.md5}  update-1.0.swu"))
+    assert response.headers["Content-Length"] == str(len(f"{software.package.md5}  update-1.0.swu"))
     assert response.content == b""
 
 

@@ -56,8 +56,8 @@ def test_urls_are_imported_and_cached_on_request(tmp_path):
         run(f"{server.url}/u.swu", "--cache", "--verbosity", "0")
 
     software = Software.objects.get()
-    assert software.file.name is not None
-    assert (software.url, software.file.name.endswith("/u.swu")) == ("", True)
+    assert software.package.file.name is not None
+    assert (software.package.url, software.package.file.name.endswith("/u.swu")) == ("", True)
 
 
 def test_bad_input_fails_with_a_clear_message_after_trying_everything(tmp_path):
@@ -104,3 +104,18 @@ def test_the_command_exits_non_zero(tmp_path):
 
     assert result.returncode == 1
     assert result.stderr.endswith("CommandError: 1 of 1 package(s) could not be imported\n")
+
+
+def test_a_raw_file_is_imported_with_the_version_and_hardware_given(tmp_path):
+    path = tmp_path / "modem.bin"
+    path.write_bytes(b"\x00firmware")
+    out = StringIO()
+
+    call_command(
+        "import_software", str(path), "--raw-version", "4.2", "--module-type", "application",
+        "--hardware", "modem:b", stdout=out, stderr=StringIO(),
+    )  # fmt: skip
+
+    software = Software.objects.get()
+    assert out.getvalue() == f"Imported software {software.pk}: modem.bin (version 4.2, raw) for modem b\n"
+    assert software.modules.get().type.key == "application"

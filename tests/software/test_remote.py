@@ -53,19 +53,24 @@ def test_remote_software_is_parsed_and_served_from_its_url(server, tmp_path, set
     software = software_create_from_url(url=url)
 
     software.refresh_from_db()
-    assert (software.version, software.filename, software.url, software.file.name) == (
+    assert (
+        software.version,
+        software.package.filename,
+        software.package.url,
+        software.package.file.name,
+    ) == (
         "4.0",
         "update-4.0.swu",
         url,
         "",
     )
-    assert (software.size, software.sha1, software.sha256) == (
+    assert (software.package.size, software.package.sha1, software.package.sha256) == (
         len(content),
         hashlib.sha1(content).hexdigest(),
         hashlib.sha256(content).hexdigest(),
     )
     assert [(h.model, h.revision) for h in software.compatibility.all()] == [("rb", "2")]
-    assert software.metadata["source_url"] == url
+    assert software.package.metadata["source_url"] == url
     assert artifact_files(settings) == []
     assert list(upload_tmp.iterdir()) == []
 
@@ -76,8 +81,8 @@ def test_remote_software_can_be_cached_into_the_storage(server, tmp_path, settin
 
     software = software_create_from_url(url=f"{server.url}/u.swu", cache=True)
 
-    assert software.url == ""
-    assert software.file.name == f"{software.sha256}/u.swu"
+    assert software.package.url == ""
+    assert software.package.file.name == f"{software.package.sha256}/u.swu"
     assert [path.read_bytes() for path in artifact_files(settings)] == [content]
 
 
@@ -87,7 +92,7 @@ def test_the_cache_setting_is_the_default(server, tmp_path, settings):
 
     software = software_create_from_url(url=f"{server.url}/u.swu")
 
-    assert (software.url, software.is_remote) == ("", False)
+    assert (software.package.url, software.package.is_remote) == ("", False)
 
 
 def test_credentials_in_the_url_become_basic_auth_and_are_never_shown(server, tmp_path):
@@ -100,9 +105,9 @@ def test_credentials_in_the_url_become_basic_auth_and_are_never_shown(server, tm
     path, headers = server.requests[-1]
     assert path == "/secure/u.swu"
     assert headers["Authorization"] == "Basic " + base64.b64encode(b"deploy:s3cr@t").decode()
-    assert software.url == url  # devices need the credentials
-    assert software.masked_url == f"http://deploy:***@{host}/secure/u.swu"
-    assert software.metadata["source_url"] == software.masked_url
+    assert software.package.url == url  # devices need the credentials
+    assert software.package.masked_url == f"http://deploy:***@{host}/secure/u.swu"
+    assert software.package.metadata["source_url"] == software.package.masked_url
     assert "s3cr" not in str(software)
 
 
@@ -129,7 +134,7 @@ def test_the_file_name_comes_from_content_disposition_when_given(server, tmp_pat
 
     software = software_create_from_url(url=f"{server.url}/download?id=7")
 
-    assert software.filename == "fw-7.swu"
+    assert software.package.filename == "fw-7.swu"
 
 
 def test_too_many_redirects_are_refused(server, upload_tmp):

@@ -114,9 +114,9 @@ def test_the_default_storage_is_s3(bucket):
 
 
 def test_an_upload_is_stored_in_the_bucket_under_its_content_address(bucket, stored, package):
-    assert stored.file.name == f"{stored.sha256}/update.swu"
-    assert keys(bucket) == [f"{stored.sha256}/update.swu"]
-    assert object_bytes(bucket, stored.file.name) == package
+    assert stored.package.file.name == f"{stored.package.sha256}/update.swu"
+    assert keys(bucket) == [f"{stored.package.sha256}/update.swu"]
+    assert object_bytes(bucket, stored.package.file.name) == package
 
 
 def test_a_failed_upload_leaves_nothing_in_the_bucket(bucket, tmp_path):
@@ -152,7 +152,7 @@ def test_a_head_is_answered_without_redirecting(client, stored, package):
 
     assert response.status_code == 200
     assert response.headers["Content-Length"] == str(len(package))
-    assert response.headers["ETag"] == f'"{stored.sha1}"'
+    assert response.headers["ETag"] == f'"{stored.package.sha1}"'
 
 
 def test_proxy_mode_streams_the_whole_object(client, stored, package, settings):
@@ -206,7 +206,7 @@ def test_proxy_mode_answers_a_range_past_the_end_with_416(client, stored, packag
 def test_proxy_mode_reports_a_missing_object_as_404(client, stored, bucket, settings):
     settings.GOOSEBIT_S3_DOWNLOAD_MODE = "proxy"
     client_s3, name = bucket
-    client_s3.delete_object(Bucket=name, Key=stored.file.name)
+    client_s3.delete_object(Bucket=name, Key=stored.package.file.name)
 
     response = client.get(f"/artifact/{stored.pk}")
 

@@ -16,7 +16,14 @@ from software.exceptions import PackageTooLarge, SoftwareConflict, SoftwareError
 from software.models import Software
 from software.parsers import PackageError
 from software.services import package_filename, software_create_from_file, software_delete
-from tests.factories import make_action, make_device, make_hardware, make_rollout, make_software
+from tests.factories import (
+    make_action,
+    make_device,
+    make_hardware,
+    make_remote_software,
+    make_rollout,
+    make_software,
+)
 from tests.packages import build_raucb, build_swu
 
 pytestmark = pytest.mark.django_db
@@ -62,16 +69,20 @@ def test_an_uploaded_swu_is_stored_content_addressed_with_its_hashes_and_compati
 
     sha256 = hashlib.sha256(content).hexdigest()
     software.refresh_from_db()
-    assert (software.version, software.image_format, software.filename) == ("1.2.0", "swu", "update.swu")
-    assert (software.size, software.sha1, software.md5, software.sha256) == (
+    assert (software.version, software.package.image_format, software.package.filename) == (
+        "1.2.0",
+        "swu",
+        "update.swu",
+    )
+    assert (software.package.size, software.package.sha1, software.package.md5, software.package.sha256) == (
         len(content),
         hashlib.sha1(content).hexdigest(),
         hashlib.md5(content).hexdigest(),
         sha256,
     )
-    assert (software.url, software.signed) == ("", False)
-    assert software.file.name == f"{sha256}/update.swu"
-    assert software.metadata["description"] == "test image 1.2.0"
+    assert (software.package.url, software.package.signed) == ("", False)
+    assert software.package.file.name == f"{sha256}/update.swu"
+    assert software.package.metadata["description"] == "test image 1.2.0"
     assert sorted((h.model, h.revision) for h in software.compatibility.all()) == [
         ("board", "1"),
         ("board", "2"),
@@ -84,9 +95,13 @@ def test_an_uploaded_swu_is_stored_content_addressed_with_its_hashes_and_compati
 def test_a_rauc_bundle_is_stored_with_its_format_and_a_raucb_name(raucb_plain, settings):
     software = upload(raucb_plain, filename="bundle.raucb")
 
-    assert (software.image_format, software.version, software.signed) == ("rauc", "2.1.0", True)
-    assert software.filename == "bundle.raucb"
-    assert software.metadata["bundle_format"] == "plain"
+    assert (software.package.image_format, software.version, software.package.signed) == (
+        "rauc",
+        "2.1.0",
+        True,
+    )
+    assert software.package.filename == "bundle.raucb"
+    assert software.package.metadata["bundle_format"] == "plain"
     assert [(h.model, h.revision) for h in software.compatibility.all()] == [("myboard-rev2", "default")]
 
 
@@ -112,10 +127,10 @@ def test_django_uploaded_files_are_accepted(tmp_path, uploaded_class, settings):
     software = software_create_from_file(file=uploaded, filename=uploaded.name)
     uploaded.close()
 
-    assert software.filename == "from-browser.swu"
-    assert software.size == len(content)
-    assert software.file.name is not None
-    with default_storage.open(software.file.name) as stored:
+    assert software.package.filename == "from-browser.swu"
+    assert software.package.size == len(content)
+    assert software.package.file.name is not None
+    with default_storage.open(software.package.file.name) as stored:
         assert stored.read() == content
 
 
@@ -157,9 +172,9 @@ def test_file_names_are_sanitised_and_get_the_extension_clients_require(raw, ima
 def test_a_misnamed_package_is_stored_under_the_extension_of_its_real_format(tmp_path, raucb_plain):
     software = upload(raucb_plain, filename="firmware.swu")
 
-    assert software.filename == "firmware.raucb"
-    assert software.file.name is not None
-    assert software.file.name.endswith("/firmware.raucb")
+    assert software.package.filename == "firmware.raucb"
+    assert software.package.file.name is not None
+    assert software.package.file.name.endswith("/firmware.raucb")
 
 
 def test_the_same_bytes_twice_are_refused_naming_the_existing_software(tmp_path, settings, upload_tmp):
@@ -173,7 +188,7 @@ def test_the_same_bytes_twice_are_refused_naming_the_existing_software(tmp_path,
         f"this package is already stored as software {first.pk} (u.swu, version 1.0)"
     )
     assert_nothing_left(settings, upload_tmp, rows=1)
-    assert stored_files(settings) == [first.file.name]
+    assert stored_files(settings) == [first.package.file.name]
 
 
 def test_the_same_version_for_an_overlapping_board_is_refused(tmp_path, settings, upload_tmp):
@@ -293,8 +308,8 @@ def test_losing_a_race_after_storing_removes_the_stored_file(tmp_path, settings,
         upload(path)
 
     winner = Software.objects.get()
-    assert winner.filename == "winner.swu"
-    assert stored_files(settings) == [winner.file.name]
+    assert winner.package.filename == "winner.swu"
+    assert stored_files(settings) == [winner.package.file.name]
     assert list(upload_tmp.iterdir()) == []
 
 
@@ -305,7 +320,7 @@ def test_deleting_unused_software_removes_the_row_and_after_commit_the_file(
     settings, django_capture_on_commit_callbacks
 ):
     software = make_software("1.0")
-    name = software.file.name
+    name = software.package.file.name
 
     with django_capture_on_commit_callbacks() as callbacks:
         software_delete(software=software)
@@ -330,7 +345,7 @@ def test_deleting_software_used_by_a_rollout_is_refused(settings):
         == "update-1.0.swu (1.0) cannot be deleted: it is used by rollout 'spring fleet update'"
     )
     assert Software.objects.count() == 1
-    assert stored_files(settings) == [software.file.name]
+    assert stored_files(settings) == [software.package.file.name]
 
 
 @pytest.mark.parametrize("status", [Action.Status.PENDING, Action.Status.RUNNING, Action.Status.CANCELING])
@@ -371,10 +386,7 @@ def test_deleting_assigned_software_clears_the_assignment(django_capture_on_comm
 
 
 def test_deleting_remote_software_deletes_no_file(django_capture_on_commit_callbacks):
-    software = Software.objects.create(
-        version="1", image_format="swu", url="https://example.com/u.swu", filename="u.swu",
-        size=1, sha1="a", md5="b", sha256="c",
-    )  # fmt: skip
+    software = make_remote_software("https://example.com/u.swu")
 
     with django_capture_on_commit_callbacks() as callbacks:
         software_delete(software=software)
@@ -388,4 +400,4 @@ def test_a_raucb_upload_gets_a_raucb_name_even_without_one(tmp_path, signer):
 
     software = upload(path, filename="")
 
-    assert software.filename == "update-3.0.raucb"
+    assert software.package.filename == "update-3.0.raucb"

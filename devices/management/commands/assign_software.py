@@ -28,6 +28,13 @@ class Command(DevicesCommand):
         choice = parser.add_mutually_exclusive_group(required=True)
         choice.add_argument("--software", metavar="ID|latest|pinned")
         choice.add_argument("--feed", metavar="FEED", help="rollout mode: follow this feed")
+        parser.add_argument(
+            "--no-confirmation",
+            dest="confirmation_required",
+            action="store_false",
+            help="with --software ID and the confirmation flow on: the devices get the update without "
+            "confirming it",
+        )
         add_deployment_arguments(parser)  # with --software ID: how the assignment is offered
 
     def run(self, **options: Any) -> Output:
@@ -50,8 +57,11 @@ class Command(DevicesCommand):
                     services.device_pin(device=device)
                 else:
                     services.device_assign_software(
-                        device=device, software=cast(Software, software), options=deployment
-                    )  # an id: set above
+                        device=device,
+                        software=cast(Software, software),  # an id: set above
+                        confirmation_required=options["confirmation_required"],
+                        options=deployment,
+                    )
         return Output(
             data=[device_summary(device) for device in devices],
             text="\n".join(device_summary_text(device) for device in devices),

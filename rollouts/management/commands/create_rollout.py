@@ -31,6 +31,12 @@ class Command(ServiceCommand):
         parser.add_argument("--feed", required=True, help="devices following this feed get the software")
         parser.add_argument("--software", required=True, type=int, help="software id")
         parser.add_argument("--start", action="store_true", help="start it at once instead of a draft")
+        parser.add_argument(
+            "--no-confirmation",
+            dest="confirmation_required",
+            action="store_false",
+            help="with the confirmation flow on, devices get the update without confirming it",
+        )
         add_deployment_arguments(parser)
         for option, text in SAFETY_OPTIONS.items():
             parser.add_argument(
@@ -49,6 +55,7 @@ class Command(ServiceCommand):
             feed=options["feed"],
             software=software,
             start=options["start"],
+            confirmation_required=options["confirmation_required"],
             options=deployment_options_from(options),
             **{option: options[option] for option in SAFETY_OPTIONS},
         )

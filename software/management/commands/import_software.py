@@ -14,6 +14,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from rest_framework.utils.encoders import JSONEncoder
 
+from devices.models import Hardware
 from software import services
 from software.api.serializers import SoftwareSerializer
 from software.exceptions import SoftwareError
@@ -55,6 +56,11 @@ class ProgressBar:
             self.stream.flush()
 
 
+def _format(software: Software) -> str:
+    package = software.package
+    return package.image_format if package is not None else "raw"
+
+
 class Command(BaseCommand):
     help = "Add .swu / .raucb packages from files or http(s) URLs."
 
@@ -68,6 +74,17 @@ class Command(BaseCommand):
         )
         # Neither flag: GOOSEBIT_REMOTE_SOFTWARE_CACHE decides.
         parser.set_defaults(cache=None)
+        raw = parser.add_argument_group("files that are no .swu/.raucb (raw artifacts)")
+        raw.add_argument("--raw-version", dest="raw_version", help="accept such a file as this version")
+        raw.add_argument("--name", help="the release name (default: the file name)")
+        raw.add_argument("--module-type", default=None, help="its module type key (default os)")
+        raw.add_argument(
+            "--hardware",
+            action="append",
+            default=[],
+            metavar="MODEL:REVISION",
+            help="hardware it fits (repeatable); created if unknown",
+        )
 
     def handle(self, *args, **options):
         results = []
@@ -75,7 +92,7 @@ class Command(BaseCommand):
         for source in options["sources"]:
             progress = ProgressBar(source, self.stderr) if options["verbosity"] > 0 else None
             try:
-                software = self._import(source, cache=options["cache"], progress=progress)
+                software = self._import(source, options=options, progress=progress)
             except SoftwareError as exc:
                 failures += 1
                 results.append({"source": source, "error": str(exc)})
@@ -88,17 +105,17 @@ class Command(BaseCommand):
             if not options["json"]:
                 compatibility = ", ".join(str(item) for item in software.compatibility.order_by("pk"))
                 self.stdout.write(
-                    f"Imported software {software.pk}: {software.filename} "
-                    f"(version {software.version}, {software.image_format}) for {compatibility}"
+                    f"Imported software {software.pk}: {software.name} "
+                    f"(version {software.version}, {_format(software)}) for {compatibility}"
                 )
         if options["json"]:
             self.stdout.write(json.dumps(results, cls=JSONEncoder, indent=2))
         if failures:
             raise CommandError(f"{failures} of {len(options['sources'])} package(s) could not be imported")
 
-    def _import(self, source: str, *, cache: bool | None, progress) -> Software:
+    def _import(self, source: str, *, options: dict, progress) -> Software:
         if "://" in source:
-            return services.software_create_from_url(url=source, cache=cache, on_progress=progress)
+            return services.software_create_from_url(url=source, cache=options["cache"], on_progress=progress)
         path = Path(source)
         if not path.is_file():
             raise SoftwareError(f"no such file: {source}")
@@ -110,7 +127,23 @@ class Command(BaseCommand):
                 file=wrapped,  # type: ignore[arg-type]
                 filename=path.name,
                 on_progress=progress,
+                version=options.get("raw_version"),
+                name=options.get("name"),
+                module_type=options.get("module_type"),
+                compatibility=_hardware(options.get("hardware") or []),
             )
+
+
+def _hardware(specs: list[str]) -> list[Hardware]:
+    hardware = []
+    for spec in specs:
+        model, _, revision = spec.partition(":")
+        if not model.strip():
+            raise SoftwareError(f"--hardware takes MODEL:REVISION, got {spec!r}")
+        hardware.append(
+            Hardware.objects.get_or_create(model=model.strip(), revision=revision.strip() or "default")[0]
+        )
+    return hardware
 
 
 class _SizedFile:

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("rollouts", "0002_update_vocabulary"),
+        ("rollouts", "0003_confirmation_flow"),
     ]
 
     operations = [

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("devices", "0006_device_token_encrypted"),
+        ("devices", "0008_confirmation_flow"),
     ]
 
     operations = [

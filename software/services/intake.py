@@ -1,20 +1,23 @@
-"""Writes to the software repository. Every entry point (API, admin, command) calls these.
+"""Adding update packages and artifact files to the repository.
 
 Adding a package always goes the same way:
 
 1. stream it into a temporary file, hashing sha1, md5 and sha256 in the same pass and stopping
-   at GOOSEBIT_MAX_UPLOAD_SIZE (a package is never held in memory);
+   at GOOSEBIT_MAX_UPLOAD_SIZE (a file is never held in memory);
 2. parse it (``software.parsers``): format, version, hardware compatibility;
 3. refuse duplicates (same sha256) and clashes (same version for a hardware it already has);
 4. store it at the content-addressed name ``<sha256>/<filename>`` in the default storage;
-5. create the Software row and its compatibility in one transaction.
+5. create the release, its one module, the artifact and its compatibility in one transaction.
 
-Any failure on the way leaves no stored file, no row and no temporary file behind.
+A file that is not a package becomes a raw artifact when the operator gives the version (steps
+2 and 3 use the operator's version and hardware instead). Any failure on the way leaves no stored
+file, no row and no temporary file behind.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import http.client
 import logging
@@ -23,7 +26,7 @@ import re
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, BinaryIO
 
@@ -45,11 +48,12 @@ from software.exceptions import (
     SoftwareInUse,
     StorageFull,
 )
-from software.models import Software
-from software.parsers import ParsedPackage, parse_package
+from software.models import Artifact, ImageFormat, Software, SoftwareModule, SoftwareModuleType
+from software.parsers import PackageError, ParsedPackage, detect_format, parse_package
 
 __all__ = [
     "ProgressCallback",
+    "artifact_filename",
     "package_filename",
     "software_create_from_file",
     "software_create_from_url",
@@ -61,7 +65,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 CHUNK_SIZE = 1024 * 1024
-EXTENSIONS: dict[str, str] = {Software.ImageFormat.SWU: ".swu", Software.ImageFormat.RAUC: ".raucb"}
+EXTENSIONS: dict[str, str] = {ImageFormat.SWU: ".swu", ImageFormat.RAUC: ".raucb"}
 _UNSAFE_CHARACTERS = re.compile(r"[^A-Za-z0-9._+~-]+")
 _MAX_FILENAME = 200
 
@@ -107,6 +111,15 @@ def package_filename(raw: str, *, image_format: str, version: str) -> str:
     return base[:_MAX_FILENAME] + extension
 
 
+def artifact_filename(raw: str) -> str:
+    """A raw artifact's name made safe like a package's (no path, no unsafe characters), its
+    extension kept: it goes into storage keys, URLs and Content-Disposition headers."""
+    base = _UNSAFE_CHARACTERS.sub("_", re.split(r"[/\\]", raw or "")[-1]).strip("_-")
+    if not base or base in {".", ".."}:
+        raise SoftwareError("the artifact needs a file name")
+    return base[-_MAX_FILENAME:]
+
+
 def _receive(
     source: IO[bytes],
     *,
@@ -150,25 +163,27 @@ def _receive(
 
 
 def _check_duplicate(sha256: str) -> None:
-    existing = Software.objects.filter(sha256=sha256).first()
+    existing = (
+        Artifact.objects.filter(sha256=sha256).exclude(image_format="").select_related("module").first()
+    )
     if existing is not None:
+        release = existing.module.releases.order_by("pk").first()
+        where = f"software {release.pk}" if release else f"module {existing.module_id}"
         raise SoftwareConflict(
-            f"this package is already stored as software {existing.pk} ({existing.filename}, "
-            f"version {existing.version})"
+            f"this package is already stored as {where} ({existing.filename}, version "
+            f"{existing.module.version})"
         )
 
 
-def _check_collisions(version: str, hardware: list[Hardware]) -> None:
+def _check_collisions(version: str, hardware: list[Hardware], *, exclude: Software | None = None) -> None:
     """Two software with one version for the same hardware would make "which one?" ambiguous.
 
     Versions compare by goosebit_project.lib.versions, so "1.0" clashes with "1.0.0" as it would
     for a device reporting either.
     """
+    others = Software.objects.exclude(pk=exclude.pk) if exclude is not None else Software.objects.all()
     candidates = (
-        Software.objects.filter(compatibility__in=hardware)
-        .prefetch_related("compatibility")
-        .distinct()
-        .order_by("pk")
+        others.filter(compatibility__in=hardware).prefetch_related("compatibility").distinct().order_by("pk")
     )
     for other in candidates:
         if not versions_equal(other.version, version):
@@ -177,19 +192,18 @@ def _check_collisions(version: str, hardware: list[Hardware]) -> None:
             (str(item) for item in other.compatibility.all() if item in hardware),
         )
         raise SoftwareConflict(
-            f"Software {version} for {', '.join(shared)} exists already "
-            f"(software {other.pk}, {other.filename})"
+            f"Software {version} for {', '.join(shared)} exists already (software {other.pk}, {other.name})"
         )
 
 
-def _collision_precheck(parsed: ParsedPackage) -> None:
+def _collision_precheck(version: str, compatibility: tuple[tuple[str, str], ...]) -> None:
     existing = [
         item
-        for model, revision in parsed.compatibility
+        for model, revision in compatibility
         if (item := Hardware.objects.filter(model=model, revision=revision).first()) is not None
     ]
     if existing:
-        _check_collisions(parsed.version, existing)
+        _check_collisions(version, existing)
 
 
 def upload_temp_dir() -> str:
@@ -248,11 +262,41 @@ def _delete_stored(name: str) -> None:
         logger.exception("could not delete the stored file %s", name)
 
 
+def package_module_type() -> SoftwareModuleType:
+    """The module type of uploaded packages: ``os`` (created if an operator deleted it)."""
+    module_type, _ = SoftwareModuleType.objects.get_or_create(
+        key="os", defaults={"name": "OS", "max_assignments": 1}
+    )
+    return module_type
+
+
+@dataclass(frozen=True)
+class _Description:
+    """What the new release is: from the parser for a package, from the operator for a raw file."""
+
+    version: str
+    compatibility: tuple[tuple[str, str], ...]
+    image_format: str = ""
+    signed: bool = False
+    name: str = ""
+    module_type: str = "os"
+    metadata: dict = field(default_factory=dict)
+
+
+def _unique_module_name(module_type: SoftwareModuleType, name: str, version: str) -> str:
+    """hawkBit keeps (type, name, version) unique; a second upload of that name gets a suffix."""
+    candidate, number = name, 1
+    while SoftwareModule.objects.filter(type=module_type, name=candidate, version=version).exists():
+        number += 1
+        candidate = f"{name} ({number})"
+    return candidate
+
+
 @transaction.atomic
 def _create_row(
     *,
     received: _Received,
-    parsed: ParsedPackage,
+    description: _Description,
     filename: str,
     stored_name: str,
     url: str,
@@ -260,35 +304,74 @@ def _create_row(
 ) -> Software:
     hardware = [
         Hardware.objects.get_or_create(model=model, revision=revision)[0]
-        for model, revision in parsed.compatibility
+        for model, revision in description.compatibility
     ]
     # Lock the hardware rows so two uploads of one version for one board cannot both pass the
     # collision check (PostgreSQL; SQLite serialises writers anyway).
     list(Hardware.objects.select_for_update().filter(pk__in=[item.pk for item in hardware]).order_by("pk"))
-    _check_collisions(parsed.version, hardware)
-    _check_duplicate(received.sha256)
-    software = Software(
-        version=parsed.version,
-        image_format=parsed.image_format,
-        url=url,
-        filename=filename,
-        size=received.size,
-        sha1=received.sha1,
-        md5=received.md5,
-        sha256=received.sha256,
-        signed=parsed.signed,
-        metadata=metadata,
-    )
-    software.file.name = stored_name
+    _check_collisions(description.version, hardware)
+    if description.image_format:
+        _check_duplicate(received.sha256)
+    if description.module_type == "os":
+        module_type = package_module_type()
+    else:
+        found = SoftwareModuleType.objects.filter(key=description.module_type).first()
+        if found is None:
+            raise SoftwareError(f"there is no software module type {description.module_type!r}")
+        module_type = found
+    name = description.name or filename
     try:
         with transaction.atomic():
-            software.save()
+            module = SoftwareModule.objects.create(
+                type=module_type,
+                name=_unique_module_name(module_type, filename, description.version),
+                version=description.version,
+            )
+            artifact = Artifact(
+                module=module,
+                url=url,
+                filename=filename,
+                size=received.size,
+                sha1=received.sha1,
+                md5=received.md5,
+                sha256=received.sha256,
+                image_format=description.image_format,
+                signed=description.signed,
+                metadata=metadata,
+            )
+            artifact.file.name = stored_name
+            artifact.save()
     except IntegrityError:
         # A concurrent upload of the same bytes won the race past _check_duplicate.
         _check_duplicate(received.sha256)
         raise
+    software = Software.objects.create(name=name[:255], version=description.version)
+    software.modules.add(module)
     software.compatibility.set(hardware)
     return software
+
+
+def _describe(received: _Received, *, raw: _Description | None) -> _Description:
+    """Parse the package; a file in no package format is a raw artifact if ``raw`` says what it is."""
+    if raw is not None:
+        try:
+            detect_format(received.path)
+        except PackageError:
+            return raw
+    parsed: ParsedPackage = parse_package(received.path)
+    if raw is not None and raw.version and not versions_equal(raw.version, parsed.version):
+        raise SoftwareError(
+            f"the package says it is version {parsed.version}, not {raw.version}; leave the version "
+            "empty for packages"
+        )
+    return _Description(
+        version=parsed.version,
+        compatibility=parsed.compatibility,
+        image_format=parsed.image_format,
+        signed=parsed.signed,
+        name=raw.name if raw is not None else "",
+        metadata=parsed.metadata,
+    )
 
 
 def _finish(
@@ -297,28 +380,50 @@ def _finish(
     raw_filename: str,
     url: str = "",
     metadata: dict | None = None,
+    raw: _Description | None = None,
 ) -> Software:
     """Parse, check, store (unless ``url`` is set) and record; the caller removes the temp file."""
-    parsed = parse_package(received.path)
-    filename = package_filename(raw_filename, image_format=parsed.image_format, version=parsed.version)
-    _check_duplicate(received.sha256)
-    _collision_precheck(parsed)
+    description = _describe(received, raw=raw)
+    if description.image_format:
+        filename = package_filename(
+            raw_filename, image_format=description.image_format, version=description.version
+        )
+        _check_duplicate(received.sha256)
+    else:
+        filename = artifact_filename(raw_filename)
+    _collision_precheck(description.version, description.compatibility)
     stored_name = ""
     try:
         if not url:
             stored_name = _store(received, filename)
         return _create_row(
             received=received,
-            parsed=parsed,
+            description=description,
             filename=filename,
             stored_name=stored_name,
             url=url,
-            metadata={**parsed.metadata, **(metadata or {})},
+            metadata={**description.metadata, **(metadata or {})},
         )
     except BaseException:
         if stored_name:
-            _delete_stored(stored_name)
+            _delete_stored_unless_shared(stored_name)
         raise
+
+
+def _raw_description(
+    *, version: str | None, name: str | None, module_type: str | None, compatibility: list[Hardware] | None
+) -> _Description | None:
+    if not (version or "").strip():
+        return None
+    clean_version = version.strip() if version else ""
+    if len(clean_version) > 255 or not clean_version.isprintable():
+        raise SoftwareError("the version must be printable text of at most 255 characters")
+    return _Description(
+        version=clean_version,
+        compatibility=tuple((item.model, item.revision) for item in compatibility or []),
+        name=(name or "").strip(),
+        module_type=(module_type or "os").strip(),
+    )
 
 
 def software_create_from_file(
@@ -326,19 +431,27 @@ def software_create_from_file(
     file: IO[bytes],
     filename: str | None = None,
     on_progress: ProgressCallback | None = None,
+    version: str | None = None,
+    name: str | None = None,
+    module_type: str | None = None,
+    compatibility: list[Hardware] | None = None,
 ) -> Software:
     """Add the package read from ``file`` (a Django UploadedFile or any binary file object).
 
     ``filename`` defaults to the file's own name; it only names the stored file, the format comes
-    from the content. Raises SoftwareError (PackageError, PackageTooLarge, SoftwareConflict).
+    from the content. With ``version``, a file that is no package is accepted as a raw artifact:
+    a release of that version with one module (``module_type``, default ``os``) holding the file,
+    compatible with ``compatibility``. Raises SoftwareError (PackageError, PackageTooLarge,
+    SoftwareConflict).
     """
+    raw = _raw_description(version=version, name=name, module_type=module_type, compatibility=compatibility)
     raw_filename = filename if filename is not None else (getattr(file, "name", "") or "")
     expected = getattr(file, "size", None)
     received = _receive(
         file, expected_size=expected if isinstance(expected, int) else None, on_progress=on_progress
     )
     try:
-        return _finish(received, raw_filename=raw_filename)
+        return _finish(received, raw_filename=raw_filename, raw=raw)
     finally:
         received.path.unlink(missing_ok=True)
 
@@ -381,8 +494,14 @@ def software_create_from_url(
         received.path.unlink(missing_ok=True)
 
 
+def _delete_stored_unless_shared(stored_name: str) -> None:
+    """Content-addressed names may be shared by artifacts of several modules: keep it if so."""
+    if not Artifact.objects.filter(file=stored_name).exists():
+        _delete_stored(stored_name)
+
+
 def software_delete(*, software: Software) -> None:
-    """Delete a software and, once the transaction commits, its stored file.
+    """Delete a release, its modules no other release uses and, once committed, their files.
 
     Refused (SoftwareInUse) while a rollout uses it or any update action refers to it: active
     actions are being installed right now, and finished ones are the devices' update history,
@@ -402,12 +521,20 @@ def software_delete(*, software: Software) -> None:
         raise SoftwareInUse(
             f"{software} cannot be deleted: it is used by {finished} finished update(s) in device history"
         )
-    stored_name = software.file.name
+    in_other_releases = Software.modules.through.objects.exclude(software=software).values(
+        "softwaremodule_id"
+    )
+    orphans = list(software.modules.exclude(pk__in=in_other_releases))
+    stored_names = list(
+        Artifact.objects.filter(module__in=orphans).exclude(file="").values_list("file", flat=True)
+    )
     try:
         with transaction.atomic():
             software.delete()
+            Artifact.objects.filter(module__in=orphans).delete()
+            SoftwareModule.objects.filter(pk__in=[module.pk for module in orphans]).delete()
     except ProtectedError:
         # An action or rollout was created for it since the checks above.
         raise SoftwareInUse(f"{software} cannot be deleted: it has just been put to use") from None
-    if stored_name:
-        transaction.on_commit(lambda: _delete_stored(stored_name))
+    for stored_name in stored_names:
+        transaction.on_commit(functools.partial(_delete_stored_unless_shared, stored_name))

@@ -1,0 +1,263 @@
+"""Composing releases by hand: modules, their artifacts and metadata, releases made of modules.
+
+Package uploads (software.services.intake) create all three at once; these are for everything
+else hawkBit's model allows: a release of an OS module plus an application module, a module with
+a configuration file and a checksum list, metadata a device reads from its deployment.
+
+A release that was ever offered to a device (it has actions) is locked: its modules and their
+artifacts stay as they were, because the device history must keep saying what was installed.
+"""
+
+from __future__ import annotations
+
+import functools
+import hmac
+from collections import Counter
+from typing import IO
+
+from django.db import IntegrityError, transaction
+
+from devices.models import Hardware
+from software.exceptions import SoftwareConflict, SoftwareError, SoftwareInUse
+from software.models import Artifact, Software, SoftwareModule, SoftwareModuleMetadata, SoftwareModuleType
+from software.services import intake
+
+__all__ = [
+    "artifact_delete",
+    "module_add_artifact",
+    "module_check_unlocked",
+    "module_create",
+    "module_delete",
+    "module_delete_metadata",
+    "module_set_metadata",
+    "release_create",
+    "release_update",
+]
+
+_MAX_TEXT = 255
+_MAX_METADATA_VALUE = 4000
+
+
+def _text(what: str, value: str, *, required: bool = True, limit: int = _MAX_TEXT) -> str:
+    text = (value or "").strip()
+    if required and not text:
+        raise SoftwareError(f"a {what} is required")
+    if len(text) > limit:
+        raise SoftwareError(f"the {what} is longer than {limit} characters")
+    if not text.isprintable():
+        raise SoftwareError(f"the {what} must not contain control characters")
+    return text
+
+
+def _module_type(key: str) -> SoftwareModuleType:
+    module_type = SoftwareModuleType.objects.filter(key=key).first()
+    if module_type is None:
+        known = ", ".join(SoftwareModuleType.objects.order_by("key").values_list("key", flat=True))
+        raise SoftwareError(f"there is no software module type {key!r} (known: {known})")
+    return module_type
+
+
+def module_check_unlocked(*, module: SoftwareModule) -> None:
+    """Raise SoftwareInUse when a release holding ``module`` was ever offered to a device."""
+    from rollouts.models import Action
+
+    used = Action.objects.filter(software__modules=module).select_related("software").first()
+    if used is not None:
+        raise SoftwareInUse(
+            f"module {module} cannot change: release {used.software} has been offered to devices; "
+            "make a new module version instead"
+        )
+
+
+def module_create(
+    *,
+    type_key: str,
+    name: str,
+    version: str,
+    vendor: str = "",
+    description: str = "",
+    encrypted: bool = False,
+) -> SoftwareModule:
+    module_type = _module_type(type_key)
+    name = _text("module name", name)
+    version = _text("module version", version)
+    if SoftwareModule.objects.filter(type=module_type, name=name, version=version).exists():
+        raise SoftwareConflict(f"a {module_type.key} module {name} {version} exists already")
+    try:
+        with transaction.atomic():
+            return SoftwareModule.objects.create(
+                type=module_type,
+                name=name,
+                version=version,
+                vendor=_text("vendor", vendor, required=False),
+                description=_text("description", description, required=False, limit=4000),
+                encrypted=encrypted,
+            )
+    except IntegrityError:
+        raise SoftwareConflict(f"a {module_type.key} module {name} {version} exists already") from None
+
+
+def module_delete(*, module: SoftwareModule) -> None:
+    """Delete a module no release uses, with its artifacts and (once committed) their files."""
+    releases = list(module.releases.order_by("pk")[:3])
+    if releases:
+        raise SoftwareInUse(
+            f"module {module} cannot be deleted: it is part of {', '.join(map(str, releases))}"
+        )
+    stored = list(module.artifacts.exclude(file="").values_list("file", flat=True))
+    with transaction.atomic():
+        module.artifacts.all().delete()
+        module.delete()
+    for name in stored:
+        transaction.on_commit(functools.partial(intake._delete_stored_unless_shared, name))
+
+
+def _verify_hashes(artifact: Artifact, expected: dict[str, str]) -> None:
+    for algorithm, value in expected.items():
+        if not value:
+            continue
+        actual = getattr(artifact, algorithm)
+        if not hmac.compare_digest(actual.lower(), value.strip().lower()):
+            raise SoftwareError(f"the {algorithm} of the upload is {actual}, not {value.strip()}")
+
+
+def module_add_artifact(
+    *,
+    module: SoftwareModule,
+    file: IO[bytes],
+    filename: str | None = None,
+    md5: str = "",
+    sha1: str = "",
+    sha256: str = "",
+    on_progress: intake.ProgressCallback | None = None,
+) -> Artifact:
+    """Store any file as an artifact of ``module``, hashed while streaming.
+
+    Given checksums are verified (400 on a mismatch); a second file of the same name in the module
+    is 409. Package files are parsed for their metadata but not required.
+    """
+    module_check_unlocked(module=module)
+    raw_name = filename if filename is not None else (getattr(file, "name", "") or "")
+    safe_name = intake.artifact_filename(raw_name)
+    if module.artifacts.filter(filename=safe_name).exists():
+        raise SoftwareConflict(f"module {module} has an artifact {safe_name} already")
+    expected_size = getattr(file, "size", None)
+    received = intake._receive(
+        file, expected_size=expected_size if isinstance(expected_size, int) else None, on_progress=on_progress
+    )
+    stored_name = ""
+    try:
+        artifact = Artifact(
+            module=module,
+            filename=safe_name,
+            size=received.size,
+            sha1=received.sha1,
+            md5=received.md5,
+            sha256=received.sha256,
+        )
+        _verify_hashes(artifact, {"md5": md5, "sha1": sha1, "sha256": sha256})
+        stored_name = intake._store(received, safe_name)
+        artifact.file.name = stored_name
+        try:
+            with transaction.atomic():
+                artifact.save()
+        except IntegrityError:
+            raise SoftwareConflict(f"module {module} has an artifact {safe_name} already") from None
+        return artifact
+    except BaseException:
+        if stored_name:
+            intake._delete_stored_unless_shared(stored_name)
+        raise
+    finally:
+        received.path.unlink(missing_ok=True)
+
+
+def artifact_delete(*, artifact: Artifact) -> None:
+    module_check_unlocked(module=artifact.module)
+    stored = artifact.file.name
+    artifact.delete()
+    if stored:
+        transaction.on_commit(lambda: intake._delete_stored_unless_shared(stored))
+
+
+def module_set_metadata(
+    *, module: SoftwareModule, key: str, value: str, target_visible: bool = False
+) -> SoftwareModuleMetadata:
+    key = _text("metadata key", key, limit=128)
+    value = _text("metadata value", value, required=False, limit=_MAX_METADATA_VALUE)
+    entry, _ = SoftwareModuleMetadata.objects.update_or_create(
+        module=module, key=key, defaults={"value": value, "target_visible": target_visible}
+    )
+    return entry
+
+
+def module_delete_metadata(*, module: SoftwareModule, key: str) -> None:
+    deleted, _ = SoftwareModuleMetadata.objects.filter(module=module, key=key).delete()
+    if not deleted:
+        raise SoftwareError(f"module {module} has no metadata {key!r}")
+
+
+def _check_module_types(modules: list[SoftwareModule]) -> None:
+    """hawkBit's maxAssignments: e.g. one ``os`` module per release."""
+    counts = Counter(module.type_id for module in modules)
+    for module in modules:
+        limit = module.type.max_assignments
+        if counts[module.type_id] > limit:
+            raise SoftwareError(
+                f"a release may hold at most {limit} {module.type.key} module(s); "
+                f"{counts[module.type_id]} were given"
+            )
+
+
+@transaction.atomic
+def release_create(
+    *,
+    name: str,
+    version: str,
+    modules: list[SoftwareModule],
+    compatibility: list[Hardware] | None = None,
+    description: str = "",
+) -> Software:
+    """A release made of existing modules; version and hardware clash like a package's would."""
+    name = _text("release name", name)
+    version = _text("release version", version)
+    _check_module_types(modules)
+    hardware = list(compatibility or [])
+    list(Hardware.objects.select_for_update().filter(pk__in=[item.pk for item in hardware]).order_by("pk"))
+    intake._check_collisions(version, hardware)
+    software = Software.objects.create(
+        name=name, version=version, description=_text("description", description, required=False, limit=4000)
+    )
+    software.modules.set(modules)
+    software.compatibility.set(hardware)
+    return software
+
+
+@transaction.atomic
+def release_update(
+    *,
+    software: Software,
+    name: str | None = None,
+    description: str | None = None,
+    modules: list[SoftwareModule] | None = None,
+    compatibility: list[Hardware] | None = None,
+) -> Software:
+    """Rename or describe any release; change its modules or hardware only while it is unused."""
+    if name is not None:
+        software.name = _text("release name", name)
+    if description is not None:
+        software.description = _text("description", description, required=False, limit=4000)
+    software.save(update_fields=["name", "description"])
+    if modules is None and compatibility is None:
+        return software
+    if software.actions.exists() or software.rollouts.exists():
+        raise SoftwareInUse(
+            f"{software} is in use by rollouts or device history: its modules and hardware stay as they are"
+        )
+    if modules is not None:
+        _check_module_types(modules)
+        software.modules.set(modules)
+    if compatibility is not None:
+        intake._check_collisions(software.version, list(compatibility), exclude=software)
+        software.compatibility.set(compatibility)
+    return software
