@@ -232,3 +232,31 @@ def test_swupdate_installs_every_module_of_a_two_module_release(
         server=server,
     )
     assert action["software_id"] == release["id"]
+
+
+def test_an_assignment_canceled_before_the_first_poll_is_never_offered(
+    e2e_server: Server, swupdate: SWUpdateClient, signer: SigningPair, tmp_path: Path
+):
+    server, client = e2e_server, swupdate
+    # The operator creates the device, assigns an update and cancels it: the device never polled.
+    server.call("create_device", controller_id=client.controller_id)
+    software_id = upload(server, tmp_path, version="3.1.0", signer=signer, name="withdrawn")
+    server.call("assign_software", controller_id=client.controller_id, software_id=software_id)
+    assigned = last_action(server, client.controller_id)
+    assert assigned is not None and assigned["status"] == "pending"
+
+    canceled = server.call("cancel_update", controller_id=client.controller_id)
+
+    assert canceled == {"id": assigned["id"], "status": "canceled"}
+    root_poll = f'"GET /DEFAULT/controller/v1/{client.controller_id} HTTP'
+    client.start()
+    # Three polls (one a second): had the update been offered, SWUpdate would have fetched it.
+    client.wait(
+        lambda: server.log.read_text().count(root_poll) >= 3,
+        message="SWUpdate to poll three times",
+        server=server,
+    )
+    actions = server.call("actions", controller_id=client.controller_id)
+    assert [(a["id"], a["status"]) for a in actions] == [(assigned["id"], "canceled")]
+    assert not (client.out / "rootfs.img").exists()
+    assert f"{client.controller_id}/deploymentBase" not in server.log.read_text()
