@@ -57,19 +57,16 @@ import hashlib, json, os
 from django.core.files.base import ContentFile
 from devices.models import Device, Hardware
 from rollouts.models import Action, Rollout
-from software.models import Software
+from software.services import software_create_from_file
 
 hardware = Hardware.objects.get(model="default", revision="default")
 
 def software(version, content, filename):
-    sha256 = hashlib.sha256(content).hexdigest()
-    item = Software(version=version, image_format="swu", filename=filename, size=len(content),
-                    sha1=hashlib.sha1(content).hexdigest(), md5=hashlib.md5(content).hexdigest(),
-                    sha256=sha256)
-    item.file.save(f"{sha256}/{filename}", ContentFile(content), save=False)
-    item.save()
-    item.compatibility.add(hardware)
-    return item
+    # A release of one module holding the file (a raw artifact: the bytes are no real package).
+    return software_create_from_file(
+        file=ContentFile(content, name=filename), filename=filename, version=version,
+        compatibility=[hardware],
+    )
 
 current = software("1.0.0", b"bench 1.0.0", "bench-1.0.0.swu")
 Rollout.objects.create(name="bench: fleet is up to date", feed="default", software=current, status="running")
@@ -85,7 +82,8 @@ Action.objects.bulk_create(
     [Action(device=device, software=update, reason="assigned", status="running") for device in updating]
 )
 for action in Action.objects.filter(software=update).select_related("device").order_by("id"):
-    print("TARGET", action.device.controller_id, action.pk, update.pk, update.filename)
+    artifact = update.modules.get().artifacts.get()
+    print("TARGET", action.device.controller_id, action.pk, artifact.module_id, artifact.filename)
 """
 
 

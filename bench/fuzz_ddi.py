@@ -46,20 +46,17 @@ import hashlib
 from django.core.files.base import ContentFile
 from devices.models import Device, Hardware
 from rollouts.models import Action
-from software.models import Software
+from software.services import software_create_from_file
 
 hardware, _ = Hardware.objects.get_or_create(model="board", revision="1")
 
 def software(version):
     content = f"fuzz package {version}".encode() * 100
-    sha256 = hashlib.sha256(content).hexdigest()
-    item = Software(version=version, image_format="swu", filename=f"fuzz-{version}.swu", size=len(content),
-                    sha1=hashlib.sha1(content).hexdigest(), md5=hashlib.md5(content).hexdigest(),
-                    sha256=sha256)
-    item.file.save(f"{sha256}/fuzz-{version}.swu", ContentFile(content), save=False)
-    item.save()
-    item.compatibility.add(hardware)
-    return item
+    # A release of one module holding the file (a raw artifact: the bytes are no real package).
+    return software_create_from_file(
+        file=ContentFile(content, name=f"fuzz-{version}.swu"), filename=f"fuzz-{version}.swu",
+        version=version, compatibility=[hardware],
+    )
 
 def device(controller_id, package, status, state):
     dev = Device.objects.create(controller_id=controller_id, hardware=hardware, sw_version="1.0.0",
@@ -70,7 +67,8 @@ def device(controller_id, package, status, state):
 update = software("2.0.0")
 running = device("fuzz-dev-1", update, "pending", "pending")
 canceling = device("fuzz-dev-2", software("3.0.0"), "canceling", "canceling")
-print("TARGET", running.pk, update.pk, update.filename, canceling.pk)
+artifact = update.modules.get().artifacts.get()
+print("TARGET", running.pk, artifact.module_id, artifact.filename, canceling.pk)
 """
 
 

@@ -186,6 +186,14 @@ def cancel_action(*, action_id: int) -> str:
     return Action.objects.get(pk=action_id).status
 
 
+def cancel_update(*, controller_id: str) -> dict:
+    """What an operator's *Cancel update* does (admin, API, command)."""
+    from devices.services import device_cancel_update
+
+    action = device_cancel_update(device=Device.objects.get(controller_id=controller_id))
+    return {"id": action.pk, "status": action.status}
+
+
 def add_statuses(*, action_id: int, count: int) -> int:
     """Fill an action's log with ``count`` device statuses; returns how many it holds now."""
     ActionStatus.objects.bulk_create(
@@ -211,6 +219,7 @@ OPERATIONS = {
         set_legacy_token,
         stored_token,
         cancel_action,
+        cancel_update,
         add_statuses,
     )
 }

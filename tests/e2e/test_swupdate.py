@@ -182,7 +182,7 @@ def test_swupdate_installs_every_module_of_a_two_module_release(
     server, client = e2e_server, swupdate
     client.start()
     wait_registered(server, client)
-    os_id = upload(server, tmp_path, version="3.0.0", signer=signer, name="os")
+    os_id = upload(server, tmp_path, version="3.2.0", signer=signer, name="os")
     app_swu = build_swu(
         tmp_path / "dashboard.swu",
         version="5.1",
@@ -196,7 +196,7 @@ def test_swupdate_installs_every_module_of_a_two_module_release(
     release = server.call(
         "create_release",
         name="full",
-        version="3.0.0-full",
+        version="3.2.0-full",
         os_software_id=os_id,
         app_files=[str(app_swu), str(notes)],
         app_version="5.1",
@@ -209,7 +209,7 @@ def test_swupdate_installs_every_module_of_a_two_module_release(
         message="SWUpdate to install both chunks",
         server=server,
     )
-    assert (client.out / "rootfs.img").read_bytes() == b"rootfs 3.0.0\n"
+    assert (client.out / "rootfs.img").read_bytes() == b"rootfs 3.2.0\n"
     assert (client.out / "dashboard.img").read_bytes() == b"dashboard 5.1\n"
     action = last_action(server, client.controller_id)
     assert action is not None
@@ -219,11 +219,11 @@ def test_swupdate_installs_every_module_of_a_two_module_release(
         if status["execution"] == "download"
         for line in status["details"]
     ]
-    assert any("os-3.0.0.swu" in line for line in downloads)
+    assert any("os-3.2.0.swu" in line for line in downloads)
     assert any("dashboard.swu" in line for line in downloads)
 
     client.stop()
-    client.sw_version = "3.0.0-full"
+    client.sw_version = "3.2.0-full"
     client.start(confirm=2)
     action = client.wait(
         lambda: (a := last_action(server, client.controller_id)) and a["status"] == "finished" and a,
@@ -232,3 +232,31 @@ def test_swupdate_installs_every_module_of_a_two_module_release(
         server=server,
     )
     assert action["software_id"] == release["id"]
+
+
+def test_an_assignment_canceled_before_the_first_poll_is_never_offered(
+    e2e_server: Server, swupdate: SWUpdateClient, signer: SigningPair, tmp_path: Path
+):
+    server, client = e2e_server, swupdate
+    # The operator creates the device, assigns an update and cancels it: the device never polled.
+    server.call("create_device", controller_id=client.controller_id)
+    software_id = upload(server, tmp_path, version="3.1.0", signer=signer, name="withdrawn")
+    server.call("assign_software", controller_id=client.controller_id, software_id=software_id)
+    assigned = last_action(server, client.controller_id)
+    assert assigned is not None and assigned["status"] == "pending"
+
+    canceled = server.call("cancel_update", controller_id=client.controller_id)
+
+    assert canceled == {"id": assigned["id"], "status": "canceled"}
+    root_poll = f'"GET /DEFAULT/controller/v1/{client.controller_id} HTTP'
+    client.start()
+    # Three polls (one a second): had the update been offered, SWUpdate would have fetched it.
+    client.wait(
+        lambda: server.log.read_text().count(root_poll) >= 3,
+        message="SWUpdate to poll three times",
+        server=server,
+    )
+    actions = server.call("actions", controller_id=client.controller_id)
+    assert [(a["id"], a["status"]) for a in actions] == [(assigned["id"], "canceled")]
+    assert not (client.out / "rootfs.img").exists()
+    assert f"{client.controller_id}/deploymentBase" not in server.log.read_text()
