@@ -17,6 +17,7 @@ from django.conf import settings
 from devices.models import Device
 from goosebit_project.lib.errors import InvalidInput
 from rollouts.models import Action, ActionStatus
+from rollouts.options import Offer, offer
 from rollouts.services import (
     MAX_INITIATOR_LENGTH,
     MAX_REMARK_LENGTH,
@@ -269,9 +270,18 @@ def parse_config_data(body: bytes) -> tuple[dict[str, Any], str]:
     return attributes, mode.lower()
 
 
-def deployment_c(action: Action) -> int:
-    """hawkBit's ``?c=`` value: any integer that changes when what we offer changes."""
-    return zlib.crc32(f"{action.pk}:{action.software_id}:{action.reason}".encode())
+def deployment_c(action: Action, offered: Offer | None = None) -> int:
+    """hawkBit's ``?c=`` value: any integer that changes when what we offer changes.
+
+    That includes how it is offered (``offered``, computed now when not given): a time-forced
+    update reaching its forcetime, a maintenance window opening or closing, an operator forcing
+    a soft update. Clients that cache deploymentBase by its href then read it again.
+    """
+    offered = offered or offer(action)
+    return zlib.crc32(
+        f"{action.pk}:{action.software_id}:{action.reason}:"
+        f"{offered.download}:{offered.update}:{offered.maintenance_window}".encode()
+    )
 
 
 def artifact(item: Artifact, *, base: str) -> dict[str, Any]:
@@ -317,18 +327,36 @@ def chunk(module: SoftwareModule, *, base: str) -> dict[str, Any]:
 
 
 def deployment(
-    action: Action, *, base: str, history: list[str] | None, key: str = "deployment"
+    action: Action,
+    *,
+    base: str,
+    history: list[str] | None,
+    key: str = "deployment",
+    offered: Offer | None = None,
 ) -> dict[str, Any]:
-    """DdiDeploymentBase; with ``key="confirmation"`` DdiConfirmationBaseAction (same shape)."""
+    """DdiDeploymentBase; with ``key="confirmation"`` DdiConfirmationBaseAction (same shape).
+
+    ``download``/``update``/``maintenanceWindow`` follow the action type and window
+    (rollouts.options.offer, computed now when not given).
+    """
     modules = software_selectors.release_modules(software=action.software)
+    offered = offered or offer(action)
     payload: dict[str, Any] = {
         "id": str(action.pk),
         key: {
-            "download": "forced",
-            "update": "forced",
+            "download": offered.download,
+            "update": offered.update,
             "chunks": [chunk(module, base=base) for module in modules],
         },
     }
+    if offered.maintenance_window is not None:  # only for actions with a maintenance window
+        body = payload[key]
+        payload[key] = {
+            "download": body.pop("download"),
+            "update": body.pop("update"),
+            "maintenanceWindow": offered.maintenance_window,
+            **body,
+        }
     if history:  # hawkBit leaves an empty history out
         payload["actionHistory"] = {"status": action.status.upper(), "messages": history}
     return payload

@@ -36,7 +36,9 @@ from goosebit_project.lib.tokens import MAX_TOKEN_LENGTH
 from goosebit_project.lib.versions import Version, versions_equal
 from rollouts import selectors as rollout_selectors
 from rollouts import services as rollout_services
+from rollouts.forms import OPTION_FORM_FIELDS, DeploymentOptionsFormMixin, initial_from
 from rollouts.models import Action, Rollout
+from rollouts.options import DeploymentOptions
 from software.models import Software
 
 ACTION_TEMPLATES = "admin/devices/device/"
@@ -176,7 +178,7 @@ class InstalledSoftwareFilter(admin.SimpleListFilter):
 # --- forms ------------------------------------------------------------------------------------
 
 
-class DeviceForm(forms.ModelForm):
+class DeviceForm(DeploymentOptionsFormMixin, forms.ModelForm):
     new_token = forms.CharField(
         label="New token",
         required=False,
@@ -210,6 +212,8 @@ class DeviceForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        if self.instance.pk and not self.is_bound:
+            self.initial.update(initial_from(DeploymentOptions.from_json(self.instance.assignment_options)))
         field = cast("forms.ModelChoiceField[Software] | None", self.fields.get("assigned_software"))
         if field is not None:
             software = Software.objects.all()
@@ -245,6 +249,8 @@ class DeviceForm(forms.ModelForm):
             except DomainError as error:
                 field = "feed" if mode == Device.UpdateMode.ROLLOUT else "assigned_software"
                 self.add_error(field if field in self.fields else None, error.message)
+            if mode == Device.UpdateMode.ASSIGNED and "action_type" in self.fields:
+                data["deployment_options"] = self.deployment_options(data)
         if data.get("new_token"):
             if data.get("clear_token"):
                 self.add_error("clear_token", "Either set a new token or remove it, not both.")
@@ -255,7 +261,7 @@ class DeviceForm(forms.ModelForm):
         return data
 
 
-class AssignSoftwareForm(forms.Form):
+class AssignSoftwareForm(DeploymentOptionsFormMixin, forms.Form):
     software = forms.TypedChoiceField(coerce=int, widget=forms.RadioSelect, label="Software")
     confirmation_required = forms.BooleanField(
         required=False,
@@ -263,6 +269,11 @@ class AssignSoftwareForm(forms.Form):
         label="Confirmation required",
         help_text="With the confirmation flow on, each device's update waits until the device confirms it.",
     )
+
+    def clean(self):
+        data = cast(dict[str, Any], super().clean())
+        data["deployment_options"] = self.deployment_options(data)
+        return data
 
     def __init__(self, *args, software: list[Software], **kwargs):
         super().__init__(*args, **kwargs)
@@ -467,6 +478,7 @@ class DeviceAdmin(RefuseHiddenActionsMixin, HistoryGoesWithItsOwnerMixin, admin.
                     devices=queryset,
                     software=software,
                     confirmation_required=form.cleaned_data["confirmation_required"],
+                    options=form.cleaned_data["deployment_options"],
                 )
             except DomainError as error:
                 return self._error(request, error)
@@ -672,6 +684,13 @@ class DeviceAdmin(RefuseHiddenActionsMixin, HistoryGoesWithItsOwnerMixin, admin.
                     ]
                 },
             ),
+            (
+                "How the assignment is offered",
+                {
+                    "fields": OPTION_FORM_FIELDS,
+                    "description": "Assigned mode only: applies to the update of the assigned software.",
+                },
+            ),
             ("Authentication", {"fields": auth}),
             ("Attributes", {"fields": ["attributes_table"], "classes": ["gb-attributes"]}),
         ]
@@ -830,6 +849,7 @@ class DeviceAdmin(RefuseHiddenActionsMixin, HistoryGoesWithItsOwnerMixin, admin.
             feed=data.get("feed", ""),
             assigned_software=data.get("assigned_software"),
             confirmation_required=data.get("assigned_confirmation_required", True),
+            options=data.get("deployment_options"),
         )
         if data["update_mode"] == Device.UpdateMode.ASSIGNED and data.get("assigned_software"):
             for warning in services.device_assignment_warnings(
@@ -860,6 +880,7 @@ class DeviceAdmin(RefuseHiddenActionsMixin, HistoryGoesWithItsOwnerMixin, admin.
             view(self.cancel_update_view, "cancel-update"),
             view(self.force_quit_view, "force-quit"),
             view(self.retry_view, "retry"),
+            view(self.force_action_view, "force-action"),
             view(self.auto_confirm_on_view, "auto-confirm-on"),
             view(self.auto_confirm_off_view, "auto-confirm-off"),
         ] + super().get_urls()
@@ -1009,6 +1030,14 @@ class DeviceAdmin(RefuseHiddenActionsMixin, HistoryGoesWithItsOwnerMixin, admin.
     def retry_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
         return self._device_command(
             request, object_id, services.device_retry, "The device gets its target again on its next poll."
+        )
+
+    def force_action_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        return self._device_command(
+            request,
+            object_id,
+            services.device_force_action,
+            "The update is forced now: the device is told so on its next poll.",
         )
 
 

@@ -17,6 +17,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 from devices.models import Device
 from devices.selectors import is_overdue
+from rollouts import options as rollouts_options
 from rollouts.models import Action, ActionStatus, Rollout
 
 DASH = mark_safe('<span class="gb-muted">–</span>')  # an empty cell
@@ -297,3 +298,12 @@ def rollout_summary(rollout: Rollout, stats) -> SafeString:
         stats.failed,
         counts or format_html('<span class="gb-muted">{}</span>', "no device targeted yet"),
     )
+
+
+def offered(holder: Any) -> str:
+    """How an action or rollout is offered, and for an open action with a window whether it is
+    open now: "soft, maintenance window '0 30 2 ? * *' for 01:00:00 (+02:00): closed now"."""
+    text = rollouts_options.describe(holder)
+    if isinstance(holder, Action) and holder.is_active and holder.maintenance_schedule:
+        text += ": window closed now" if rollouts_options.window_closed(holder) else ": window open now"
+    return text

@@ -70,6 +70,10 @@ class Device(models.Model):
         blank=True,
         related_name="assigned_devices",
     )
+    # How the assignment is offered (rollouts.options.DeploymentOptions.as_json): action type,
+    # forcetime, weight, maintenance window. Kept here for actions created after the assignment
+    # (after a retry, or once the device confirmed the cancel of its previous update).
+    assignment_options = models.JSONField(default=dict, blank=True)
     # hawkBit's confirmationRequired for the assignment: with the confirmation flow on, its
     # action waits for the device to confirm it.
     assigned_confirmation_required = models.BooleanField(default=True)

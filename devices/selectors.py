@@ -33,7 +33,11 @@ from software.models import Software
 # --- the DDI lookup ---------------------------------------------------------------------------
 
 
-_POLL_FIELDS = [field for field in Device._meta.concrete_fields if field.name != "attributes"]
+# Left out (deferred): what the poll does not need; assignment_options loads only when an action
+# is created.
+_POLL_FIELDS = [
+    field for field in Device._meta.concrete_fields if field.name not in ("attributes", "assignment_options")
+]
 _POLL_ATTNAMES = [field.attname for field in _POLL_FIELDS]
 
 
@@ -376,9 +380,13 @@ def targets_for_devices(
                 status__in=rollout_selectors.FEED_HOLDING_STATUSES,
                 software__compatibility__in={board for _, board in rollout_keys},
             )
-            .annotate(board=F("software__compatibility"), took_feed=rollout_selectors.TOOK_FEED)
+            .annotate(
+                board=F("software__compatibility"),
+                weight_rank=rollout_selectors.WEIGHT_RANK,
+                took_feed=rollout_selectors.TOOK_FEED,
+            )
             .select_related("software")
-            .order_by("-took_feed", "-id")
+            .order_by(*rollout_selectors.PRECEDENCE)
         )
         for holding in rollouts:
             owners.setdefault((holding.feed, holding.board), holding)

@@ -30,6 +30,7 @@ from goosebit_project.lib.tokens import MAX_TOKEN_LENGTH, generate_token
 from rollouts import selectors as rollout_selectors
 from rollouts import services as rollout_services
 from rollouts.models import Action
+from rollouts.options import DeploymentOptions
 from software.models import Software
 
 # hawkBit's allowed characters for attribute keys and values.
@@ -295,11 +296,17 @@ def device_assignment_warnings(*, device: Device, software: Software) -> list[st
 
 @transaction.atomic
 def device_assign_software(
-    *, device: Device, software: Software, confirmation_required: bool = True
+    *,
+    device: Device,
+    software: Software,
+    confirmation_required: bool = True,
+    options: DeploymentOptions | None = None,
 ) -> Device:
     """Assigned mode: the device should run exactly this software; its action exists at once.
 
     Refused when the device's known hardware does not fit; allowed when it is not known yet.
+    ``options`` (rollouts.options.deployment_options_validate) say how it is offered: action
+    type, forcetime, weight, maintenance window; forced without a window when not given.
     ``confirmation_required`` (hawkBit's confirmationRequired) matters only with the confirmation
     flow on: then the action waits for the device to confirm it.
     """
@@ -308,11 +315,13 @@ def device_assign_software(
     device.assigned_software = software
     device.assigned_confirmation_required = confirmation_required
     device.force_update = False
+    device.assignment_options = (options or DeploymentOptions()).as_json()
     device.save(
         update_fields=[
             "update_mode",
             "assigned_software",
             "assigned_confirmation_required",
+            "assignment_options",
             "force_update",
             "updated",
         ]
@@ -612,6 +621,15 @@ def device_cancel_update(*, device: Device) -> Action:
         raise Conflict(error.message) from None
 
 
+def device_force_action(*, device: Device) -> Action:
+    """Switch the device's open soft or time-forced update to forced (rollouts.services.action_force)."""
+    action = rollout_selectors.action_active_for_device(device=device)
+    if action is None:
+        raise Conflict(f"device {device.controller_id} has no update under way to force")
+    action.device = device
+    return rollout_services.action_force(action=action)
+
+
 def device_force_quit(*, device: Device) -> Action:
     """Close a cancel the device never confirms (it may be offline for good or not support it)."""
     action = rollout_selectors.action_active_for_device(device=device)
@@ -656,8 +674,12 @@ def device_configure(
     feed: str,
     assigned_software: Software | None,
     confirmation_required: bool = True,
+    options: DeploymentOptions | None = None,
 ) -> Device:
-    """Apply what an operator chose on a device's page: its name and how it gets updates."""
+    """Apply what an operator chose on a device's page: its name and how it gets updates.
+
+    ``options`` apply to an assignment (how it is offered); other modes ignore them.
+    """
     device_validate_configuration(
         device=device, update_mode=update_mode, feed=feed, assigned_software=assigned_software
     )
@@ -667,7 +689,10 @@ def device_configure(
     elif update_mode == Device.UpdateMode.ASSIGNED:
         assert assigned_software is not None  # checked by device_validate_configuration
         device_assign_software(
-            device=device, software=assigned_software, confirmation_required=confirmation_required
+            device=device,
+            software=assigned_software,
+            confirmation_required=confirmation_required,
+            options=options,
         )
     elif update_mode == Device.UpdateMode.LATEST:
         device_set_latest(device=device)
@@ -720,7 +745,11 @@ def devices_incompatible_with(*, devices: QuerySet[Device], software: Software) 
 
 @transaction.atomic
 def devices_assign_software(
-    *, devices: QuerySet[Device], software: Software, confirmation_required: bool = True
+    *,
+    devices: QuerySet[Device],
+    software: Software,
+    confirmation_required: bool = True,
+    options: DeploymentOptions | None = None,
 ) -> int:
     """Assigned mode with ``software`` for every device; every known hardware must fit it.
 
@@ -742,6 +771,7 @@ def devices_assign_software(
         assigned_software=software,
         assigned_confirmation_required=confirmation_required,
         force_update=False,
+        assignment_options=(options or DeploymentOptions()).as_json(),
     )
     for device in devices.order_by("pk").iterator():
         rollout_services.device_start_assigned_update(device=device)

@@ -27,6 +27,7 @@ from goosebit_project.admin_mixins import HistoryGoesWithItsOwnerMixin, RefuseHi
 from goosebit_project.lib.errors import DomainError
 from goosebit_project.lib.versions import Version
 from rollouts import selectors, services
+from rollouts.forms import OPTION_FORM_FIELDS, DeploymentOptionsFormMixin
 from rollouts.models import Action, ActionStatus, Rollout
 
 if TYPE_CHECKING:
@@ -87,7 +88,7 @@ def rollout_preview_context(*, feed: str, software, exclude: Rollout | None = No
     }
 
 
-class RolloutForm(forms.ModelForm):
+class RolloutForm(DeploymentOptionsFormMixin, forms.ModelForm):
     """Validates with the services' own rules so errors show on the form, not as a 500.
 
     A new rollout is shown with a preview of the devices it reaches before it is created: the
@@ -162,6 +163,8 @@ class RolloutForm(forms.ModelForm):
                 # On the field it names, by its label: that also spares the user the model's
                 # generic "constraint violated" message for the same value.
                 self.add_error(error.field, f"{SAFETY_LABELS[error.field]} {error.problem}.")
+        if self.instance.pk is None:
+            cleaned["deployment_options"] = self.deployment_options(cleaned)
         if self.instance.pk is None and not self.errors:
             self._require_confirmation(cleaned)
         return cleaned
@@ -202,7 +205,15 @@ class RolloutAdmin(RefuseHiddenActionsMixin, HistoryGoesWithItsOwnerMixin, admin
 
     def get_fields(self, request: HttpRequest, obj: Rollout | None = None) -> _FieldGroups:
         if obj is None:
-            return ["name", "feed", "software", "start", "confirmation_required", *SAFETY_FIELDS]
+            return [
+                "name",
+                "feed",
+                "software",
+                "start",
+                "confirmation_required",
+                *SAFETY_FIELDS,
+                *OPTION_FORM_FIELDS,
+            ]
         return [
             "name",
             "feed",
@@ -210,6 +221,7 @@ class RolloutAdmin(RefuseHiddenActionsMixin, HistoryGoesWithItsOwnerMixin, admin
             "confirmation_required",
             "status",
             "statistics",
+            "offered",
             *SAFETY_FIELDS,
             *self._timestamps,
         ]
@@ -220,7 +232,15 @@ class RolloutAdmin(RefuseHiddenActionsMixin, HistoryGoesWithItsOwnerMixin, admin
         if obj is None:
             return []
         # Feed and software are fixed once created; the status changes only through actions.
-        return ["feed", "software", "confirmation_required", "status", "statistics", *self._timestamps]
+        return [
+            "feed",
+            "software",
+            "confirmation_required",
+            "status",
+            "statistics",
+            "offered",
+            *self._timestamps,
+        ]
 
     def get_changeform_initial_data(self, request: HttpRequest) -> dict:
         # The stubs allow only the str values of query parameters; any value is a valid initial.
@@ -255,6 +275,11 @@ class RolloutAdmin(RefuseHiddenActionsMixin, HistoryGoesWithItsOwnerMixin, admin
     @admin.display(description="Progress")
     def progress(self, rollout: Rollout) -> str:
         return display.rollout_summary(rollout, selectors.rollout_stats(rollout=rollout))
+
+    @admin.display(description="Offered as")
+    def offered(self, rollout: Rollout) -> str:
+        """Action type, weight and maintenance window: fixed once created, like feed and software."""
+        return display.offered(rollout)
 
     @admin.display(description="statistics")
     def statistics(self, rollout: Rollout) -> str:
@@ -300,6 +325,7 @@ class RolloutAdmin(RefuseHiddenActionsMixin, HistoryGoesWithItsOwnerMixin, admin
             start=data["start"],
             confirmation_required=data.get("confirmation_required", True),
             created_by=cast(User, request.user),  # the admin lets in only signed-in staff
+            options=data.get("deployment_options"),
             **safety,
         )
         obj.pk = rollout.pk
@@ -487,8 +513,18 @@ class ActionAdmin(admin.ModelAdmin):
     hand-edited one would falsify the record. History goes only with its device.
     """
 
-    list_display = ["id", "device", "software", "rollout", "reason", "status_badge", "progress", "created"]
-    list_filter = ["status", "reason", ("rollout", admin.RelatedOnlyFieldListFilter)]
+    list_display = [
+        "id",
+        "device",
+        "software",
+        "rollout",
+        "reason",
+        "action_type",
+        "status_badge",
+        "progress",
+        "created",
+    ]
+    list_filter = ["status", "reason", "action_type", ("rollout", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["device__controller_id", "software__version", "rollout__name"]
     list_select_related = ["device", "software", "rollout"]
     raw_id_fields = ["device", "software", "rollout"]

@@ -7,7 +7,62 @@ from django.db import models
 from django.db.models import Q
 
 
-class Rollout(models.Model):
+class ActionType(models.TextChoices):
+    """hawkBit's action types (ddi.md §1.10): how the device is told to download and install."""
+
+    FORCED = "forced", "Forced"
+    SOFT = "soft", "Soft"
+    TIMEFORCED = "timeforced", "Time-forced"
+    DOWNLOAD_ONLY = "downloadonly", "Download only"
+
+
+class DeploymentOptionFields(models.Model):
+    """How updates are offered (rollouts.options): copied from a rollout or assignment to each Action."""
+
+    action_type = models.CharField(max_length=16, choices=ActionType.choices, default=ActionType.FORCED)
+    # timeforced: offered as soft until then, forced from then on.
+    forcetime = models.DateTimeField(null=True, blank=True)
+    # hawkBit's priority, 0-1000 (none counts as 1000): see rollouts.options.
+    weight = models.PositiveSmallIntegerField(null=True, blank=True)
+    # Maintenance window: Quartz cron with seconds, HH:mm:ss, UTC offset; all three or none.
+    maintenance_schedule = models.CharField(max_length=128, blank=True)
+    maintenance_duration = models.CharField(max_length=8, blank=True)
+    maintenance_timezone = models.CharField(max_length=6, blank=True)
+
+    class Meta:
+        abstract = True
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(action_type__in=["forced", "soft", "timeforced", "downloadonly"]),
+                name="rollouts_%(class)s_action_type_valid",
+            ),
+            models.CheckConstraint(
+                condition=~Q(action_type="timeforced") | Q(forcetime__isnull=False),
+                name="rollouts_%(class)s_timeforced_has_forcetime",
+            ),
+            models.CheckConstraint(
+                condition=Q(weight__isnull=True) | Q(weight__gte=0, weight__lte=1000),
+                name="rollouts_%(class)s_weight_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(maintenance_schedule="", maintenance_duration="", maintenance_timezone="")
+                | (~Q(maintenance_schedule="") & ~Q(maintenance_duration="") & ~Q(maintenance_timezone="")),
+                name="rollouts_%(class)s_window_all_or_none",
+            ),
+        ]
+
+    @property
+    def maintenance_window(self) -> dict[str, str] | None:
+        if not self.maintenance_schedule:
+            return None
+        return {
+            "schedule": self.maintenance_schedule,
+            "duration": self.maintenance_duration,
+            "timezone": self.maintenance_timezone,
+        }
+
+
+class Rollout(DeploymentOptionFields):
     """Ships one software to every device of a feed.
 
     Its progress is always aggregated from its Actions; there are no counters that can drift.
@@ -52,6 +107,7 @@ class Rollout(models.Model):
 
     class Meta:
         constraints = [
+            *DeploymentOptionFields.Meta.constraints,
             models.CheckConstraint(
                 condition=Q(status__in=["draft", "running", "paused", "stopped", "finished"]),
                 name="rollouts_rollout_status_valid",
@@ -71,8 +127,10 @@ class Rollout(models.Model):
         return self.name
 
 
-class Action(models.Model):
+class Action(DeploymentOptionFields):
     """One attempt to bring one device to one software: the DDI actionId."""
+
+    ActionType = ActionType
 
     class Status(models.TextChoices):
         # Labels are the update vocabulary of README's glossary ("Words for update outcomes").
@@ -116,6 +174,7 @@ class Action(models.Model):
 
     class Meta:
         constraints = [
+            *DeploymentOptionFields.Meta.constraints,
             models.UniqueConstraint(
                 fields=["device"],
                 condition=Q(status__in=["pending", "wait_for_confirmation", "running", "canceling"]),
@@ -149,6 +208,14 @@ class Action(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status in self.ACTIVE_STATUSES
+
+    @property
+    def can_be_forced(self) -> bool:
+        """An open soft or time-forced update an operator may switch to forced (action_force)."""
+        return self.status in (self.Status.PENDING, self.Status.RUNNING) and self.action_type in (
+            ActionType.SOFT,
+            ActionType.TIMEFORCED,
+        )
 
 
 class ActionStatus(models.Model):

@@ -16,6 +16,7 @@ from devices import tenant_config
 from devices.models import Device
 from goosebit_project.lib.versions import Version, version_older, versions_equal
 from rollouts.models import Action, ActionStatus, Rollout
+from rollouts.options import WEIGHT_IF_ABSENT
 from software.models import Software
 
 # A rollout in any of these states owns its feed: a paused or stopped newer rollout keeps devices
@@ -58,6 +59,11 @@ class Target:
 # started today beats a rollout created and started yesterday. Rollouts put straight into a
 # holding state without a start time (fixtures, imports) count from their creation.
 TOOK_FEED = Coalesce("started_at", "created")
+# Weight (hawkBit's priority) comes first: the heaviest rollout of a feed wins where several fit a
+# device; one without a weight counts as the heaviest (hawkBit's actionWeightIfAbsent), so
+# without weights the newest wins as before.
+WEIGHT_RANK = Coalesce("weight", Value(WEIGHT_IF_ABSENT))
+PRECEDENCE = ("-weight_rank", "-took_feed", "-id")
 
 
 def _took_feed(rollout: Rollout) -> datetime:
@@ -81,8 +87,8 @@ def rollout_for_device(*, device: Device) -> Rollout | None:
             software__compatibility=device.hardware_id,
         )
         .select_related("software")
-        .annotate(took_feed=TOOK_FEED)
-        .order_by("-took_feed", "-id")
+        .annotate(weight_rank=WEIGHT_RANK, took_feed=TOOK_FEED)
+        .order_by(*PRECEDENCE)
         .first()
     )
 
@@ -260,6 +266,8 @@ class RolloutResults:
 # The device's reported version, for actions that succeeded only: enough to tell a rollback
 # (version_older) while other statuses stay one group each.
 _SUCCEEDED_VERSION = Case(
+    # A finished download-only update installed nothing: the old version is no rollback.
+    When(status=Action.Status.FINISHED, action_type=Action.ActionType.DOWNLOAD_ONLY, then=Value("")),
     When(status=Action.Status.FINISHED, then=F("device__sw_version")),
     default=Value(""),
     output_field=CharField(),
@@ -294,13 +302,19 @@ def rollout_results(*, rollout: Rollout) -> RolloutResults:
 
 
 def rollout_newer_holders(*, rollout: Rollout) -> QuerySet[Rollout]:
-    """Rollouts of the same feed that took it after ``rollout`` and so win where their hardware fits."""
+    """Rollouts of the same feed that win over ``rollout`` where their hardware fits: heavier,
+    or as heavy and took the feed after it (rollout_for_device's PRECEDENCE)."""
     took = _took_feed(rollout)
+    rank = WEIGHT_IF_ABSENT if rollout.weight is None else rollout.weight
     return (
         Rollout.objects.filter(feed=rollout.feed, status__in=FEED_HOLDING_STATUSES)
         .exclude(pk=rollout.pk)
-        .annotate(took_feed=TOOK_FEED)
-        .filter(Q(took_feed__gt=took) | Q(took_feed=took, pk__gt=rollout.pk))
+        .annotate(weight_rank=WEIGHT_RANK, took_feed=TOOK_FEED)
+        .filter(
+            Q(weight_rank__gt=rank)
+            | Q(weight_rank=rank, took_feed__gt=took)
+            | Q(weight_rank=rank, took_feed=took, pk__gt=rollout.pk)
+        )
     )
 
 

@@ -26,8 +26,10 @@ from django.utils import timezone
 from devices.models import Device
 from goosebit_project.lib.errors import Conflict, Gone, InvalidInput, NotAllowed, NotFound, QuotaExceeded
 from goosebit_project.lib.versions import version_older, versions_equal
+from rollouts import options as deployment_options
 from rollouts import selectors
 from rollouts.models import Action, ActionStatus, Rollout
+from rollouts.options import DeploymentOptions
 from software.models import Software
 
 ACTIVE_DEVICE_STATES = (
@@ -65,6 +67,11 @@ def device_reconcile(*, device: Device) -> Action | None:
             _set_device_idle(device)
     if active is not None and active.status == Action.Status.CANCELING:
         return active
+    if active is not None and deployment_options.window_lapsed(active):
+        # hawkBit cancels an action whose maintenance schedule has no window left.
+        if _cancel(active, device=device, note="its maintenance schedule has no window left"):
+            return active if active.status == Action.Status.CANCELING else None
+        return selectors.action_active_for_device(device=device)
     if active is None:
         # The steady poll: an idle device that runs its target needs no further query.
         cached = selectors.cached_target_for_device(device=device)
@@ -99,6 +106,9 @@ def _needs_update(device: Device, target: selectors.Target) -> bool:
     # Installed already (the device may report another version string): don't loop on it.
     if latest.status == Action.Status.FINISHED and device.installed_action_id == latest.pk:
         return False
+    # Downloaded already: offered again only when the target now asks for an install.
+    if latest.status == Action.Status.FINISHED and latest.action_type == Action.ActionType.DOWNLOAD_ONLY:
+        return _target_options(device, target).action_type != Action.ActionType.DOWNLOAD_ONLY
     # A failed or canceled attempt at this software waits for an operator retry.
     return latest.status not in (Action.Status.ERROR, Action.Status.CANCELED)
 
@@ -112,6 +122,16 @@ def _lock_action_creation() -> None:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [0x6F05EB17])
+
+
+def _target_options(device: Device, target: selectors.Target) -> DeploymentOptions:
+    """How the target is offered: the rollout's options, the assignment's, or the defaults."""
+    if target.rollout is not None:
+        return DeploymentOptions.of(target.rollout)
+    if target.reason == Action.Reason.ASSIGNED:
+        # Deferred on the poll's device row: loads (one query) only when an action is created.
+        return DeploymentOptions.from_json(device.assignment_options)
+    return DeploymentOptions()
 
 
 def _create_action(device: Device, target: selectors.Target, *, enforce_caps: bool = True) -> Action | None:
@@ -142,6 +162,7 @@ def _create_action(device: Device, target: selectors.Target, *, enforce_caps: bo
                 reason=Action.Reason.FORCED if device.force_update else target.reason,
                 status=Action.Status.WAIT_FOR_CONFIRMATION if wait else Action.Status.PENDING,
                 confirmation_required=required,
+                **_target_options(device, target).model_fields(),
             )
             state = Device.State.WAIT_FOR_CONFIRMATION if wait else Device.State.PENDING
             Device.objects.filter(pk=device.pk).update(state=state, progress=0, force_update=False)
@@ -218,6 +239,12 @@ def device_start_assigned_update(*, device: Device) -> Action | None:
     active = selectors.action_active_for_device(device=device)
     if active is not None:
         if active.software_id == target.software.pk:
+            if active.status == Action.Status.PENDING:
+                # Not retrieved yet: the new assignment's options replace the old ones.
+                fields = _target_options(device, target).model_fields()
+                if Action.objects.filter(pk=active.pk, status=Action.Status.PENDING).update(**fields):
+                    for name, value in fields.items():
+                        setattr(active, name, value)
             return active
         if not _cancel(active, device=device, note="cancel obsolete action due to a new assignment"):
             return None
@@ -399,6 +426,34 @@ def action_force_quit(*, action: Action) -> Action:
     return action
 
 
+def action_force(*, action: Action) -> Action:
+    """Turn an open soft or time-forced update into a forced one (hawkBit's "force" of an action).
+
+    The next poll offers it as ``download: forced, update: forced`` with a new ``c``, so the device
+    re-reads it. A maintenance window still applies.
+    """
+    forceable = (Action.ActionType.SOFT, Action.ActionType.TIMEFORCED)
+    with transaction.atomic():
+        if Action.objects.filter(
+            pk=action.pk, status__in=[Action.Status.PENDING, Action.Status.RUNNING], action_type__in=forceable
+        ).update(action_type=Action.ActionType.FORCED, forcetime=None):
+            previous = action.get_action_type_display().lower()
+            action.action_type, action.forcetime = Action.ActionType.FORCED, None
+            _server_note(action, Execution.SCHEDULED, f"switched from {previous} to forced by an operator")
+            return action
+    action.refresh_from_db(fields=["status", "action_type", "forcetime"])
+    if action.status not in (Action.Status.PENDING, Action.Status.RUNNING):
+        raise NotAllowed(
+            f"only an open update can be forced; action {action.pk} is {action.get_status_display().lower()}"
+        )
+    if action.action_type == Action.ActionType.FORCED:
+        raise NotAllowed(f"action {action.pk} is forced already")
+    raise NotAllowed(
+        f"action {action.pk} is download-only: it cannot be forced into an install; assign the software "
+        "again as a forced update"
+    )
+
+
 # --- feedback --------------------------------------------------------------------------------
 
 
@@ -531,6 +586,10 @@ def action_record_feedback(*, action: Action, channel: str, feedback: Feedback) 
         if channel == ActionStatus.Channel.CANCEL and action.status != Action.Status.CANCELING:
             raise NotAllowed(f"action {action.pk} is not being canceled")
         details = _check_quotas(action, feedback)
+        deployment = channel == ActionStatus.Channel.DEPLOYMENT
+        waiting_note = _window_skip_note(action, feedback) if deployment else None
+        if waiting_note is not None and _newest_waiting_note(action) == waiting_note:
+            return action  # SWUpdate skips again on every poll while the window is closed
         ActionStatus.objects.create(
             action=action,
             channel=channel,
@@ -542,14 +601,82 @@ def action_record_feedback(*, action: Action, channel: str, feedback: Feedback) 
         )
         if channel == ActionStatus.Channel.CANCEL:
             _apply_cancel_feedback(action, feedback)
+        elif waiting_note is not None:
+            _server_note(action, Execution.SCHEDULED, waiting_note)
         else:
             _apply_deployment_feedback(action, feedback, progress)
     return action
 
 
+def _window_skip_note(action: Action, feedback: Feedback) -> str | None:
+    """The note for a device that "finished" an update it was told to skip for its window.
+
+    SWUpdate answers ``update: skip`` with closed/success "Skipped Update." (ddi.md §3.3) without
+    installing anything. Outside the maintenance window that must not finish an update meant to
+    install: the action stays open and is offered again, with a new ``c``, once the window opens.
+    A closed/success counts as such a skip when the window is closed now and the device has not
+    reported any work on the action (a device that installed inside the window and confirms after
+    a reboot has sent progress first). Download-only updates finish on it instead.
+    """
+    if feedback.execution != Execution.CLOSED or feedback.finished == Finished.FAILURE:
+        return None
+    if action.action_type == Action.ActionType.DOWNLOAD_ONLY or not action.maintenance_schedule:
+        return None
+    now = deployment_options.now()
+    if not deployment_options.window_closed(action, at=now):
+        return None
+    worked = (
+        ActionStatus.objects.filter(action_id=action.pk, source=ActionStatus.Source.DEVICE)
+        .exclude(execution=Execution.CLOSED)
+        .exists()
+    )
+    if worked:
+        return None
+    window = deployment_options.DeploymentOptions.of(action).maintenance_window
+    assert window is not None  # maintenance_schedule is set
+    upcoming = window.window_at(now)
+    when = upcoming.start.strftime("%Y-%m-%d %H:%M:%S UTC") if upcoming else "never (the schedule has lapsed)"
+    return (
+        "the device skipped the update outside its maintenance window; it stays open and is "
+        f"offered again when the window opens: {when}"
+    )
+
+
+def _newest_waiting_note(action: Action) -> str | None:
+    details = (
+        ActionStatus.objects.filter(
+            action_id=action.pk, source=ActionStatus.Source.SERVER, execution=Execution.SCHEDULED
+        )
+        .order_by("-id")
+        .values_list("details", flat=True)
+        .first()
+    )
+    return details[0].removeprefix(SERVER_PREFIX) if details else None
+
+
+def _finish_download_only(action: Action, feedback: Feedback) -> None:
+    """A download-only update is done once the device has the file: it did not install it, so
+    the device's installed version and installed update stay as they were (ddi.md §1.4)."""
+    if Action.objects.filter(pk=action.pk, status__in=Action.ACTIVE_STATUSES).update(
+        status=Action.Status.FINISHED, finished_at=timezone.now(), progress=100, last_code=feedback.code
+    ):
+        action.status = Action.Status.FINISHED
+        device = Device.objects.only("pk", "installed_action", "sw_version", "state").get(pk=action.device_id)
+        device.force_update = False
+        Device.objects.filter(pk=device.pk).update(force_update=False)
+        _set_device_idle(device)
+        if action.rollout is not None:  # no query without a rollout_id
+            rollout_check_finished(rollout=action.rollout)
+
+
 def _apply_deployment_feedback(action: Action, feedback: Feedback, progress: int | None) -> None:
     device_id = action.device_id
     now = timezone.now()
+    if action.action_type == Action.ActionType.DOWNLOAD_ONLY and feedback.finished != Finished.FAILURE:
+        # rauc-hawkbit-updater reports downloaded/success; SWUpdate closed/success "Skipped Update.".
+        if feedback.execution in (Execution.DOWNLOADED, Execution.CLOSED):
+            _finish_download_only(action, feedback)
+            return
     if feedback.execution == Execution.CLOSED:
         if feedback.finished == Finished.FAILURE:
             if Action.objects.filter(pk=action.pk, status__in=Action.ACTIVE_STATUSES).update(
@@ -928,10 +1055,13 @@ def rollout_create(
     max_parallel: int | None | _Unset = UNSET,
     created_by: User | None = None,
     confirmation_required: bool = True,
+    options: DeploymentOptions | None = None,
 ) -> Rollout:
     """Create a rollout of ``software`` to the devices following ``feed``, as a draft or started.
 
-    Safety settings not given take the GOOSEBIT_ROLLOUT_* defaults; None disables a rule. A feed
+    Safety settings not given take the GOOSEBIT_ROLLOUT_* defaults; None disables a rule.
+    ``options`` (rollouts.options) say how its updates are offered; each action the rollout
+    creates copies them, and like feed and software they are fixed once created. A feed
     without any compatible device is allowed (devices may join later): rollout_preview tells the
     operator beforehand how many devices it would reach, selectors.rollout_warnings afterwards.
     """
@@ -956,6 +1086,7 @@ def rollout_create(
         status=Rollout.Status.DRAFT,
         confirmation_required=bool(confirmation_required),
         **safety,
+        **(options or DeploymentOptions()).model_fields(),
     )
     if start:
         rollout_start(rollout=rollout)

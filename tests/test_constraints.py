@@ -101,6 +101,24 @@ def test_same_package_bytes_are_refused_twice():
         make_software(version="2.0.0", content=b"same bytes")
 
 
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"action_type": "later"},
+        {"action_type": "timeforced"},  # without a forcetime
+        {"weight": 1001},
+        {"maintenance_schedule": "0 30 2 ? * *"},  # without duration and time zone
+        {"maintenance_schedule": "0 30 2 ? * *", "maintenance_duration": "01:00:00"},
+    ],
+)
+def test_deployment_options_the_services_refuse_are_refused_by_the_database(fields):
+    device, software = make_device(), make_software()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        make_action(device, software, **fields)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        make_rollout(software, **fields)
+
+
 def test_an_action_waiting_for_confirmation_is_the_devices_one_active_action():
     device = make_device()
     software = make_software()

@@ -6,6 +6,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from devices.models import Device
+from rollouts.api.serializers import DeploymentOptionsSerializer
 
 # One "Hardware" schema component for the whole API (the software API defined it first).
 from software.api.serializers import HardwareSerializer
@@ -26,6 +27,7 @@ class DeviceSerializer(serializers.ModelSerializer):
             "update_mode",
             "feed",
             "assigned_software",
+            "assignment_options",
             "assigned_confirmation_required",
             "force_update",
             "state",
@@ -97,7 +99,7 @@ class DeviceUpdateSerializer(serializers.Serializer):
     )
 
 
-class AssignSoftwareSerializer(serializers.Serializer):
+class AssignSoftwareSerializer(DeploymentOptionsSerializer):
     software = serializers.IntegerField(help_text="software id")
     confirmation_required = serializers.BooleanField(
         required=False,

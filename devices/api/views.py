@@ -21,6 +21,7 @@ from devices.filters import DeviceFilterSet
 from devices.models import Device
 from goosebit_project.lib.errors import InvalidInput
 from rollouts import services as rollout_services
+from rollouts.api.serializers import deployment_options
 from software.models import Software
 
 _DEVICE = OpenApiResponse(serializers.DeviceSerializer)
@@ -104,8 +105,12 @@ class DeviceViewSet(
         software = Software.objects.filter(pk=software_id).first()
         if software is None:
             raise InvalidInput(f"software {software_id} does not exist")
+        options = deployment_options(data)
         services.device_assign_software(
-            device=device, software=software, confirmation_required=data["confirmation_required"]
+            device=device,
+            software=software,
+            confirmation_required=data["confirmation_required"],
+            options=options,
         )
         device = self.get_queryset().get(pk=device.pk)
         device.warnings = services.device_assignment_warnings(device=device, software=software)

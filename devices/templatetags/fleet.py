@@ -22,6 +22,7 @@ register.filter("rollout_badge", display.rollout_status_badge)
 register.filter("when", display.when)
 register.filter("local_timestamp", display.local_timestamp)
 register.filter("details_text", display.details_text)
+register.filter("offered", display.offered)
 
 CHART_HEIGHT = 90  # px of the tallest bar in the "updates per day" chart
 CHART_BAR = 18

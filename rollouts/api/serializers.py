@@ -12,7 +12,59 @@ from rest_framework import serializers
 from devices.models import Device
 from rollouts import selectors
 from rollouts.models import Action, ActionStatus, Rollout
+from rollouts.options import DeploymentOptions, deployment_options_validate
 from software.models import Software
+
+
+class MaintenanceWindowSerializer(serializers.Serializer):
+    schedule = serializers.CharField(
+        help_text="Quartz cron expression with seconds, as hawkBit: '0 30 2 ? * *' is every day at 02:30:00"
+    )
+    duration = serializers.CharField(help_text="how long each window stays open, HH:mm:ss")
+    timezone = serializers.CharField(help_text="UTC offset the schedule is read in, e.g. '+02:00'")
+
+
+class DeploymentOptionsSerializer(serializers.Serializer):
+    """How updates are offered (hawkBit's assignment options); the services check the values."""
+
+    action_type = serializers.ChoiceField(
+        choices=Action.ActionType.choices,
+        required=False,
+        help_text="forced (default), soft, timeforced (soft until forcetime, then forced) or "
+        "downloadonly (download, never install)",
+    )
+    forcetime = serializers.DateTimeField(
+        required=False, allow_null=True, help_text="required for timeforced: when it becomes forced"
+    )
+    weight = serializers.IntegerField(
+        required=False, allow_null=True, help_text="priority 0-1000 (none counts as 1000)"
+    )
+    maintenance_window = MaintenanceWindowSerializer(
+        required=False,
+        allow_null=True,
+        help_text="outside it devices are told not to install (update: skip); none: any time",
+    )
+
+
+def deployment_options(data: dict[str, Any]) -> DeploymentOptions:
+    """The validated options among ``data`` (InvalidOption, a 400, names the problem)."""
+    window = data.get("maintenance_window")
+    return deployment_options_validate(
+        action_type=data.get("action_type"),
+        forcetime=data.get("forcetime"),
+        weight=data.get("weight"),
+        maintenance_window=dict(window) if window is not None else None,
+    )
+
+
+OPTION_FIELDS = ("action_type", "forcetime", "weight", "maintenance_window")
+
+
+def pop_deployment_options(data: dict[str, Any]) -> DeploymentOptions:
+    options = deployment_options(data)
+    for name in OPTION_FIELDS:
+        data.pop(name, None)
+    return options
 
 
 class SoftwareRefSerializer(serializers.ModelSerializer):
@@ -47,6 +99,7 @@ class RolloutSerializer(serializers.ModelSerializer):
         slug_field="username", read_only=True
     )
     stats = serializers.SerializerMethodField()
+    maintenance_window = MaintenanceWindowSerializer(read_only=True, allow_null=True)
 
     class Meta:
         model = Rollout
@@ -61,6 +114,10 @@ class RolloutSerializer(serializers.ModelSerializer):
             "pause_on_failure_count",
             "max_parallel",
             "confirmation_required",
+            "action_type",
+            "forcetime",
+            "weight",
+            "maintenance_window",
             "pause_reason",
             "created",
             "created_by",
@@ -128,7 +185,7 @@ class RolloutCreatedSerializer(RolloutSerializer):
         read_only_fields = fields
 
 
-class RolloutCreateSerializer(_SafetyFields):
+class RolloutCreateSerializer(_SafetyFields, DeploymentOptionsSerializer):
     name = serializers.CharField(trim_whitespace=False)
     feed = serializers.CharField(trim_whitespace=False)
     software = serializers.IntegerField(help_text="software id")
@@ -145,7 +202,7 @@ class RolloutUpdateSerializer(_SafetyFields):
     name = serializers.CharField(required=False, trim_whitespace=False)
 
     def validate(self, attrs: dict) -> dict:
-        fixed = [field for field in ("feed", "software") if field in self.initial_data]
+        fixed = [field for field in ("feed", "software", *OPTION_FIELDS) if field in self.initial_data]
         if fixed:
             raise serializers.ValidationError(
                 f"{' and '.join(fixed)} of a rollout cannot change; "
@@ -201,6 +258,7 @@ class ActionSerializer(serializers.ModelSerializer):
         slug_field="controller_id", read_only=True
     )
     software = SoftwareRefSerializer(read_only=True)
+    maintenance_window = MaintenanceWindowSerializer(read_only=True, allow_null=True)
 
     class Meta:
         model = Action
@@ -210,6 +268,10 @@ class ActionSerializer(serializers.ModelSerializer):
             "software",
             "rollout",
             "reason",
+            "action_type",
+            "forcetime",
+            "weight",
+            "maintenance_window",
             "status",
             "progress",
             "last_code",

@@ -67,7 +67,8 @@ class RolloutViewSet(
         ``warnings`` says what to check, e.g. that it targets 0 devices right now."""
         data = _input(serializers.RolloutCreateSerializer, request.data)
         data["software"] = _software(data["software"])
-        rollout = services.rollout_create(created_by=cast(User, request.user), **data)
+        options = serializers.pop_deployment_options(data)
+        rollout = services.rollout_create(created_by=cast(User, request.user), options=options, **data)
         rollout = self.get_queryset().get(pk=rollout.pk)
         body = {
             **serializers.RolloutSerializer(rollout).data,
@@ -138,6 +139,13 @@ class ActionViewSet(viewsets.ReadOnlyModelViewSet):
         if self.action == "statuses":
             return serializers.ActionStatusSerializer
         return serializers.ActionSerializer
+
+    @extend_schema(request=None, responses=serializers.ActionSerializer)
+    @action(detail=True, methods=["post"], filterset_class=None)
+    def force(self, request: Request, pk: str) -> Response:
+        """Turn an open soft or time-forced update into a forced one (405 for any other)."""
+        forced = services.action_force(action=self.get_object())
+        return Response(serializers.ActionSerializer(self.get_queryset().get(pk=forced.pk)).data)
 
     @extend_schema(filters=False, responses=serializers.ActionStatusSerializer(many=True))
     @action(detail=True, methods=["get"], filterset_class=None, pagination_class=StatusPagination)

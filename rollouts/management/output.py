@@ -6,6 +6,7 @@ from typing import Any
 
 from rollouts import selectors
 from rollouts.models import Rollout
+from rollouts.options import describe
 from software.models import Software
 
 
@@ -36,6 +37,10 @@ def rollout_data(rollout: Rollout, *, with_stats: bool = True) -> dict[str, Any]
         "pause_on_failure_count": rollout.pause_on_failure_count,
         "max_parallel": rollout.max_parallel,
         "confirmation_required": rollout.confirmation_required,
+        "action_type": rollout.action_type,
+        "forcetime": _when(rollout.forcetime),
+        "weight": rollout.weight,
+        "maintenance_window": rollout.maintenance_window,
         "created": _when(rollout.created),
         "started_at": _when(rollout.started_at),
         "paused_at": _when(rollout.paused_at),
@@ -65,6 +70,9 @@ def rollout_text(rollout: Rollout, *, with_stats: bool = True) -> str:
         f"Safety: pause at {percent} failed (after {rollout.pause_min_results} results); "
         f"pause at {count} failed devices; at most {parallel} updating at once",
     ]
+    offered = describe(rollout)
+    if offered != "forced":  # the default says nothing new
+        out.append(f"Offered as: {offered}")
     if with_stats:
         stats = selectors.rollout_stats(rollout=rollout)
         out.append(

@@ -46,6 +46,7 @@ def test_list_shows_devices_without_any_token_material(api):
                 "update_mode": "rollout",
                 "feed": "default",
                 "assigned_software": None,
+                "assignment_options": {},
                 "assigned_confirmation_required": True,
                 "force_update": False,
                 "state": "registered",

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import UTC, datetime
 
 import pytest
 
 from devices.models import Device
-from rollouts.models import Action
+from rollouts import options
+from rollouts.models import Action, Rollout
 from tests.ddi.helpers import abs_url, content_of, ddi_url, deployment_href_matches
 from tests.factories import make_device, make_hardware, make_rollout, make_software
 
@@ -419,3 +421,80 @@ def test_a_client_sending_no_accept_header_like_hawkbit_rs_gets_hal_json(ddi_cli
     href = response.json()["_links"]["deploymentBase"]["href"]
     # hawkbit-rs and the hawkBit SDK cut the action id out between the last '/' and the '?'.
     assert href[href.rindex("/") + 1 : href.index("?")].isdigit()
+
+
+# --- action types and maintenance windows (ddi.md §4.3) ------------------------------------
+
+
+def test_rauc_hawkbit_updater_download_only_reports_downloaded_and_the_update_closes(ddi_client, fleet):
+    device, software = fleet
+    Rollout.objects.update(action_type="downloadonly")
+    rauc = RaucHawkbitUpdater(ddi_client, "swu-1")
+    rauc.root()
+    rauc.config_data({"hw_boardname": "board", "hw_revision": "1", "sw_version": "1.0.0"})
+
+    links = rauc.root()["_links"]
+    deployment = rauc.get(_path(links["deploymentBase"]["href"])).json()
+    assert (deployment["deployment"]["download"], deployment["deployment"]["update"]) == ("forced", "skip")
+    assert "maintenanceWindow" not in deployment["deployment"]
+    url = _path(deployment["deployment"]["chunks"][0]["artifacts"][0]["_links"]["download"]["href"])
+    assert content_of(ddi_client.get(url, **RaucHawkbitUpdater.download_headers)) == IMAGE
+    action_id = deployment["id"]
+    assert rauc.feedback(action_id, "proceeding", "none", "Download complete. 8.00 MB/s").status_code == 200
+    # update=skip without a window (or with it available): "downloaded", and the action is done.
+    assert rauc.feedback(action_id, "downloaded", "success", "File checksum OK.").status_code == 200
+
+    action = Action.objects.get(pk=action_id)
+    device.refresh_from_db()
+    assert action.status == Action.Status.FINISHED
+    assert (device.sw_version, device.installed_action_id) == ("1.0.0", None)
+    assert "deploymentBase" not in rauc.root().get("_links", {})
+
+
+def test_rauc_hawkbit_updater_downloads_outside_the_window_and_installs_when_it_opens(
+    ddi_client, fleet, monkeypatch
+):
+    device, software = fleet
+    Rollout.objects.update(
+        maintenance_schedule="0 0 3 ? * *", maintenance_duration="01:00:00", maintenance_timezone="+00:00"
+    )
+    day = datetime(2027, 3, 10, tzinfo=UTC)
+    monkeypatch.setattr(options, "now", lambda: day.replace(hour=2))
+    rauc = RaucHawkbitUpdater(ddi_client, "swu-1")
+    rauc.root()
+    rauc.config_data({"hw_boardname": "board", "hw_revision": "1", "sw_version": "1.0.0"})
+
+    closed_href = rauc.root()["_links"]["deploymentBase"]["href"]
+    deployment = rauc.get(_path(closed_href)).json()
+    assert {k: v for k, v in deployment["deployment"].items() if k != "chunks"} == {
+        "download": "forced",
+        "update": "skip",
+        "maintenanceWindow": "unavailable",
+    }
+    url = _path(deployment["deployment"]["chunks"][0]["artifacts"][0]["_links"]["download"]["href"])
+    assert content_of(ddi_client.get(url, **RaucHawkbitUpdater.download_headers)) == IMAGE
+    action_id = deployment["id"]
+    assert rauc.feedback(action_id, "proceeding", "none", "Download complete. 8.00 MB/s").status_code == 200
+    # "Deployment … is still waiting (maintenance window is 'unavailable')": it only polls.
+    assert rauc.root()["_links"]["deploymentBase"]["href"] == closed_href
+
+    monkeypatch.setattr(options, "now", lambda: day.replace(hour=3, minute=1))
+    open_href = rauc.root()["_links"]["deploymentBase"]["href"]
+    assert open_href != closed_href  # a new c: the client reads it again
+    deployment = rauc.get(_path(open_href)).json()
+    assert deployment["id"] == action_id
+    assert (deployment["deployment"]["update"], deployment["deployment"]["maintenanceWindow"]) == (
+        "forced",
+        "available",
+    )
+    # "Resuming download from offset <full size>": already complete.
+    again = ddi_client.get(url, HTTP_RANGE=f"bytes={len(IMAGE)}-", **RaucHawkbitUpdater.download_headers)
+    assert again.status_code == 416
+    content_of(again)
+    assert rauc.feedback(action_id, "proceeding", "none", "File checksum OK.").status_code == 200
+    response = rauc.feedback(action_id, "closed", "success", "Software bundle installed successfully.")
+    assert response.status_code == 200
+
+    device.refresh_from_db()
+    assert Action.objects.get(pk=action_id).status == Action.Status.FINISHED
+    assert (device.sw_version, device.installed_action_id) == ("2.0.0", int(action_id))

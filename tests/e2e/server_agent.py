@@ -13,6 +13,7 @@ import json
 import sys
 import traceback
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
@@ -40,6 +41,7 @@ def _device_dict(device: Device) -> dict:
         "request_attributes": device.request_attributes,
         "update_mode": device.update_mode,
         "progress": device.progress,
+        "installed_action_id": device.installed_action_id,
     }
 
 
@@ -58,6 +60,7 @@ def actions(*, controller_id: str) -> list[dict]:
                 "status": action.status,
                 "software_id": action.software_id,
                 "progress": action.progress,
+                "action_type": getattr(action, "action_type", "forced"),
                 "statuses": [
                     {
                         "source": status.source,
@@ -140,11 +143,15 @@ def create_action(*, controller_id: str, software_id: int, status: str = Action.
     return action.pk
 
 
-def assign_software(*, controller_id: str, software_id: int) -> None:
+def assign_software(*, controller_id: str, software_id: int, **deployment: Any) -> None:
+    """``deployment``: action_type, forcetime, weight, maintenance_window, as the API takes them."""
     from devices.services import device_assign_software
+    from rollouts.options import deployment_options_validate
 
     device_assign_software(
-        device=Device.objects.get(controller_id=controller_id), software=Software.objects.get(pk=software_id)
+        device=Device.objects.get(controller_id=controller_id),
+        software=Software.objects.get(pk=software_id),
+        options=deployment_options_validate(**deployment),
     )
 
 

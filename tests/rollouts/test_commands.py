@@ -107,6 +107,10 @@ def test_create_rollout_prints_the_draft_as_json(settings):
         "pause_on_failure_count": 3,
         "max_parallel": None,
         "confirmation_required": True,
+        "action_type": "forced",
+        "forcetime": None,
+        "weight": None,
+        "maintenance_window": None,
         "created": rollout.created.isoformat(),
         "started_at": None,
         "paused_at": None,
@@ -439,3 +443,57 @@ def test_device_status_after_an_update_shows_the_last_action(client):
         False,
     )
     assert [entry["execution"] for entry in data["action"]["log"]] == ["closed"]
+
+
+# --- how updates are offered -------------------------------------------------------------------
+
+
+def test_assign_software_takes_the_deployment_options():
+    device = make_device("a", sw_version="1.0.0")
+    software = make_software("2.0.0")
+
+    run(
+        "assign_software", "a", "--software", str(software.pk), "--action-type", "soft", "--weight", "40",
+        "--maintenance-schedule", "0 30 2 ? * *", "--maintenance-duration", "01:00:00",
+        "--maintenance-timezone", "+02:00",
+    )  # fmt: skip
+
+    action = Action.objects.get(device=device)
+    assert (action.action_type, action.weight, action.maintenance_window) == (
+        "soft",
+        40,
+        {"schedule": "0 30 2 ? * *", "duration": "01:00:00", "timezone": "+02:00"},
+    )
+
+
+def test_create_rollout_takes_the_deployment_options_and_says_so():
+    software = make_software("2.0.0")
+
+    out = run(
+        "create_rollout", "--name", "later", "--feed", "default", "--software", str(software.pk),
+        "--action-type", "timeforced", "--forcetime", "2030-01-02T03:04:05Z",
+    )  # fmt: skip
+
+    rollout = Rollout.objects.get()
+    assert rollout.forcetime is not None
+    assert (rollout.action_type, rollout.forcetime.isoformat()) == ("timeforced", "2030-01-02T03:04:05+00:00")
+    assert "Offered as: time-forced (forced from 2030-01-02 03:04:05 UTC)" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--action-type", "timeforced"], "forcetime is required for a timeforced update"),
+        (["--maintenance-schedule", "0 30 2 ? * *"], "maintenance_window needs schedule, duration and "
+         "timezone together; duration, timezone missing"),
+    ],
+)  # fmt: skip
+def test_bad_deployment_options_exit_1_naming_the_problem(cli, args, message):
+    software = make_software("2.0.0")
+
+    code, out, err = cli(
+        "create_rollout", "--name", "x", "--feed", "default", "--software", str(software.pk), *args
+    )
+
+    assert (code, out, err) == (1, "", f"CommandError: {message}\n")
+    assert not Rollout.objects.exists()

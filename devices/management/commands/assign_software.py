@@ -11,6 +11,7 @@ from devices import services
 from devices.management.commands._device_command import DevicesCommand
 from devices.management.output import device_summary, device_summary_text
 from goosebit_project.lib.commands import Output, get_one
+from rollouts.management.deployment import add_deployment_arguments, deployment_options_from
 from software.models import Software
 
 
@@ -18,6 +19,8 @@ class Command(DevicesCommand):
     help = (
         "Set the update mode of devices: --software ID (assigned), --software latest, "
         "--software pinned (no updates), or --feed FEED (follow that feed's rollouts). "
+        "With --software ID, --action-type, --forcetime, --weight and --maintenance-* say how "
+        "the update is offered. "
         "All devices change or none does."
     )
 
@@ -32,6 +35,7 @@ class Command(DevicesCommand):
             help="with --software ID and the confirmation flow on: the devices get the update without "
             "confirming it",
         )
+        add_deployment_arguments(parser)  # with --software ID: how the assignment is offered
 
     def run(self, **options: Any) -> Output:
         devices = self.get_devices(options["devices"])
@@ -41,6 +45,7 @@ class Command(DevicesCommand):
             if not choice.isdigit():
                 raise CommandError(f"--software takes a software id, 'latest' or 'pinned', got {choice!r}")
             software = get_one(Software.objects.all(), "software", pk=int(choice))
+        deployment = deployment_options_from(options)
         # One transaction: an incompatible device leaves every device as it was.
         with transaction.atomic():
             for device in devices:
@@ -55,6 +60,7 @@ class Command(DevicesCommand):
                         device=device,
                         software=cast(Software, software),  # an id: set above
                         confirmation_required=options["confirmation_required"],
+                        options=deployment,
                     )
         return Output(
             data=[device_summary(device) for device in devices],

@@ -8,6 +8,7 @@ from django.core.management.base import CommandParser
 
 from goosebit_project.lib.commands import Output, ServiceCommand, get_one, optional_number
 from rollouts import selectors, services
+from rollouts.management.deployment import add_deployment_arguments, deployment_options_from
 from rollouts.management.output import rollout_data, rollout_text
 from software.models import Software
 
@@ -36,6 +37,7 @@ class Command(ServiceCommand):
             action="store_false",
             help="with the confirmation flow on, devices get the update without confirming it",
         )
+        add_deployment_arguments(parser)
         for option, text in SAFETY_OPTIONS.items():
             parser.add_argument(
                 "--" + option.replace("_", "-"),
@@ -54,6 +56,7 @@ class Command(ServiceCommand):
             software=software,
             start=options["start"],
             confirmation_required=options["confirmation_required"],
+            options=deployment_options_from(options),
             **{option: options[option] for option in SAFETY_OPTIONS},
         )
         rollout.refresh_from_db()
