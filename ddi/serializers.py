@@ -26,7 +26,8 @@ from rollouts.services import (
     Feedback,
 )
 from software import selectors as software_selectors
-from software.models import Artifact, SoftwareModule
+from software.models import Artifact
+from software.selectors import ArtifactRef, ModuleChunk
 
 # What a device may report as feedback: every Execution except what the server records for
 # itself and the answers of the confirmation channel (which has its own body).
@@ -284,7 +285,7 @@ def deployment_c(action: Action, offered: Offer | None = None) -> int:
     )
 
 
-def artifact(item: Artifact, *, base: str) -> dict[str, Any]:
+def artifact(item: Artifact | ArtifactRef, *, base: str) -> dict[str, Any]:
     href = f"{base}/softwaremodules/{item.module_id}/artifacts/{quote(item.filename)}"
     md5sum = f"{href}.MD5SUM"
     return {
@@ -311,18 +312,17 @@ def chunk_part(type_key: str) -> str:
     return _LEGACY_PARTS.get(type_key, type_key)
 
 
-def chunk(module: SoftwareModule, *, base: str) -> dict[str, Any]:
+def chunk(module: ModuleChunk, *, base: str) -> dict[str, Any]:
     payload: dict[str, Any] = {
-        "part": chunk_part(module.type.key),
+        "part": chunk_part(module.type_key),
         "version": module.version,
         "name": module.name,
     }
     if module.encrypted:
         payload["encrypted"] = True
-    payload["artifacts"] = [artifact(item, base=base) for item in module.artifacts.all()]
-    visible = getattr(module, "visible_metadata", None)
-    if visible:
-        payload["metadata"] = [{"key": entry.key, "value": entry.value} for entry in visible]
+    payload["artifacts"] = [artifact(item, base=base) for item in module.artifacts]
+    if module.visible_metadata:
+        payload["metadata"] = [{"key": key, "value": value} for key, value in module.visible_metadata]
     return payload
 
 
@@ -339,7 +339,7 @@ def deployment(
     ``download``/``update``/``maintenanceWindow`` follow the action type and window
     (rollouts.options.offer, computed now when not given).
     """
-    modules = software_selectors.release_modules(software=action.software)
+    modules = software_selectors.release_chunks(software_id=action.software_id)
     offered = offered or offer(action)
     payload: dict[str, Any] = {
         "id": str(action.pk),

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from django.db.models import Prefetch, QuerySet
+from dataclasses import dataclass, field
+
+from django.db.models import QuerySet
 
 from devices.models import Hardware
 from software.models import Artifact, Software, SoftwareModule, SoftwareModuleMetadata
@@ -34,15 +36,64 @@ def software_is_compatible(*, software: Software, hardware: Hardware | None) -> 
     return hardware is not None and software.compatibility.filter(pk=hardware.pk).exists()
 
 
-def release_modules(*, software: Software) -> list[SoftwareModule]:
-    """A release's modules in a fixed order, with type, artifacts and target-visible metadata
-    loaded in a fixed number of queries (a deployment lists them all)."""
-    visible = SoftwareModuleMetadata.objects.filter(target_visible=True).order_by("key")
-    return list(
-        software.modules.select_related("type")
-        .prefetch_related("artifacts", Prefetch("metadata", queryset=visible, to_attr="visible_metadata"))
-        .order_by("pk")
+@dataclass(frozen=True)
+class ArtifactRef:
+    """What a deployment says about one artifact (the DDI artifact shape), read without models."""
+
+    module_id: int
+    filename: str
+    size: int
+    sha1: str
+    md5: str
+    sha256: str
+
+
+@dataclass(frozen=True)
+class ModuleChunk:
+    """What a deployment says about one module: one DDI chunk."""
+
+    type_key: str
+    name: str
+    version: str
+    encrypted: bool
+    artifacts: list[ArtifactRef] = field(default_factory=list)
+    visible_metadata: list[tuple[str, str]] = field(default_factory=list)
+
+
+def release_chunks(*, software_id: int) -> list[ModuleChunk]:
+    """A release's modules in a fixed order with their artifacts and target-visible metadata.
+
+    Two queries whatever the release holds, and no model instances: every deploymentBase of
+    every device asks this (modules LEFT JOIN artifacts; then the visible metadata).
+    """
+    rows = (
+        SoftwareModule.objects.filter(releases=software_id)
+        .order_by("pk", "artifacts__pk")
+        .values_list(
+            "pk",
+            "type__key",
+            "name",
+            "version",
+            "encrypted",
+            "artifacts__filename",
+            "artifacts__size",
+            "artifacts__sha1",
+            "artifacts__md5",
+            "artifacts__sha256",
+        )
     )
+    chunks: dict[int, ModuleChunk] = {}
+    for pk, type_key, name, version, encrypted, filename, size, sha1, md5, sha256 in rows:
+        chunk = chunks.get(pk)
+        if chunk is None:
+            chunk = chunks[pk] = ModuleChunk(type_key, name, version, encrypted)
+        if filename is not None:
+            chunk.artifacts.append(ArtifactRef(pk, filename, size, sha1, md5, sha256))
+    if chunks:
+        visible = SoftwareModuleMetadata.objects.filter(module__in=list(chunks), target_visible=True)
+        for module_id, key, value in visible.order_by("key").values_list("module_id", "key", "value"):
+            chunks[module_id].visible_metadata.append((key, value))
+    return list(chunks.values())
 
 
 def module_artifact(*, module_id: int, filename: str) -> Artifact | None:

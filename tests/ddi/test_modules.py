@@ -93,7 +93,7 @@ def test_the_deployment_costs_the_same_queries_for_one_module_or_many(
     url = ddi_url("dev-1", "deploymentBase", action.pk)
     ddi_client.get(url)  # the first retrieval also writes its RETRIEVED status
 
-    with django_assert_max_num_queries(8):
+    with django_assert_max_num_queries(6):
         assert ddi_client.get(url).status_code == 200
 
 
