@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from django.db import connection
 from django.db.models import QuerySet
 
 from devices.models import Hardware
-from software.models import Artifact, Software, SoftwareModule, SoftwareModuleMetadata
+from software.models import Artifact, Software, SoftwareModule, SoftwareModuleMetadata, SoftwareModuleType
 
 
 def software_list() -> QuerySet[Software]:
@@ -60,39 +61,47 @@ class ModuleChunk:
     visible_metadata: list[tuple[str, str]] = field(default_factory=list)
 
 
+def _chunk_sql() -> tuple[str, str]:
+    module = SoftwareModule._meta.db_table
+    through = Software.modules.through._meta.db_table
+    module_type = SoftwareModuleType._meta.db_table
+    artifact = Artifact._meta.db_table
+    metadata = SoftwareModuleMetadata._meta.db_table
+    chunks = (
+        f"SELECT m.id, t.key, m.name, m.version, m.encrypted, a.filename, a.size, a.sha1, a.md5, a.sha256"
+        f" FROM {through} r JOIN {module} m ON m.id = r.softwaremodule_id"
+        f" JOIN {module_type} t ON t.id = m.type_id LEFT JOIN {artifact} a ON a.module_id = m.id"
+        f" WHERE r.software_id = %s ORDER BY m.id, a.id"
+    )
+    visible = (
+        f"SELECT d.module_id, d.key, d.value FROM {through} r JOIN {metadata} d"
+        f" ON d.module_id = r.softwaremodule_id WHERE r.software_id = %s AND d.target_visible"
+        f" ORDER BY d.key"
+    )
+    return chunks, visible
+
+
 def release_chunks(*, software_id: int) -> list[ModuleChunk]:
     """A release's modules in a fixed order with their artifacts and target-visible metadata.
 
-    Two queries whatever the release holds, and no model instances: every deploymentBase of
-    every device asks this (modules LEFT JOIN artifacts; then the visible metadata).
+    Two plain SQL queries whatever the release holds, and no model instances: every
+    deploymentBase of every device asks this, and compiling the equivalent ORM queries cost more
+    than running them (tests/ddi/test_modules.py checks the result against the models).
     """
-    rows = (
-        SoftwareModule.objects.filter(releases=software_id)
-        .order_by("pk", "artifacts__pk")
-        .values_list(
-            "pk",
-            "type__key",
-            "name",
-            "version",
-            "encrypted",
-            "artifacts__filename",
-            "artifacts__size",
-            "artifacts__sha1",
-            "artifacts__md5",
-            "artifacts__sha256",
-        )
-    )
+    chunks_sql, visible_sql = _chunk_sql()
     chunks: dict[int, ModuleChunk] = {}
-    for pk, type_key, name, version, encrypted, filename, size, sha1, md5, sha256 in rows:
-        chunk = chunks.get(pk)
-        if chunk is None:
-            chunk = chunks[pk] = ModuleChunk(type_key, name, version, encrypted)
-        if filename is not None:
-            chunk.artifacts.append(ArtifactRef(pk, filename, size, sha1, md5, sha256))
-    if chunks:
-        visible = SoftwareModuleMetadata.objects.filter(module__in=list(chunks), target_visible=True)
-        for module_id, key, value in visible.order_by("key").values_list("module_id", "key", "value"):
-            chunks[module_id].visible_metadata.append((key, value))
+    with connection.cursor() as cursor:
+        cursor.execute(chunks_sql, [software_id])
+        for pk, type_key, name, version, encrypted, filename, size, sha1, md5, sha256 in cursor.fetchall():
+            chunk = chunks.get(pk)
+            if chunk is None:
+                chunk = chunks[pk] = ModuleChunk(type_key, name, version, bool(encrypted))
+            if filename is not None:
+                chunk.artifacts.append(ArtifactRef(pk, filename, size, sha1, md5, sha256))
+        if chunks:
+            cursor.execute(visible_sql, [software_id])
+            for module_id, key, value in cursor.fetchall():
+                chunks[module_id].visible_metadata.append((key, value))
     return list(chunks.values())
 
 
