@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 from django.db import connection
@@ -61,7 +62,9 @@ class ModuleChunk:
     visible_metadata: list[tuple[str, str]] = field(default_factory=list)
 
 
+@functools.cache
 def _chunk_sql() -> tuple[str, str]:
+    """The two deployment queries, built once per process (table names do not change)."""
     module = SoftwareModule._meta.db_table
     through = Software.modules.through._meta.db_table
     module_type = SoftwareModuleType._meta.db_table
