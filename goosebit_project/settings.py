@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "software",
     "rollouts",
     "ddi",
+    "mgmt",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,17 @@
+"""The hawkBit Management API under /rest/v1 (namespace ``mgmt``).
+
+Each resource module in mgmt.views adds its routes here. Paths are hawkBit's, without trailing
+slashes, as its clients call them.
+"""
+
+from django.urls import path
+
+from mgmt.views import system
+
+app_name = "mgmt"
+
+urlpatterns = [
+    path("userinfo", system.UserInfoView.as_view(), name="userinfo"),
+    path("system/configs", system.SystemConfigsView.as_view(), name="system-configs"),
+    path("system/configs/<str:key>", system.SystemConfigView.as_view(), name="system-config"),
+]
