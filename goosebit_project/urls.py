@@ -1,4 +1,6 @@
-"""URL layout: admin for operators, /api/v1 and hawkBit's /rest/v1 for integrations, /<tenant>/controller/v1 for devices."""
+"""URL layout: admin for operators, /api/v1 and hawkBit's /rest/v1 for integrations,
+/<tenant>/controller/v1 for devices.
+"""
 
 from django.contrib import admin
 from django.urls import include, path
