@@ -352,6 +352,7 @@ _ORDERING = {"<": LessThan, "<=": LessThanOrEqual, ">": GreaterThan, ">=": Great
 _INTEGER = re.compile(r"-?[0-9]{1,19}")
 _BIGINT_RANGE = range(-(2**63), 2**63)
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_UNSTORABLE = re.compile("[\\x00\\ud800-\\udfff]")
 
 
 def compile_query(
@@ -370,6 +371,10 @@ def compile_query(
         raise RsqlError("the query must be text")
     if len(query) > max_length:
         raise RsqlError(f"the query is longer than {max_length} characters")
+    unstorable = _UNSTORABLE.search(query)
+    if unstorable:
+        # PostgreSQL refuses NUL in text and no database encodes a lone surrogate.
+        raise RsqlError(f"character {unstorable.group()!r} is not allowed", unstorable.start())
     tree = _Parser(query, max_depth=max_depth, max_terms=max_terms).parse()
     return _Compiler(fields).compile(tree)
 
@@ -446,14 +451,14 @@ class _Compiler:
     def _condition(
         self, name: str, field: Field, operator: str, values: tuple[_Value, ...], position: int
     ) -> _Condition:
-        for value in values:
-            if value.has_wildcard and (field.type != "string" or operator not in ("==", "!=")):
-                raise RsqlError(f"{name}: '*' is a wildcard only in == and != on text", position)
+        if field.type != "string" and any(value.has_wildcard for value in values):
+            raise RsqlError(f"{name}: '*' is a wildcard only on text fields", position)
         if operator in _ORDERING:
             if field.type in ("boolean", "enum"):
                 raise RsqlError(f"{name}: {field.type} fields cannot be ordered", position)
             return _Condition("order", operator, [self._convert(name, field, values[0], position)])
-        if field.type == "string" and values[0].has_wildcard:
+        # Elsewhere (=in=, =lt=...) a '*' is a literal character, as in hawkBit.
+        if field.type == "string" and operator in ("==", "!=") and values[0].has_wildcard:
             return _Condition("like", "", [_like_pattern(values[0].parts)])
         converted: list[Any] = []
         for value in values:
@@ -566,4 +571,9 @@ def _timestamp(name: str, text: str, position: int) -> dt.datetime:
         raise RsqlError(
             f"{name}: {text!r} is neither epoch milliseconds nor an ISO-8601 date-time", position
         ) from None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=dt.UTC)
+    try:
+        return moment.astimezone(dt.UTC)  # now, not when the driver adapts it, so out of range is a 400
+    except OverflowError:
+        raise RsqlError(f"{name}: {text} is out of range", position) from None
