@@ -80,6 +80,15 @@ class Field:
     json_key: bool = False
     related_key: tuple[str, str] | None = None
 
+    def __post_init__(self) -> None:
+        # Mistakes in a view's field table, caught when the table is built rather than as a 500.
+        if self.json_key and self.related_key is not None:
+            raise ValueError("a Field is either json_key or related_key, not both")
+        if self.is_map and self.type != "string":
+            raise ValueError("map fields (json_key, related_key) hold text: their type must be 'string'")
+        if (self.type == "enum") != (self.choices is not None):
+            raise ValueError("choices are required for, and only for, type='enum'")
+
     @property
     def is_map(self) -> bool:
         return self.json_key or self.related_key is not None

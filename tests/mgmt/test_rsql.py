@@ -459,6 +459,32 @@ def test_limits() -> None:
         compile_query("name==abcde", DEVICE_FIELDS, max_length=10)
 
 
+@pytest.mark.usefixtures("fleet", "modules")
+def test_largest_allowed_queries_run() -> None:
+    """200 of the heaviest comparisons, within 4096 characters, stay within the databases' limits
+    (SQLite: expression depth 1000, bound parameters)."""
+    negated_keys = ";".join(f"attribute.k{n}!=v" for n in range(200))
+    assert ids(negated_keys) == ALL
+    negated_pairs = ",".join(["metadata.os!=x"] * 200)
+    assert ids(negated_pairs, MODULE_FIELDS, SoftwareModule, "name") == ["m1", "m2", "m3"]
+    nested = "(" * 32 + "assignedDS.name=out=(" + ",".join("v" * 5 for _ in range(199)) + ")" + ")" * 32
+    assert ids(nested) == ALL
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"json_key": True, "related_key": ("k", "v")}, "either json_key or related_key"),
+        ({"json_key": True, "type": "number"}, "type must be 'string'"),
+        ({"type": "enum"}, "choices are required"),
+        ({"choices": {"a": 1}}, "choices are required"),
+    ],
+)
+def test_misconfigured_fields_fail_when_declared(arguments: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        Field("x", **arguments)
+
+
 @pytest.mark.usefixtures("fleet")
 def test_values_are_parameters_not_sql() -> None:
     table = Device._meta.db_table
