@@ -6,7 +6,7 @@ import pytest
 from rest_framework.request import Request
 from rest_framework.test import APIRequestFactory
 
-from mgmt import errors, paging, permissions
+from mgmt import errors, paging, permissions, rsql
 from tests.mgmt.conftest import MgmtClient
 
 pytestmark = pytest.mark.django_db
@@ -171,3 +171,31 @@ def test_the_gateway_key_is_masked_without_read_gateway_security_token(mgmt, mgm
     reader = mgmt_as("view_tenantconfiguration")
     assert reader.get("system/configs").json()["authentication.gatewaytoken.key"]["value"] == "********"
     assert mgmt.get("system/configs/authentication.gatewaytoken.key").json()["value"] == "gw-secret"
+
+
+def test_a_q_filter_on_an_unknown_field_is_400_with_the_rsql_field_code():
+    with pytest.raises(errors.MgmtError) as caught:
+        paging.filtered(_request("q=secret==1"), _devices(), {"name": rsql.Field("name")})
+    assert caught.value.code == "hawkbit.server.error.rest.param.rsqlInvalidField"
+    assert "allowed fields: name" in caught.value.message
+
+
+def test_a_q_filter_with_bad_syntax_is_400_with_the_rsql_syntax_code():
+    with pytest.raises(errors.MgmtError) as caught:
+        paging.filtered(_request("q=name=="), _devices(), {"name": rsql.Field("name")})
+    assert caught.value.code == "hawkbit.server.error.rest.param.rsqlParamSyntax"
+
+
+def test_a_q_filter_narrows_the_queryset():
+    from devices.models import Device
+
+    Device.objects.create(controller_id="a", name="kitchen")
+    Device.objects.create(controller_id="b", name="garage")
+    found = paging.filtered(_request("q=name==kit*"), _devices(), {"name": rsql.Field("name")})
+    assert [device.controller_id for device in found] == ["a"]
+
+
+def _devices():
+    from devices.models import Device
+
+    return Device.objects.all()
