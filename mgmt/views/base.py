@@ -37,7 +37,7 @@ class MgmtView(APIView):
     authentication_classes = [BasicAuthentication, SessionAuthentication]
     permission_classes = [HawkbitPermission]
     renderer_classes = [JSONRenderer, HalJsonRenderer]
-    parser_classes: ClassVar[list[Any]] = [JSONParser, HalJsonParser]
+    parser_classes = [JSONParser, HalJsonParser]
     required_permissions: ClassVar[dict[str, list[str]]] = {}
 
     def get_exception_handler(self) -> Callable[..., Any]:
