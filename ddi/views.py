@@ -290,7 +290,7 @@ def config_data(request: HttpRequest, ctx: DdiContext) -> HttpResponse:
     if not _has_json_body(request):
         return _error(415, "configData must be sent as application/json")
     attributes, mode = serializers.parse_config_data(_body(request))
-    device_services.device_update_attributes(device=_require_device(ctx), data=attributes, mode=mode)
+    rollout_services.device_report_attributes(device=_require_device(ctx), data=attributes, mode=mode)
     return _empty(200)
 
 

@@ -114,10 +114,10 @@ class PresenceFilter(_SelectorFilter):
 class FailedFilter(_SelectorFilter):
     title = "failed updates"
     parameter_name = "failed"
-    buckets = selectors.FAILED_CHOICES
+    buckets = rollout_selectors.FAILED_CHOICES
 
     def select(self, devices, value: str):
-        return selectors.devices_with_failures(devices=devices, failed=value)
+        return rollout_selectors.devices_with_failures(devices=devices, failed=value)
 
 
 class RolloutFilter(admin.SimpleListFilter):
@@ -142,9 +142,9 @@ class RolloutFilter(admin.SimpleListFilter):
             if rollout_id.isdigit()
             else None
         )
-        if rollout is None or (bucket and bucket not in selectors.ROLLOUT_BUCKETS):
+        if rollout is None or (bucket and bucket not in rollout_selectors.ROLLOUT_BUCKETS):
             raise IncorrectLookupParameters(f"rollout filter {value!r}")
-        return selectors.devices_in_rollout(devices=queryset, rollout=rollout, bucket=bucket or None)
+        return rollout_selectors.devices_in_rollout(devices=queryset, rollout=rollout, bucket=bucket or None)
 
 
 class InstalledSoftwareFilter(admin.SimpleListFilter):
@@ -240,7 +240,7 @@ class DeviceForm(DeploymentOptionsFormMixin, forms.ModelForm):
                 self.instance if self.instance.pk else Device(controller_id=data.get("controller_id", ""))
             )
             try:
-                services.device_validate_configuration(
+                rollout_services.device_validate_configuration(
                     device=device,
                     update_mode=mode,
                     feed=data.get("feed", ""),
@@ -310,7 +310,7 @@ class DeviceChangeList(ChangeList):
         super().get_results(request)
         # Targets for the page only, in a fixed number of queries (not one per row).
         self.result_list = list(self.result_list)
-        targets = selectors.targets_for_devices(devices=self.result_list, include_held=True)
+        targets = rollout_selectors.targets_for_devices(devices=self.result_list, include_held=True)
         for device in self.result_list:
             device.target = targets.get(device.pk)
 
@@ -469,12 +469,12 @@ class DeviceAdmin(RefuseHiddenActionsMixin, HistoryGoesWithItsOwnerMixin, admin.
 
     @admin.action(description="Assign software…", permissions=["change"])
     def assign_software(self, request, queryset):
-        choices = selectors.software_compatible_with_all(devices=queryset)
+        choices = rollout_selectors.software_compatible_with_all(devices=queryset)
         form = AssignSoftwareForm(request.POST if "apply" in request.POST else None, software=choices)
         if form.is_bound and form.is_valid():
             software = form.cleaned_data["software"]
             try:
-                changed = services.devices_assign_software(
+                changed = rollout_services.devices_assign_software(
                     devices=queryset,
                     software=software,
                     confirmation_required=form.cleaned_data["confirmation_required"],
@@ -523,7 +523,7 @@ class DeviceAdmin(RefuseHiddenActionsMixin, HistoryGoesWithItsOwnerMixin, admin.
         form = FeedForm(request.POST if "apply" in request.POST else None)
         if form.is_bound and form.is_valid():
             feed = form.cleaned_data["feed"]
-            changed = services.devices_set_feed(devices=queryset, feed=feed)
+            changed = rollout_services.devices_set_feed(devices=queryset, feed=feed)
             self.message_user(
                 request, f"{plural(changed)} now follow the rollouts of feed “{feed}”.", messages.SUCCESS
             )
@@ -535,29 +535,29 @@ class DeviceAdmin(RefuseHiddenActionsMixin, HistoryGoesWithItsOwnerMixin, admin.
             title="Put devices in a feed",
             template="action_put_in_feed.html",
             form=form,
-            feeds=selectors.feeds_in_use(),
+            feeds=rollout_selectors.feeds_in_use(),
         )
 
     @admin.action(description="Follow the latest compatible software", permissions=["change"])
     def follow_latest(self, request, queryset):
-        changed = services.devices_set_latest(devices=queryset)
+        changed = rollout_services.devices_set_latest(devices=queryset)
         self.message_user(request, f"{plural(changed)} now follow the latest compatible software.")
 
     @admin.action(description="Pin (stop offering updates)", permissions=["change"])
     def pin(self, request, queryset):
-        changed = services.devices_pin(devices=queryset)
+        changed = rollout_services.devices_pin(devices=queryset)
         self.message_user(request, f"Pinned {plural(changed)}: they get no updates until unpinned.")
 
     @admin.action(description="Unpin (back to their feed)", permissions=["change"])
     def unpin(self, request, queryset):
-        changed = services.devices_unpin(devices=queryset)
+        changed = rollout_services.devices_unpin(devices=queryset)
         skipped = queryset.count() - changed
         note = f" {plural(skipped)} were not pinned and stay as they are." if skipped else ""
         self.message_user(request, f"Unpinned {plural(changed)}: they follow their feed again.{note}")
 
     @admin.action(description="Retry failed updates", permissions=["change"])
     def retry_failed(self, request, queryset):
-        changed = services.devices_retry_failed(devices=queryset)
+        changed = rollout_services.devices_retry_failed(devices=queryset)
         if not changed:
             self.message_user(request, "None of the selected devices has a failed update.", messages.WARNING)
             return
@@ -565,13 +565,13 @@ class DeviceAdmin(RefuseHiddenActionsMixin, HistoryGoesWithItsOwnerMixin, admin.
 
     @admin.action(description="Force update (reinstall the target)", permissions=["change"])
     def force_update(self, request, queryset):
-        changed = services.devices_force_update(devices=queryset)
+        changed = rollout_services.devices_force_update(devices=queryset)
         self.message_user(request, f"{plural(changed)} will be offered their target on the next poll.")
 
     @admin.action(description="Cancel running updates…", permissions=["change"])
     def cancel_updates(self, request, queryset):
         if "apply" in request.POST:
-            canceled = services.devices_cancel_updates(devices=queryset)
+            canceled = rollout_services.devices_cancel_updates(devices=queryset)
             self.message_user(
                 request,
                 f"Canceled {plural(canceled, 'update')}. Devices that already started are asked to "
@@ -789,12 +789,14 @@ class DeviceAdmin(RefuseHiddenActionsMixin, HistoryGoesWithItsOwnerMixin, admin.
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None and obj.pk:
-            current = selectors.action_current_for_device(device=obj)
+            current = rollout_selectors.action_current_for_device(device=obj)
             # The newest lines, or with ?log_before=<id> (the "older lines" link without
             # JavaScript) the page before that line; then the live log shows no new lines.
             before = _whole_number(request.GET.get("log_before"))
             statuses, has_older = (
-                selectors.action_statuses_before(action=current, before_id=before) if current else ([], False)
+                rollout_selectors.action_statuses_before(action=current, before_id=before)
+                if current
+                else ([], False)
             )
             lines = [display.log_line(s) for s in statuses]
             context.update(
@@ -805,12 +807,12 @@ class DeviceAdmin(RefuseHiddenActionsMixin, HistoryGoesWithItsOwnerMixin, admin.
                 current_action=current,
                 state_tone=display.DEVICE_STATE_TONES.get(obj.state, "muted"),
                 progress=display.device_progress_parts(obj),
-                rollback=selectors.action_rolled_back_for_device(device=obj),
+                rollback=rollout_selectors.action_rolled_back_for_device(device=obj),
                 status_tone=display.ACTION_STATUS_TONES.get(current.status, "muted") if current else "",
                 log_lines=lines,
                 last_line_id=lines[-1]["id"] if lines else 0,
                 log_url=reverse("admin:devices_device_log", args=[obj.pk]),
-                history=selectors.action_history_for_device(device=obj),
+                history=rollout_selectors.action_history_for_device(device=obj),
                 can_change_device=self.has_change_permission(request, obj),
                 can_view_token=request.user.has_perm("devices.view_device_token"),
                 can_view_actions=request.user.has_perm("rollouts.view_action"),
@@ -842,7 +844,7 @@ class DeviceAdmin(RefuseHiddenActionsMixin, HistoryGoesWithItsOwnerMixin, admin.
             obj.pk = created.pk
             obj.refresh_from_db()
             obj._state.adding = False
-        services.device_configure(
+        rollout_services.device_configure(
             device=obj,
             name=data.get("name", ""),
             update_mode=data["update_mode"],
@@ -852,7 +854,7 @@ class DeviceAdmin(RefuseHiddenActionsMixin, HistoryGoesWithItsOwnerMixin, admin.
             options=data.get("deployment_options"),
         )
         if data["update_mode"] == Device.UpdateMode.ASSIGNED and data.get("assigned_software"):
-            for warning in services.device_assignment_warnings(
+            for warning in rollout_services.device_assignment_warnings(
                 device=obj, software=data["assigned_software"]
             ):
                 self.message_user(request, warning, messages.WARNING)
@@ -899,20 +901,22 @@ class DeviceAdmin(RefuseHiddenActionsMixin, HistoryGoesWithItsOwnerMixin, admin.
         With ``?before=<id>`` instead: the page of older lines before that one ("older lines").
         """
         device = self._device_for(request, object_id, change=False)
-        action = selectors.action_current_for_device(device=device)
+        action = rollout_selectors.action_current_for_device(device=device)
         if "before" in request.GET:
             before = _whole_number(request.GET["before"])
             if before is None:
                 return JsonResponse({"error": "before must be a whole number"}, status=400)
             older, has_older = (
-                selectors.action_statuses_before(action=action, before_id=before) if action else ([], False)
+                rollout_selectors.action_statuses_before(action=action, before_id=before)
+                if action
+                else ([], False)
             )
             return JsonResponse({"lines": [display.log_line(line) for line in older], "has_older": has_older})
         try:
             after = int(request.GET.get("after", "0"))
         except ValueError:
             return JsonResponse({"error": "after must be a whole number"}, status=400)
-        lines = selectors.action_statuses_after(action=action, after_id=after) if action else []
+        lines = rollout_selectors.action_statuses_after(action=action, after_id=after) if action else []
         return JsonResponse(
             {
                 "device": {
@@ -994,7 +998,7 @@ class DeviceAdmin(RefuseHiddenActionsMixin, HistoryGoesWithItsOwnerMixin, admin.
         return self._device_command(
             request,
             object_id,
-            services.device_cancel_update,
+            rollout_services.device_cancel_update,
             "Canceled the update (a started one stops on the next poll).",
         )
 
@@ -1002,7 +1006,7 @@ class DeviceAdmin(RefuseHiddenActionsMixin, HistoryGoesWithItsOwnerMixin, admin.
         return self._device_command(
             request,
             object_id,
-            services.device_force_quit,
+            rollout_services.device_force_quit,
             "Closed the update without waiting for the device.",
         )
 
@@ -1029,14 +1033,17 @@ class DeviceAdmin(RefuseHiddenActionsMixin, HistoryGoesWithItsOwnerMixin, admin.
 
     def retry_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
         return self._device_command(
-            request, object_id, services.device_retry, "The device gets its target again on its next poll."
+            request,
+            object_id,
+            rollout_services.device_retry,
+            "The device gets its target again on its next poll.",
         )
 
     def force_action_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
         return self._device_command(
             request,
             object_id,
-            services.device_force_action,
+            rollout_services.device_force_action,
             "The update is forced now: the device is told so on its next poll.",
         )
 

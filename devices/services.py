@@ -13,6 +13,7 @@ import os
 import re
 import threading
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -25,13 +26,8 @@ from django.utils import timezone
 from devices import tenant_config as _tenant_config
 from devices.models import Device, Hardware, TenantConfiguration, TenantConfigurationChange
 from goosebit_project.lib import tokens
-from goosebit_project.lib.errors import Conflict, InvalidInput, NotAllowed, QuotaExceeded
+from goosebit_project.lib.errors import Conflict, InvalidInput, QuotaExceeded
 from goosebit_project.lib.tokens import MAX_TOKEN_LENGTH, generate_token
-from rollouts import selectors as rollout_selectors
-from rollouts import services as rollout_services
-from rollouts.models import Action
-from rollouts.options import DeploymentOptions
-from software.models import Software
 
 # hawkBit's allowed characters for attribute keys and values.
 _ATTRIBUTE_TEXT = re.compile(r"^[a-zA-Z0-9_\-!@#$%^&*()+=\[\]{}|;:'\",.<>/\\?\s~`]*$")
@@ -213,11 +209,20 @@ def _hardware_from_attributes(attributes: dict[str, str], *, known: bool) -> Har
 
 
 @transaction.atomic
-def device_update_attributes(*, device: Device, data: dict[str, Any], mode: str = "merge") -> Device:
+def device_update_attributes(
+    *,
+    device: Device,
+    data: dict[str, Any],
+    mode: str = "merge",
+    on_version_change: Callable[[Device], object] | None = None,
+) -> Device:
     """Apply a DDI configData: keep every attribute, map hardware and installed version.
 
     merge upserts (a null value deletes its key), replace sets exactly ``data`` (nulls dropped),
     remove deletes the listed keys. The configData link is cleared by any successful call.
+    ``on_version_change(device)`` runs in the same transaction, with the row still locked, when
+    the reported version changed (rollouts uses it to notice a rollback without devices
+    knowing about actions).
     """
     if mode not in ATTRIBUTE_MODES:
         raise InvalidInput(f"unknown configData mode {mode!r}: use merge, replace or remove")
@@ -262,78 +267,9 @@ def device_update_attributes(*, device: Device, data: dict[str, Any], mode: str 
     device.save(
         update_fields=["attributes", "hardware", "sw_version", "request_attributes", "state", "updated"]
     )
-    if device.sw_version != reported_version:
-        # An older version than the last successful update installed is a rollback (or the
-        # installed one again: no longer one).
-        rollout_services.device_check_rollback(device=device)
+    if on_version_change is not None and device.sw_version != reported_version:
+        on_version_change(device)
     return device
-
-
-def _check_compatible(*, device: Device, software: Software) -> None:
-    """Refuse software the device's known hardware does not fit.
-
-    A device that has not reported its hardware may be assigned anything, as in hawkBit: the
-    operator knows the device, and device_assignment_warnings says nothing was checked.
-    """
-    if device.hardware_id is None:
-        return
-    if not software.compatibility.filter(pk=device.hardware_id).exists():
-        raise InvalidInput(
-            f"software {software.version} ({software.name}) is not compatible with "
-            f"{device.controller_id}'s hardware {device.hardware}"
-        )
-
-
-def device_assignment_warnings(*, device: Device, software: Software) -> list[str]:
-    """What an operator should know about assigning ``software`` to ``device`` (may be empty)."""
-    if device.hardware_id is None:
-        return [
-            f"device {device.controller_id} has not reported its hardware, so the compatibility of "
-            f"software {software.version} ({software.name}) with it was not checked"
-        ]
-    return []
-
-
-@transaction.atomic
-def device_assign_software(
-    *,
-    device: Device,
-    software: Software,
-    confirmation_required: bool = True,
-    options: DeploymentOptions | None = None,
-) -> Device:
-    """Assigned mode: the device should run exactly this software; its action exists at once.
-
-    Refused when the device's known hardware does not fit; allowed when it is not known yet.
-    ``options`` (rollouts.options.deployment_options_validate) say how it is offered: action
-    type, forcetime, weight, maintenance window; forced without a window when not given.
-    ``confirmation_required`` (hawkBit's confirmationRequired) matters only with the confirmation
-    flow on: then the action waits for the device to confirm it.
-    """
-    _check_compatible(device=device, software=software)
-    device.update_mode = Device.UpdateMode.ASSIGNED
-    device.assigned_software = software
-    device.assigned_confirmation_required = confirmation_required
-    device.force_update = False
-    device.assignment_options = (options or DeploymentOptions()).as_json()
-    device.save(
-        update_fields=[
-            "update_mode",
-            "assigned_software",
-            "assigned_confirmation_required",
-            "assignment_options",
-            "force_update",
-            "updated",
-        ]
-    )
-    rollout_services.device_start_assigned_update(device=device)
-    return device
-
-
-def _withdraw_assignment(device: Device) -> None:
-    """Leaving assigned mode drops the assignment's action if the device never started it."""
-    if rollout_services.devices_withdraw_unstarted_assignments(devices=Device.objects.filter(pk=device.pk)):
-        device.refresh_from_db(fields=["state", "progress"])
 
 
 def device_validate_feed(*, feed: str) -> str:
@@ -344,52 +280,6 @@ def device_validate_feed(*, feed: str) -> str:
     if len(feed) > 255:
         raise InvalidInput("a feed name is at most 255 characters")
     return feed
-
-
-def device_set_feed(*, device: Device, feed: str) -> Device:
-    """Rollout mode: the device follows the rollouts of ``feed``."""
-    feed = device_validate_feed(feed=feed)
-    device.update_mode = Device.UpdateMode.ROLLOUT
-    device.feed = feed
-    device.assigned_software = None
-    device.save(update_fields=["update_mode", "feed", "assigned_software", "updated"])
-    _withdraw_assignment(device)
-    return device
-
-
-def device_set_latest(*, device: Device) -> Device:
-    device.update_mode = Device.UpdateMode.LATEST
-    device.assigned_software = None
-    device.save(update_fields=["update_mode", "assigned_software", "updated"])
-    _withdraw_assignment(device)
-    return device
-
-
-def device_pin(*, device: Device) -> Device:
-    """Pinned: no update is offered; an update already running is left to finish."""
-    device.update_mode = Device.UpdateMode.PINNED
-    device.save(update_fields=["update_mode", "updated"])
-    _withdraw_assignment(device)
-    return device
-
-
-def device_unpin(*, device: Device) -> Device:
-    """Back to following the device's feed."""
-    return device_set_feed(device=device, feed=device.feed or "default")
-
-
-RETRYABLE_STATES = (Device.State.ERROR, Device.State.ROLLED_BACK)
-
-
-def device_retry(*, device: Device) -> Device:
-    """After a failed or rolled-back update: offer the target software again on the next poll."""
-    device.force_update = True
-    fields = ["force_update", "updated"]
-    if device.state in RETRYABLE_STATES:
-        device.state = Device.State.REGISTERED
-        fields.append("state")
-    device.save(update_fields=fields)
-    return device
 
 
 def _valid_token(token: str) -> str:
@@ -605,205 +495,16 @@ def device_delete(*, device: Device) -> None:
     device.delete()
 
 
-def device_cancel_update(*, device: Device) -> Action:
-    """Cancel the device's current update: at once if it never started, else via cancelAction.
-
-    The device is not offered the same software again until an operator retries it.
-    """
-    action = rollout_selectors.action_active_for_device(device=device)
-    if action is None:
-        raise Conflict(f"device {device.controller_id} has no update under way to cancel")
-    action.device = device
-    try:
-        return rollout_services.action_cancel(action=action)
-    except NotAllowed as error:
-        # The update closed between our read and the cancel.
-        raise Conflict(error.message) from None
-
-
-def device_force_action(*, device: Device) -> Action:
-    """Switch the device's open soft or time-forced update to forced (rollouts.services.action_force)."""
-    action = rollout_selectors.action_active_for_device(device=device)
-    if action is None:
-        raise Conflict(f"device {device.controller_id} has no update under way to force")
-    action.device = device
-    return rollout_services.action_force(action=action)
-
-
-def device_force_quit(*, device: Device) -> Action:
-    """Close a cancel the device never confirms (it may be offline for good or not support it)."""
-    action = rollout_selectors.action_active_for_device(device=device)
-    if action is None or action.status != Action.Status.CANCELING:
-        raise Conflict(
-            f"device {device.controller_id} has no update being canceled; "
-            "force-quit applies only after a cancel the device has not confirmed"
-        )
-    action.device = device
-    try:
-        return rollout_services.action_force_quit(action=action)
-    except NotAllowed as error:
-        raise Conflict(error.message) from None
-
-
 # --- operator decisions from the admin --------------------------------------------------------
 # The admin edits one device through device_configure and many through the devices_* functions
 # below. The bulk functions write with one UPDATE so that "select all 20,000 devices of this feed"
 # stays one statement; their rules are the same as the single-device functions above.
 
 
-def device_validate_configuration(
-    *, device: Device, update_mode: str, feed: str, assigned_software: Software | None
-) -> None:
-    """Raise InvalidInput unless the update settings can be applied to ``device``."""
-    if update_mode not in Device.UpdateMode.values:
-        raise InvalidInput(f"unknown update mode {update_mode!r}")
-    if update_mode == Device.UpdateMode.ROLLOUT:
-        device_validate_feed(feed=feed)
-    if update_mode == Device.UpdateMode.ASSIGNED:
-        if assigned_software is None:
-            raise InvalidInput("choose the software to assign")
-        _check_compatible(device=device, software=assigned_software)
-
-
-@transaction.atomic
-def device_configure(
-    *,
-    device: Device,
-    name: str,
-    update_mode: str,
-    feed: str,
-    assigned_software: Software | None,
-    confirmation_required: bool = True,
-    options: DeploymentOptions | None = None,
-) -> Device:
-    """Apply what an operator chose on a device's page: its name and how it gets updates.
-
-    ``options`` apply to an assignment (how it is offered); other modes ignore them.
-    """
-    device_validate_configuration(
-        device=device, update_mode=update_mode, feed=feed, assigned_software=assigned_software
-    )
-    device.name = _clean_name(name)
-    if update_mode == Device.UpdateMode.ROLLOUT:
-        device_set_feed(device=device, feed=feed)
-    elif update_mode == Device.UpdateMode.ASSIGNED:
-        assert assigned_software is not None  # checked by device_validate_configuration
-        device_assign_software(
-            device=device,
-            software=assigned_software,
-            confirmation_required=confirmation_required,
-            options=options,
-        )
-    elif update_mode == Device.UpdateMode.LATEST:
-        device_set_latest(device=device)
-    else:
-        device_pin(device=device)
-    device.save(update_fields=["name", "updated"])
-    return device
-
-
-def _bulk_update(devices: QuerySet[Device], **fields: Any) -> int:
+def devices_update_fields(devices: QuerySet[Device], **fields: Any) -> int:
+    """One UPDATE of ``fields`` on every device; returns how many rows changed."""
     # update() skips auto_now: set it, so "changed" sorting in the admin stays truthful.
     return devices.order_by().update(updated=timezone.now(), **fields)
-
-
-def devices_set_feed(*, devices: QuerySet[Device], feed: str) -> int:
-    """Rollout mode on ``feed`` for every device; returns how many changed."""
-    feed = device_validate_feed(feed=feed)
-    rollout_services.devices_withdraw_unstarted_assignments(devices=devices)
-    return _bulk_update(devices, update_mode=Device.UpdateMode.ROLLOUT, feed=feed, assigned_software=None)
-
-
-def devices_set_latest(*, devices: QuerySet[Device]) -> int:
-    rollout_services.devices_withdraw_unstarted_assignments(devices=devices)
-    return _bulk_update(devices, update_mode=Device.UpdateMode.LATEST, assigned_software=None)
-
-
-def devices_pin(*, devices: QuerySet[Device]) -> int:
-    rollout_services.devices_withdraw_unstarted_assignments(devices=devices)
-    return _bulk_update(devices, update_mode=Device.UpdateMode.PINNED)
-
-
-def devices_unpin(*, devices: QuerySet[Device]) -> int:
-    """Pinned devices go back to their feed (the default feed if they had none); others are left."""
-    return _bulk_update(
-        devices.filter(update_mode=Device.UpdateMode.PINNED),
-        update_mode=Device.UpdateMode.ROLLOUT,
-        feed=Case(When(feed="", then=Value("default")), default=F("feed")),
-        assigned_software=None,
-    )
-
-
-def devices_incompatible_with(*, devices: QuerySet[Device], software: Software) -> QuerySet[Device]:
-    """The devices whose known hardware ``software`` does not fit.
-
-    Devices that have not reported their hardware are not among them (see _check_compatible).
-    """
-    fitting = software.compatibility.values("pk")
-    return devices.filter(hardware__isnull=False).exclude(hardware__in=fitting)
-
-
-@transaction.atomic
-def devices_assign_software(
-    *,
-    devices: QuerySet[Device],
-    software: Software,
-    confirmation_required: bool = True,
-    options: DeploymentOptions | None = None,
-) -> int:
-    """Assigned mode with ``software`` for every device; every known hardware must fit it.
-
-    Devices without reported hardware are assigned unchecked, like device_assign_software.
-    """
-    incompatible = list(
-        devices_incompatible_with(devices=devices, software=software)
-        .order_by("controller_id")
-        .values_list("controller_id", flat=True)[:6]
-    )
-    if incompatible:
-        shown = ", ".join(incompatible[:5]) + (", …" if len(incompatible) > 5 else "")
-        raise InvalidInput(
-            f"software {software.version} ({software.name}) does not fit every selected device: {shown}"
-        )
-    count = _bulk_update(
-        devices,
-        update_mode=Device.UpdateMode.ASSIGNED,
-        assigned_software=software,
-        assigned_confirmation_required=confirmation_required,
-        force_update=False,
-        assignment_options=(options or DeploymentOptions()).as_json(),
-    )
-    for device in devices.order_by("pk").iterator():
-        rollout_services.device_start_assigned_update(device=device)
-    return count
-
-
-def devices_retry_failed(*, devices: QuerySet[Device]) -> int:
-    """Offer the target again to devices whose last update failed or rolled back (see device_retry)."""
-    return _bulk_update(
-        devices.filter(state__in=RETRYABLE_STATES), force_update=True, state=Device.State.REGISTERED
-    )
-
-
-def devices_force_update(*, devices: QuerySet[Device]) -> int:
-    """Offer the target on the next poll even if the device reports that version already."""
-    return _bulk_update(devices, force_update=True)
-
-
-def devices_cancel_updates(*, devices: QuerySet[Device]) -> int:
-    """Cancel every pending or running update of ``devices``; returns how many were canceled."""
-    canceled = 0
-    actions = Action.objects.filter(
-        device__in=devices.order_by().values("pk"),
-        status__in=[Action.Status.PENDING, Action.Status.WAIT_FOR_CONFIRMATION, Action.Status.RUNNING],
-    ).select_related("device")
-    for action in actions:
-        try:
-            rollout_services.action_cancel(action=action)
-        except NotAllowed:
-            continue  # the device closed it meanwhile
-        canceled += 1
-    return canceled
 
 
 @transaction.atomic

@@ -58,6 +58,7 @@ def populate() -> int:
 
     from devices import services as device_services
     from devices.models import Device
+    from rollouts import services as rollout_services
     from rollouts.models import Action, Rollout
     from tests.factories import make_hardware, make_rollout, make_software
 
@@ -152,7 +153,7 @@ def populate() -> int:
         last_seen=now - timedelta(hours=5)
     )
     device_services.device_create(controller_id="rpi4-0100", name="Spare unit (not installed)")
-    device_services.devices_pin(devices=Device.objects.filter(controller_id="rpi4-0035"))
+    rollout_services.devices_pin(devices=Device.objects.filter(controller_id="rpi4-0035"))
     assert rollout.pk
     return running_pk
 

@@ -22,7 +22,7 @@ def _artifacts_in_tmp(settings, tmp_path):
 def _clear_cache():
     from django.core.cache import cache
 
-    from rollouts.selectors import _worker_targets
+    from rollouts.selectors.targets import _worker_targets
 
     cache.clear()
     _worker_targets.reset(0)  # each test starts with a cold per-worker target cache

@@ -106,14 +106,14 @@ class DeviceViewSet(
         if software is None:
             raise InvalidInput(f"software {software_id} does not exist")
         options = deployment_options(data)
-        services.device_assign_software(
+        rollout_services.device_assign_software(
             device=device,
             software=software,
             confirmation_required=data["confirmation_required"],
             options=options,
         )
         device = self.get_queryset().get(pk=device.pk)
-        device.warnings = services.device_assignment_warnings(device=device, software=software)
+        device.warnings = rollout_services.device_assignment_warnings(device=device, software=software)
         return Response(serializers.DeviceAssignedSerializer(device).data)
 
     @extend_schema(request=serializers.SetFeedSerializer, responses=_DEVICE)
@@ -121,7 +121,7 @@ class DeviceViewSet(
     def set_feed(self, request: Request, controller_id: str) -> Response:
         """Rollout mode: the device follows the rollouts of this feed."""
         device = self.get_object()
-        services.device_set_feed(
+        rollout_services.device_set_feed(
             device=device, feed=self._input(serializers.SetFeedSerializer, request)["feed"]
         )
         return self._respond(device)
@@ -131,7 +131,7 @@ class DeviceViewSet(
     def latest(self, request: Request, controller_id: str) -> Response:
         """Latest mode: the highest compatible software version."""
         device = self.get_object()
-        services.device_set_latest(device=device)
+        rollout_services.device_set_latest(device=device)
         return self._respond(device)
 
     @extend_schema(request=None, responses=_DEVICE)
@@ -139,7 +139,7 @@ class DeviceViewSet(
     def pin(self, request: Request, controller_id: str) -> Response:
         """Pinned: no update is offered (one already running may finish)."""
         device = self.get_object()
-        services.device_pin(device=device)
+        rollout_services.device_pin(device=device)
         return self._respond(device)
 
     @extend_schema(request=None, responses=_DEVICE)
@@ -147,7 +147,7 @@ class DeviceViewSet(
     def unpin(self, request: Request, controller_id: str) -> Response:
         """Back to rollout mode on the device's feed."""
         device = self.get_object()
-        services.device_unpin(device=device)
+        rollout_services.device_unpin(device=device)
         return self._respond(device)
 
     @extend_schema(request=None, responses=_DEVICE)
@@ -155,7 +155,7 @@ class DeviceViewSet(
     def retry(self, request: Request, controller_id: str) -> Response:
         """Offer the target software again on the next poll (after a failure or a cancel)."""
         device = self.get_object()
-        services.device_retry(device=device)
+        rollout_services.device_retry(device=device)
         return self._respond(device)
 
     @extend_schema(request=None, responses=_DEVICE)
@@ -163,7 +163,7 @@ class DeviceViewSet(
     def cancel_update(self, request: Request, controller_id: str) -> Response:
         """Cancel the update under way: at once if not started, else the device is asked to stop."""
         device = self.get_object()
-        services.device_cancel_update(device=device)
+        rollout_services.device_cancel_update(device=device)
         return self._respond(device)
 
     @extend_schema(request=None, responses=_DEVICE)
@@ -171,7 +171,7 @@ class DeviceViewSet(
     def force_quit(self, request: Request, controller_id: str) -> Response:
         """Close a cancel the device has not confirmed."""
         device = self.get_object()
-        services.device_force_quit(device=device)
+        rollout_services.device_force_quit(device=device)
         return self._respond(device)
 
     @extend_schema(

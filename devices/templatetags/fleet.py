@@ -12,6 +12,7 @@ from django.utils.safestring import mark_safe
 
 from devices import display, selectors
 from devices.models import Device
+from rollouts import selectors as rollout_selectors
 
 register = template.Library()
 
@@ -129,12 +130,12 @@ def _device_panels() -> dict:
         "presence_rows": presence_rows,
         "presence_bar": display.stacked_bar([(r["label"], r["count"], r["tone"]) for r in presence_rows]),
         "overdue_after": int(selectors.overdue_after().total_seconds()),
-        "failures": selectors.action_failures_recent(),
-        "chart": _chart(selectors.updates_per_day()),
+        "failures": rollout_selectors.action_failures_recent(),
+        "chart": _chart(rollout_selectors.updates_per_day()),
     }
 
 
-def _chart(days: list[selectors.DayCount]) -> dict:
+def _chart(days: list[rollout_selectors.DayCount]) -> dict:
     peak = max([day.finished + day.failed for day in days] + [1])
     bars = []
     for index, day in enumerate(days):
@@ -168,7 +169,7 @@ def _chart(days: list[selectors.DayCount]) -> dict:
 def _rollout_panel() -> dict:
     rows = [
         {"rollout": rollout, "stats": stats, "summary": display.rollout_summary(rollout, stats)}
-        for rollout, stats in selectors.rollouts_active()
+        for rollout, stats in rollout_selectors.rollouts_active()
     ]
     return {"rollouts": rows}
 

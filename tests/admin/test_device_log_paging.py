@@ -7,8 +7,8 @@ import re
 import pytest
 
 from devices.models import Device
-from devices.selectors import LOG_PAGE_LINES
 from rollouts.models import Action, ActionStatus
+from rollouts.selectors import LOG_PAGE_LINES
 from tests.factories import make_action, make_device, make_hardware, make_rollout, make_software
 
 pytestmark = pytest.mark.django_db

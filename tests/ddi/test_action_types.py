@@ -10,8 +10,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from devices import services as device_services
 from devices.models import Device
+from goosebit_project.lib.errors import NotAllowed
 from rollouts import options, services
 from rollouts.models import Action, ActionStatus
 from rollouts.options import DeploymentOptions, deployment_options_validate
@@ -207,7 +207,7 @@ def test_forcing_a_soft_action_changes_what_the_next_poll_offers(ddi_client):
 def test_only_open_soft_or_timeforced_actions_can_be_forced(fields, message):
     action = _action(**fields)
 
-    with pytest.raises(services.NotAllowed, match=message):
+    with pytest.raises(NotAllowed, match=message):
         services.action_force(action=action)
 
 
@@ -235,7 +235,7 @@ def test_a_download_only_update_finishes_on_downloaded_without_changing_the_inst
     device = known_device("dev-1", sw_version="1.0.0")
     installed = install(device, make_software("1.0.0"))
     software = make_software("2.0.0")
-    device_services.device_assign_software(
+    services.device_assign_software(
         device=device, software=software, options=DeploymentOptions(action_type="downloadonly")
     )
     action = Action.objects.get(device=device, software=software)
@@ -259,7 +259,7 @@ def test_a_download_only_update_finishes_on_downloaded_without_changing_the_inst
 def test_swupdates_skip_closes_a_download_only_update_without_installing(ddi_client):
     device = known_device("dev-1", sw_version="1.0.0")
     software = make_software("2.0.0")
-    device_services.device_assign_software(
+    services.device_assign_software(
         device=device, software=software, options=DeploymentOptions(action_type="downloadonly")
     )
     action = Action.objects.get(device=device)
@@ -278,13 +278,13 @@ def test_swupdates_skip_closes_a_download_only_update_without_installing(ddi_cli
 def test_after_a_download_only_update_a_forced_assignment_installs(ddi_client):
     device = known_device("dev-1", sw_version="1.0.0")
     software = make_software("2.0.0")
-    device_services.device_assign_software(
+    services.device_assign_software(
         device=device, software=software, options=DeploymentOptions(action_type="downloadonly")
     )
     first = Action.objects.get(device=device)
     post_feedback(ddi_client, "dev-1", first.pk, feedback_body("downloaded", "success"))
 
-    device_services.device_assign_software(device=device, software=software)
+    services.device_assign_software(device=device, software=software)
 
     second = Action.objects.get(device=device, status=Action.Status.PENDING)
     assert second.action_type == Action.ActionType.FORCED
@@ -298,7 +298,7 @@ def test_a_skip_outside_the_window_keeps_the_update_open_until_the_window_opens(
     window = deployment_options_validate(
         maintenance_window={"schedule": "0 0 3 ? * *", "duration": "01:00:00", "timezone": "+00:00"}
     )
-    device_services.device_assign_software(device=device, software=software, options=window)
+    services.device_assign_software(device=device, software=software, options=window)
     action = Action.objects.get(device=device)
     skip = feedback_body("closed", "success", ["Skipped Update."])
 

@@ -338,13 +338,13 @@ def test_cancel_feedback_beyond_the_status_quota_is_refused_but_closed_still_pas
 
 
 def test_canceling_a_pending_action_cancels_it_directly_without_asking_the_device(
-    ddi_client, device, rollout_services, device_services
+    ddi_client, device, rollout_services
 ):
     pending = start_action(device, make_software("2.0.0"))
 
     rollout_services.action_cancel(action=pending)
     # Pinned: no target left, so the root shows nothing at all for the canceled action.
-    device_services.device_pin(device=device)
+    rollout_services.device_pin(device=device)
 
     _reload(pending)
     assert pending.status == Action.Status.CANCELED

@@ -11,13 +11,13 @@ import json
 import pytest
 
 from devices.models import Device
-from devices.services import device_assign_software
 from rollouts.models import Action, ActionStatus
 from rollouts.services import (
     AUTO_CONFIRM_FALLBACK_REMARK,
     SERVER_PREFIX,
     action_cancel,
     device_activate_auto_confirm,
+    device_assign_software,
 )
 from tests.ddi.helpers import (
     abs_url,

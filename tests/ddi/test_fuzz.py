@@ -13,8 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from devices.services import device_assign_software
 from rollouts.models import Action
+from rollouts.services import device_assign_software
 from tests.ddi.fuzzing import Target, fuzz_request, problems
 from tests.ddi.helpers import known_device, start_action
 from tests.factories import make_software

@@ -17,8 +17,8 @@ import pytest
 from rauc_hawkbit.ddi.client import ConfigStatusExecution, ConfigStatusResult, DDIClient
 from rauc_hawkbit.ddi.deployment_base import DeploymentStatusExecution, DeploymentStatusResult
 
-from devices import services as device_services
 from devices.models import Device
+from rollouts import services as rollout_services
 from rollouts.models import Action
 from tests.factories import make_hardware, make_software
 
@@ -83,7 +83,7 @@ def test_the_rauc_hawkbit_library_registers_downloads_and_reports_success(live_s
 
     content = b"rauc bundle bytes " * 4096
     software = make_software("2.0.0", content=content, filename="bundle-2.0.0.raucb", image_format="rauc")
-    device_services.device_assign_software(device=device, software=software)
+    rollout_services.device_assign_software(device=device, software=software)
 
     outcome = asyncio.run(_deploy(host, str(tmp_path / "bundle.raucb")))
 

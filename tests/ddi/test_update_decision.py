@@ -52,11 +52,11 @@ def _finish(client, device: Device, action: Action, finished: str = "success") -
 # --- modes ---------------------------------------------------------------------------------
 
 
-def test_an_assigned_device_is_offered_its_assigned_software(ddi_client, device_services):
+def test_an_assigned_device_is_offered_its_assigned_software(ddi_client, rollout_services):
     device = known_device("dev-1", sw_version="1.0.0")
     software = make_software("2.0.0")
 
-    device_services.device_assign_software(device=device, software=software)
+    rollout_services.device_assign_software(device=device, software=software)
 
     action = _offered(ddi_client, device)
     assert action is not None
@@ -65,7 +65,7 @@ def test_an_assigned_device_is_offered_its_assigned_software(ddi_client, device_
     assert response.json() == deployment_json(action)
 
 
-def test_a_device_in_latest_mode_gets_the_highest_compatible_version(ddi_client, device_services):
+def test_a_device_in_latest_mode_gets_the_highest_compatible_version(ddi_client, rollout_services):
     board = make_hardware("board", "1")
     other = make_hardware("other", "1")
     device = known_device("dev-1", hardware=board, sw_version="1.0.0")
@@ -74,7 +74,7 @@ def test_a_device_in_latest_mode_gets_the_highest_compatible_version(ddi_client,
     make_software("1.9.9", compatibility=[board])
     make_software("3.0.0", compatibility=[other])
 
-    device_services.device_set_latest(device=device)
+    rollout_services.device_set_latest(device=device)
 
     action = _offered(ddi_client, device)
     assert action is not None
@@ -82,23 +82,23 @@ def test_a_device_in_latest_mode_gets_the_highest_compatible_version(ddi_client,
 
 
 def test_a_device_in_latest_mode_that_runs_the_highest_version_is_offered_nothing(
-    ddi_client, device_services
+    ddi_client, rollout_services
 ):
     device = known_device("dev-1", sw_version="2.0")
     make_software("1.0.0")
     make_software("2.0.0")
 
-    device_services.device_set_latest(device=device)
+    rollout_services.device_set_latest(device=device)
 
     assert _offered(ddi_client, device) is None
     assert not device.actions.exists()
 
 
-def test_a_pinned_device_is_offered_nothing_even_with_a_running_rollout(ddi_client, device_services):
+def test_a_pinned_device_is_offered_nothing_even_with_a_running_rollout(ddi_client, rollout_services):
     device = known_device("dev-1", sw_version="1.0.0")
     make_rollout(make_software("2.0.0"))
 
-    device_services.device_pin(device=device)
+    rollout_services.device_pin(device=device)
 
     assert _offered(ddi_client, device) is None
     assert not device.actions.exists()
@@ -156,11 +156,11 @@ def test_rollouts_of_other_feeds_are_ignored(ddi_client):
     assert _offered(ddi_client, device) is None
 
 
-def test_switching_the_feed_follows_the_new_feeds_rollout(ddi_client, device_services):
+def test_switching_the_feed_follows_the_new_feeds_rollout(ddi_client, rollout_services):
     device = known_device("dev-1", sw_version="1.0.0")
     beta = make_rollout(make_software("2.0.0"), feed="beta")
 
-    device_services.device_set_feed(device=device, feed="beta")
+    rollout_services.device_set_feed(device=device, feed="beta")
 
     action = _offered(ddi_client, device)
     assert action is not None
@@ -233,7 +233,7 @@ def test_a_device_whose_update_failed_waits_for_an_operator_retry(ddi_client):
     assert device.actions.count() == 1
 
 
-def test_an_operator_retry_offers_the_failed_software_again(ddi_client, device_services):
+def test_an_operator_retry_offers_the_failed_software_again(ddi_client, rollout_services):
     device = known_device("dev-1", sw_version="1.0.0")
     software = make_software("2.0.0")
     make_rollout(software)
@@ -241,7 +241,7 @@ def test_an_operator_retry_offers_the_failed_software_again(ddi_client, device_s
     assert failed is not None
     _finish(ddi_client, device, failed, "failure")
 
-    device_services.device_retry(device=Device.objects.get(pk=device.pk))
+    rollout_services.device_retry(device=Device.objects.get(pk=device.pk))
 
     retried = _offered(ddi_client, device)
     assert retried is not None
@@ -291,14 +291,14 @@ def test_the_global_cap_does_not_hold_the_device_that_owns_the_slot(ddi_client, 
 # --- changing the target of a busy device --------------------------------------------------
 
 
-def test_a_new_target_while_pending_cancels_the_old_action_directly(ddi_client, device_services):
+def test_a_new_target_while_pending_cancels_the_old_action_directly(ddi_client, rollout_services):
     device = known_device("dev-1", sw_version="1.0.0")
     old_software, new_software = make_software("2.0.0"), make_software("3.0.0")
-    device_services.device_assign_software(device=device, software=old_software)
+    rollout_services.device_assign_software(device=device, software=old_software)
     old = _offered(ddi_client, device)
     assert old is not None
 
-    device_services.device_assign_software(device=Device.objects.get(pk=device.pk), software=new_software)
+    rollout_services.device_assign_software(device=Device.objects.get(pk=device.pk), software=new_software)
     new = _offered(ddi_client, device)
 
     old.refresh_from_db()
@@ -307,15 +307,15 @@ def test_a_new_target_while_pending_cancels_the_old_action_directly(ddi_client, 
     assert new.software == new_software
 
 
-def test_a_new_target_while_running_asks_the_device_to_cancel_first(ddi_client, device_services):
+def test_a_new_target_while_running_asks_the_device_to_cancel_first(ddi_client, rollout_services):
     device = known_device("dev-1", sw_version="1.0.0")
     old_software, new_software = make_software("2.0.0"), make_software("3.0.0")
-    device_services.device_assign_software(device=device, software=old_software)
+    rollout_services.device_assign_software(device=device, software=old_software)
     old = _offered(ddi_client, device)
     assert old is not None
     post_feedback(ddi_client, "dev-1", old.pk, feedback_body("proceeding", "none", ["downloading"]))
 
-    device_services.device_assign_software(device=Device.objects.get(pk=device.pk), software=new_software)
+    rollout_services.device_assign_software(device=Device.objects.get(pk=device.pk), software=new_software)
 
     assert links_of(ddi_client, "dev-1") == {
         "cancelAction": {"href": abs_url("dev-1", "cancelAction", old.pk)}
@@ -416,10 +416,10 @@ def test_a_paused_rollout_created_after_a_steady_poll_holds_the_feed_until_resum
     assert _offered(ddi_client, device) is not None
 
 
-def test_hardware_added_to_existing_software_is_seen_by_the_next_poll(ddi_client, device_services):
+def test_hardware_added_to_existing_software_is_seen_by_the_next_poll(ddi_client, rollout_services):
     board = make_hardware("board", "1")
     device = known_device("dev-1", hardware=board, sw_version="1.0.0")
-    device_services.device_set_latest(device=device)
+    rollout_services.device_set_latest(device=device)
     software = make_software("2.0.0", compatibility=[])
     assert _offered(ddi_client, device) is None
 

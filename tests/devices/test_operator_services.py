@@ -8,6 +8,7 @@ from devices import services
 from devices.models import Device
 from goosebit_project.lib.errors import InvalidInput
 from goosebit_project.lib.tokens import token_matches
+from rollouts import services as rollout_services
 from rollouts.models import Action
 from tests.factories import make_action, make_device, make_hardware, make_software
 
@@ -18,25 +19,25 @@ def test_device_configure_applies_each_mode_through_its_service():
     device = make_device("d1", name="old")
     software = make_software("2.0.0")
 
-    services.device_configure(
+    rollout_services.device_configure(
         device=device, name="new", update_mode="assigned", feed="x", assigned_software=software
     )
     device.refresh_from_db()
     assert (device.name, device.update_mode, device.assigned_software) == ("new", "assigned", software)
 
-    services.device_configure(
+    rollout_services.device_configure(
         device=device, name="new", update_mode="rollout", feed=" beta ", assigned_software=None
     )
     device.refresh_from_db()
     assert (device.update_mode, device.feed, device.assigned_software) == ("rollout", "beta", None)
 
-    services.device_configure(
+    rollout_services.device_configure(
         device=device, name="", update_mode="latest", feed="beta", assigned_software=None
     )
     device.refresh_from_db()
     assert (device.name, device.update_mode) == ("", "latest")
 
-    services.device_configure(
+    rollout_services.device_configure(
         device=device, name="", update_mode="pinned", feed="beta", assigned_software=None
     )
     device.refresh_from_db()
@@ -55,7 +56,7 @@ def test_device_validate_configuration_names_the_problem(mode, feed, with_softwa
     device = make_device("d1")
 
     with pytest.raises(InvalidInput) as error:
-        services.device_validate_configuration(
+        rollout_services.device_validate_configuration(
             device=device, update_mode=mode, feed=feed, assigned_software=None
         )
 
@@ -67,7 +68,7 @@ def test_device_validate_configuration_refuses_incompatible_software():
     other = make_software("2.0.0", compatibility=[make_hardware("imx8", "B")])
 
     with pytest.raises(InvalidInput, match="not compatible with d1's hardware rpi4 1"):
-        services.device_validate_configuration(
+        rollout_services.device_validate_configuration(
             device=device, update_mode="assigned", feed="", assigned_software=other
         )
 
@@ -77,7 +78,7 @@ def test_devices_set_feed_moves_every_device_to_rollout_mode():
     make_device("a", update_mode="assigned", assigned_software=software)
     make_device("b", update_mode="pinned")
 
-    changed = services.devices_set_feed(devices=Device.objects.all(), feed=" beta ")
+    changed = rollout_services.devices_set_feed(devices=Device.objects.all(), feed=" beta ")
 
     assert changed == 2
     assert list(Device.objects.values_list("update_mode", "feed", "assigned_software")) == [
@@ -90,7 +91,7 @@ def test_devices_set_feed_refuses_an_empty_feed():
     make_device("a", feed="default")
 
     with pytest.raises(InvalidInput, match="a feed name is required"):
-        services.devices_set_feed(devices=Device.objects.all(), feed=" ")
+        rollout_services.devices_set_feed(devices=Device.objects.all(), feed=" ")
 
     assert Device.objects.get().feed == "default"
 
@@ -100,7 +101,7 @@ def test_devices_latest_pin_and_unpin():
     make_device("b", update_mode="pinned", feed="beta")
     make_device("c", update_mode="latest")
 
-    assert services.devices_unpin(devices=Device.objects.all()) == 2
+    assert rollout_services.devices_unpin(devices=Device.objects.all()) == 2
     assert dict(Device.objects.values_list("controller_id", "feed")) == {
         "a": "default",
         "b": "beta",
@@ -112,8 +113,8 @@ def test_devices_latest_pin_and_unpin():
         "c": "latest",
     }
 
-    assert services.devices_pin(devices=Device.objects.filter(controller_id="a")) == 1
-    assert services.devices_set_latest(devices=Device.objects.exclude(controller_id="c")) == 2
+    assert rollout_services.devices_pin(devices=Device.objects.filter(controller_id="a")) == 1
+    assert rollout_services.devices_set_latest(devices=Device.objects.exclude(controller_id="c")) == 2
     assert set(Device.objects.values_list("update_mode", flat=True)) == {"latest"}
 
 
@@ -126,7 +127,7 @@ def test_devices_assign_software_needs_every_known_hardware_compatible():
     Device.objects.filter(controller_id="new-1").update(hardware=None)
 
     with pytest.raises(InvalidInput) as error:
-        services.devices_assign_software(devices=Device.objects.all(), software=software)
+        rollout_services.devices_assign_software(devices=Device.objects.all(), software=software)
 
     assert (
         error.value.message == "software 2.0.0 (update-2.0.0.swu) does not fit every selected device: imx-1"
@@ -135,7 +136,7 @@ def test_devices_assign_software_needs_every_known_hardware_compatible():
 
     # A device that has not reported its hardware is assigned unchecked, as in hawkBit.
     fitting = Device.objects.exclude(controller_id="imx-1")
-    assert services.devices_assign_software(devices=fitting, software=software) == 2
+    assert rollout_services.devices_assign_software(devices=fitting, software=software) == 2
     assert Device.objects.get(controller_id="rpi-1").assigned_software == software
     assert Device.objects.get(controller_id="new-1").assigned_software == software
 
@@ -146,11 +147,11 @@ def test_device_assign_software_to_unknown_hardware_works_and_warns():
     Device.objects.filter(pk=device.pk).update(hardware=None)
     device.refresh_from_db()
 
-    services.device_assign_software(device=device, software=software)
+    rollout_services.device_assign_software(device=device, software=software)
 
     device.refresh_from_db()
     assert (device.update_mode, device.assigned_software) == (Device.UpdateMode.ASSIGNED, software)
-    assert services.device_assignment_warnings(device=device, software=software) == [
+    assert rollout_services.device_assignment_warnings(device=device, software=software) == [
         "device new-1 has not reported its hardware, so the compatibility of software 2.0.0 "
         "(update-2.0.0.swu) with it was not checked"
     ]
@@ -161,18 +162,18 @@ def test_device_assign_software_still_refuses_incompatible_known_hardware():
     device = make_device("imx-1", hardware=make_hardware("imx8", "B"))
 
     with pytest.raises(InvalidInput, match="is not compatible with imx-1's hardware imx8 B"):
-        services.device_assign_software(device=device, software=software)
+        rollout_services.device_assign_software(device=device, software=software)
 
     device.refresh_from_db()
     assert device.update_mode == Device.UpdateMode.ROLLOUT
-    assert services.device_assignment_warnings(device=device, software=software) == []
+    assert rollout_services.device_assignment_warnings(device=device, software=software) == []
 
 
 def test_devices_retry_failed_touches_only_failed_devices():
     make_device("failed", state=Device.State.ERROR)
     make_device("fine", state=Device.State.FINISHED)
 
-    assert services.devices_retry_failed(devices=Device.objects.all()) == 1
+    assert rollout_services.devices_retry_failed(devices=Device.objects.all()) == 1
 
     assert dict(Device.objects.values_list("controller_id", "force_update")) == {
         "failed": True,
@@ -185,7 +186,7 @@ def test_devices_force_update_flags_every_device():
     make_device("a")
     make_device("b")
 
-    assert services.devices_force_update(devices=Device.objects.all()) == 2
+    assert rollout_services.devices_force_update(devices=Device.objects.all()) == 2
     assert set(Device.objects.values_list("force_update", flat=True)) == {True}
 
 
@@ -197,7 +198,7 @@ def test_devices_cancel_updates_cancels_pending_at_once_and_asks_running_devices
     make_action(pending, software, status=Action.Status.PENDING)
     make_action(running, software, status=Action.Status.RUNNING)
 
-    assert services.devices_cancel_updates(devices=Device.objects.all()) == 2
+    assert rollout_services.devices_cancel_updates(devices=Device.objects.all()) == 2
 
     assert dict(Action.objects.values_list("device__controller_id", "status")) == {
         "pending": "canceled",

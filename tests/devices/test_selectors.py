@@ -60,7 +60,7 @@ def test_targets_for_devices_agrees_with_target_for_device(django_assert_max_num
     devices = list(Device.objects.select_related("assigned_software").order_by("controller_id"))
 
     with django_assert_max_num_queries(2):
-        bulk = selectors.targets_for_devices(devices=devices)
+        bulk = rollout_selectors.targets_for_devices(devices=devices)
 
     one_by_one = {device.pk: _key(rollout_selectors.target_for_device(device=device)) for device in devices}
     assert {pk: _key(target) for pk, target in bulk.items()} == one_by_one
@@ -112,7 +112,7 @@ def test_recent_failures_come_newest_first_with_the_last_message():
     ActionStatus.objects.create(action=newer, execution="proceeding", details=["working"])
     ActionStatus.objects.create(action=newer, execution="closed", finished="failure", details=["disk full"])
 
-    failures = selectors.action_failures_recent()
+    failures = rollout_selectors.action_failures_recent()
 
     assert [action.pk for action in failures] == [newer.pk, older.pk]
     # last_details is annotated by the selector's queryset, which the stubs cannot follow.
@@ -130,7 +130,7 @@ def test_updates_per_day_counts_finished_and_failed_per_local_day(settings):
     make_action(device, software, status="finished", finished_at=now - timedelta(days=30))
     make_action(device, software, status="canceled", finished_at=now)
 
-    days = selectors.updates_per_day(days=3, now=now)
+    days = rollout_selectors.updates_per_day(days=3, now=now)
 
     today = timezone.localdate(now)
     assert [(day.day, day.finished, day.failed) for day in days] == [
@@ -148,19 +148,19 @@ def test_software_compatible_with_all_needs_every_board():
     make_device("rpi-1", hardware=rpi)
     make_device("imx-1", hardware=imx)
 
-    assert selectors.software_compatible_with_all(devices=Device.objects.all()) == [both_newer, both]
+    assert rollout_selectors.software_compatible_with_all(devices=Device.objects.all()) == [both_newer, both]
 
     make_device("new")
     Device.objects.filter(controller_id="new").update(hardware=None)
     # A device without reported hardware constrains nothing: the known boards decide.
-    assert selectors.software_compatible_with_all(devices=Device.objects.all()) == [both_newer, both]
+    assert rollout_selectors.software_compatible_with_all(devices=Device.objects.all()) == [both_newer, both]
     only_new = Device.objects.filter(controller_id="new")
-    assert [s.version for s in selectors.software_compatible_with_all(devices=only_new)] == [
+    assert [s.version for s in rollout_selectors.software_compatible_with_all(devices=only_new)] == [
         "9.0.0",
         "1.10.0",
         "1.0.0",
     ]
-    assert selectors.software_compatible_with_all(devices=Device.objects.none()) == []
+    assert rollout_selectors.software_compatible_with_all(devices=Device.objects.none()) == []
 
 
 def test_each_rollout_bucket_filter_selects_exactly_the_devices_rollout_stats_counts():
@@ -188,10 +188,12 @@ def test_each_rollout_bucket_filter_selects_exactly_the_devices_rollout_stats_co
     stats = rollout_selectors.rollout_stats(rollout=rollout)
 
     def ids(bucket=None):
-        found = selectors.devices_in_rollout(devices=Device.objects.all(), rollout=rollout, bucket=bucket)
+        found = rollout_selectors.devices_in_rollout(
+            devices=Device.objects.all(), rollout=rollout, bucket=bucket
+        )
         return sorted(found.values_list("controller_id", flat=True))
 
-    for bucket in selectors.ROLLOUT_BUCKETS:
+    for bucket in rollout_selectors.ROLLOUT_BUCKETS:
         assert len(ids(bucket)) == getattr(stats, bucket), bucket
     assert ids() == sorted(
         ["succeeded", "rolled_back", "failed", "running", "pending", "canceled", "already", "waiting"]
@@ -210,7 +212,7 @@ def test_each_rollout_bucket_filter_selects_exactly_the_devices_rollout_stats_co
         ["rolled_back"],
     )
     with pytest.raises(ValueError, match="unknown rollout bucket 'exploded'"):
-        selectors.devices_in_rollout(devices=Device.objects.all(), rollout=rollout, bucket="exploded")
+        rollout_selectors.devices_in_rollout(devices=Device.objects.all(), rollout=rollout, bucket="exploded")
 
 
 def test_devices_with_failures_now_ever_never():
@@ -222,7 +224,7 @@ def test_devices_with_failures_now_ever_never():
     make_action(once, software, status=Action.Status.ERROR)
 
     def ids(failed):
-        found = selectors.devices_with_failures(
+        found = rollout_selectors.devices_with_failures(
             devices=Device.objects.order_by("controller_id"), failed=failed
         )
         return list(found.values_list("controller_id", flat=True))
@@ -238,7 +240,7 @@ def test_rollouts_active_lists_running_and_paused_rollouts_with_their_statistics
     make_device("a", sw_version="1.0")
     make_device("b", sw_version="2.0.0")
 
-    active = selectors.rollouts_active()
+    active = rollout_selectors.rollouts_active()
 
     assert [(rollout, stats.targeted, stats.already_on_version) for rollout, stats in active] == [
         (paused, 0, 0),
@@ -252,10 +254,10 @@ def test_a_held_rollouts_target_is_shown_but_never_delivered():
     device = make_device("rpi-1", hardware=board)
 
     assert rollout_selectors.target_for_device(device=device) is None
-    assert selectors.targets_for_devices(devices=[device]) == {device.pk: None}
+    assert rollout_selectors.targets_for_devices(devices=[device]) == {device.pk: None}
     shown = rollout_selectors.target_for_device(device=device, include_held=True)
     assert shown is not None
     assert (shown.software, shown.rollout, shown.held) == (rollout.software, rollout, True)
-    bulk = selectors.targets_for_devices(devices=[device], include_held=True)[device.pk]
+    bulk = rollout_selectors.targets_for_devices(devices=[device], include_held=True)[device.pk]
     assert bulk is not None
     assert (bulk.software, bulk.rollout, bulk.held) == (rollout.software, rollout, True)

@@ -145,8 +145,8 @@ def create_action(*, controller_id: str, software_id: int, status: str = Action.
 
 def assign_software(*, controller_id: str, software_id: int, **deployment: Any) -> None:
     """``deployment``: action_type, forcetime, weight, maintenance_window, as the API takes them."""
-    from devices.services import device_assign_software
     from rollouts.options import deployment_options_validate
+    from rollouts.services import device_assign_software
 
     device_assign_software(
         device=Device.objects.get(controller_id=controller_id),
@@ -188,7 +188,7 @@ def cancel_action(*, action_id: int) -> str:
 
 def cancel_update(*, controller_id: str) -> dict:
     """What an operator's *Cancel update* does (admin, API, command)."""
-    from devices.services import device_cancel_update
+    from rollouts.services import device_cancel_update
 
     action = device_cancel_update(device=Device.objects.get(controller_id=controller_id))
     return {"id": action.pk, "status": action.status}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from devices import services as device_services
 from devices.models import Device
+from rollouts import services as rollout_services
 from rollouts.models import Action
 from tests.factories import make_action, make_device, make_software
 from tests.rollouts.ddi_helpers import BASE, feedback, install, offered_action_id, poll
@@ -17,7 +17,7 @@ def test_assigning_creates_the_action_before_the_device_polls(client):
     software = make_software("2.0.0")
     device = make_device("a", sw_version="1.0.0")
 
-    device_services.device_assign_software(device=device, software=software)
+    rollout_services.device_assign_software(device=device, software=software)
 
     action = Action.objects.get(device=device)
     assert (action.software, action.status, action.reason) == (
@@ -33,15 +33,15 @@ def test_assigning_creates_the_action_before_the_device_polls(client):
 def test_an_update_canceled_before_the_first_poll_is_never_offered(client):
     software = make_software("2.0.0")
     device = make_device("a", sw_version="1.0.0")
-    device_services.device_assign_software(device=device, software=software)
+    rollout_services.device_assign_software(device=device, software=software)
 
-    canceled = device_services.device_cancel_update(device=device)
+    canceled = rollout_services.device_cancel_update(device=device)
 
     assert canceled.status == Action.Status.CANCELED
     assert poll(client, "a") == {}
     assert Action.objects.filter(device=device).count() == 1
     # An operator retry offers it again.
-    device_services.device_retry(device=Device.objects.get(pk=device.pk))
+    rollout_services.device_retry(device=Device.objects.get(pk=device.pk))
     assert offered_action_id(client, "a") not in (None, canceled.pk)
 
 
@@ -50,7 +50,7 @@ def test_bulk_assignment_creates_one_action_per_device_that_needs_it():
     make_device("old", sw_version="1.0.0")
     make_device("current", sw_version="2.0.0")
 
-    device_services.devices_assign_software(
+    rollout_services.devices_assign_software(
         devices=Device.objects.filter(controller_id__in=["old", "current"]), software=software
     )
 
@@ -60,10 +60,10 @@ def test_bulk_assignment_creates_one_action_per_device_that_needs_it():
 def test_reassigning_after_a_failure_offers_the_software_again(client):
     software = make_software("2.0.0")
     device = make_device("a", sw_version="1.0.0")
-    device_services.device_assign_software(device=device, software=software)
+    rollout_services.device_assign_software(device=device, software=software)
     install(client, "a", finished="failure")
 
-    device_services.device_assign_software(device=Device.objects.get(pk=device.pk), software=software)
+    rollout_services.device_assign_software(device=Device.objects.get(pk=device.pk), software=software)
 
     assert Action.objects.filter(device=device, status=Action.Status.PENDING).count() == 1
 
@@ -71,10 +71,10 @@ def test_reassigning_after_a_failure_offers_the_software_again(client):
 def test_a_new_assignment_cancels_a_pending_one_at_once_and_a_started_one_through_the_device(client):
     first, second, third = make_software("2.0.0"), make_software("3.0.0"), make_software("4.0.0")
     device = make_device("a", sw_version="1.0.0")
-    device_services.device_assign_software(device=device, software=first)
+    rollout_services.device_assign_software(device=device, software=first)
     pending = Action.objects.get(device=device)
 
-    device_services.device_assign_software(device=Device.objects.get(pk=device.pk), software=second)
+    rollout_services.device_assign_software(device=Device.objects.get(pk=device.pk), software=second)
 
     pending.refresh_from_db()
     assert pending.status == Action.Status.CANCELED
@@ -82,7 +82,7 @@ def test_a_new_assignment_cancels_a_pending_one_at_once_and_a_started_one_throug
     assert client.get(f"{BASE}/a/deploymentBase/{started.pk}").status_code == 200
     assert feedback(client, "a", started.pk, "proceeding") == 200
 
-    device_services.device_assign_software(device=Device.objects.get(pk=device.pk), software=third)
+    rollout_services.device_assign_software(device=Device.objects.get(pk=device.pk), software=third)
 
     started.refresh_from_db()
     assert started.status == Action.Status.CANCELING
@@ -94,7 +94,7 @@ def test_an_assignment_the_device_already_runs_creates_nothing():
     device = make_device("a", sw_version="2.0.0")
     make_action(device, make_software("0.9.0"), status=Action.Status.FINISHED)
 
-    device_services.device_assign_software(device=device, software=software)
+    rollout_services.device_assign_software(device=device, software=software)
 
     assert not Action.objects.filter(device=device, software=software).exists()
 
@@ -102,9 +102,9 @@ def test_an_assignment_the_device_already_runs_creates_nothing():
 def test_leaving_assigned_mode_drops_an_assignment_the_device_never_started(client):
     software = make_software("2.0.0")
     device = make_device("a", sw_version="1.0.0")
-    device_services.device_assign_software(device=device, software=software)
+    rollout_services.device_assign_software(device=device, software=software)
 
-    device_services.device_pin(device=device)
+    rollout_services.device_pin(device=device)
 
     assert Action.objects.get(device=device).status == Action.Status.CANCELED
     assert device.state == Device.State.REGISTERED
@@ -114,11 +114,11 @@ def test_leaving_assigned_mode_drops_an_assignment_the_device_never_started(clie
 def test_leaving_assigned_mode_in_bulk_drops_unstarted_assignments_only(client):
     software = make_software("2.0.0")
     unstarted, started = make_device("u", sw_version="1.0.0"), make_device("s", sw_version="1.0.0")
-    device_services.devices_assign_software(devices=Device.objects.all(), software=software)
+    rollout_services.devices_assign_software(devices=Device.objects.all(), software=software)
     started_action = Action.objects.get(device=started)
     assert client.get(f"{BASE}/s/deploymentBase/{started_action.pk}").status_code == 200
 
-    device_services.devices_set_latest(devices=Device.objects.all())
+    rollout_services.devices_set_latest(devices=Device.objects.all())
 
     assert Action.objects.get(device=unstarted).status == Action.Status.CANCELED
     started_action.refresh_from_db()
@@ -131,10 +131,10 @@ def test_a_device_that_never_reported_hardware_gets_its_assignment_and_a_retry(c
     device.hardware = None
     device.save(update_fields=["hardware"])
 
-    device_services.device_assign_software(device=device, software=software)
+    rollout_services.device_assign_software(device=device, software=software)
 
     first = offered_action_id(client, "a")
     assert first == Action.objects.get(device=device).pk
     install(client, "a", finished="failure")
-    device_services.device_retry(device=Device.objects.get(pk=device.pk))
+    rollout_services.device_retry(device=Device.objects.get(pk=device.pk))
     assert offered_action_id(client, "a") not in (None, first)

@@ -10,7 +10,6 @@ from django.core.management import ManagementUtility, call_command
 from django.core.management.base import CommandError
 from django.db import connections
 
-from devices import services as device_services
 from devices.models import Device
 from rollouts import services
 from rollouts.models import Action, Rollout
@@ -435,7 +434,7 @@ def test_device_status_after_an_update_shows_the_last_action(client):
     make_rollout(make_software("2.0.0"))
     make_device("a", sw_version="1.0.0")
     action_id = install(client, "a")
-    device_services.device_pin(device=Device.objects.get(controller_id="a"))
+    services.device_pin(device=Device.objects.get(controller_id="a"))
     data = run_json("device_status", "a", "--lines", "1")
     assert (data["action"]["id"], data["action"]["status"], data["action_active"]) == (
         action_id,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 
-from devices import services as device_services
 from devices.models import Device
 from goosebit_project.lib.errors import Conflict, InvalidInput
 from rollouts import selectors, services
@@ -92,18 +91,18 @@ def test_a_new_target_cancels_a_waiting_action_at_once(flow_on):
 
 def test_moving_off_an_assignment_drops_its_waiting_action(flow_on):
     device = make_device("dev-1", sw_version="1.0")
-    device_services.device_assign_software(device=device, software=make_software("2.0"))
+    services.device_assign_software(device=device, software=make_software("2.0"))
 
-    device_services.device_pin(device=device)
+    services.device_pin(device=device)
 
     assert Action.objects.get(device=device).status == Action.Status.CANCELED
 
 
 def test_bulk_cancel_includes_waiting_actions(flow_on):
     device = make_device("dev-1", sw_version="1.0")
-    device_services.device_assign_software(device=device, software=make_software("2.0"))
+    services.device_assign_software(device=device, software=make_software("2.0"))
 
-    assert device_services.devices_cancel_updates(devices=Device.objects.all()) == 1
+    assert services.devices_cancel_updates(devices=Device.objects.all()) == 1
     assert Action.objects.get(device=device).status == Action.Status.CANCELED
 
 

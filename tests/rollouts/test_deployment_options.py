@@ -7,8 +7,6 @@ from datetime import UTC, datetime
 
 import pytest
 
-from devices import selectors as device_selectors
-from devices import services as device_services
 from devices.models import Device
 from rollouts import selectors, services
 from rollouts.models import Action, Rollout
@@ -91,10 +89,10 @@ def test_an_action_created_after_a_retry_keeps_the_assignments_options(client):
     software = make_software("2.0.0")
     device = make_device("a", sw_version="1.0.0")
     soft = DeploymentOptions(action_type="soft", weight=5)
-    device_services.device_assign_software(device=device, software=software, options=soft)
+    services.device_assign_software(device=device, software=software, options=soft)
     install(client, "a", finished="failure")
 
-    device_services.device_retry(device=Device.objects.get(pk=device.pk))
+    services.device_retry(device=Device.objects.get(pk=device.pk))
     retried = offered_action_id(client, "a")
 
     assert retried is not None
@@ -105,9 +103,9 @@ def test_an_action_created_after_a_retry_keeps_the_assignments_options(client):
 def test_reassigning_an_unstarted_update_replaces_its_options():
     software = make_software("2.0.0")
     device = make_device("a", sw_version="1.0.0")
-    device_services.device_assign_software(device=device, software=software)
+    services.device_assign_software(device=device, software=software)
 
-    device_services.device_assign_software(
+    services.device_assign_software(
         device=device, software=software, options=DeploymentOptions(action_type="downloadonly")
     )
 
@@ -119,7 +117,7 @@ def test_bulk_assignment_gives_every_action_the_options():
     for name in ("a", "b"):
         make_device(name, sw_version="1.0.0")
 
-    device_services.devices_assign_software(
+    services.devices_assign_software(
         devices=Device.objects.all(), software=software, options=DeploymentOptions(action_type="soft")
     )
 
@@ -163,7 +161,7 @@ def test_the_heavier_rollout_of_a_feed_wins_over_a_newer_one(client):
     assert (action.rollout_id, action.weight) == (heavy.pk, 900)
     assert selectors.rollout_targeted_devices(rollout=heavy).count() == 1
     assert selectors.rollout_targeted_devices(rollout=light).count() == 0
-    target = device_selectors.targets_for_devices(devices=[device])[device.pk]
+    target = selectors.targets_for_devices(devices=[device])[device.pk]
     assert target is not None and target.rollout == heavy
 
 

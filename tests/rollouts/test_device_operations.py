@@ -8,6 +8,7 @@ from devices import services as device_services
 from devices.models import Device
 from goosebit_project.lib.errors import Conflict, InvalidInput
 from goosebit_project.lib.tokens import token_matches
+from rollouts import services as rollout_services
 from rollouts.models import Action
 from tests.factories import make_device, make_rollout, make_software
 from tests.rollouts.ddi_helpers import BASE, feedback, offered_action_id, poll
@@ -68,7 +69,7 @@ def test_canceling_an_update_the_device_never_started_closes_it_at_once(client):
     device = make_device("dev-1", sw_version="1.0.0")
     action_id = offered_action_id(client, "dev-1")
 
-    action = device_services.device_cancel_update(device=device)
+    action = rollout_services.device_cancel_update(device=device)
 
     assert action.pk == action_id
     assert Action.objects.get(pk=action_id).status == Action.Status.CANCELED
@@ -84,12 +85,12 @@ def test_canceling_a_running_update_asks_the_device_and_force_quit_closes_it(cli
     assert action_id is not None
     assert feedback(client, "dev-1", action_id, "proceeding") == 200
 
-    device_services.device_cancel_update(device=device)
+    rollout_services.device_cancel_update(device=device)
 
     assert Action.objects.get(pk=action_id).status == Action.Status.CANCELING
     assert poll(client, "dev-1")["cancelAction"]["href"].endswith(f"{BASE}/dev-1/cancelAction/{action_id}")
 
-    device_services.device_force_quit(device=Device.objects.get(pk=device.pk))
+    rollout_services.device_force_quit(device=Device.objects.get(pk=device.pk))
 
     assert Action.objects.get(pk=action_id).status == Action.Status.CANCELED
     device.refresh_from_db()
@@ -100,7 +101,7 @@ def test_canceling_a_running_update_asks_the_device_and_force_quit_closes_it(cli
 def test_canceling_a_device_without_an_update_is_a_clear_conflict():
     device = make_device("dev-1")
     with pytest.raises(Conflict) as error:
-        device_services.device_cancel_update(device=device)
+        rollout_services.device_cancel_update(device=device)
     assert error.value.message == "device dev-1 has no update under way to cancel"
 
 
@@ -109,7 +110,7 @@ def test_force_quit_without_a_pending_cancel_is_a_clear_conflict(client):
     device = make_device("dev-1", sw_version="1.0.0")
     action_id = offered_action_id(client, "dev-1")
     with pytest.raises(Conflict) as error:
-        device_services.device_force_quit(device=device)
+        rollout_services.device_force_quit(device=device)
     assert error.value.message == (
         "device dev-1 has no update being canceled; "
         "force-quit applies only after a cancel the device has not confirmed"

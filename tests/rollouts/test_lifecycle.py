@@ -8,7 +8,6 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from devices import services as device_services
 from goosebit_project.lib.errors import Conflict, InvalidInput
 from rollouts import selectors, services
 from rollouts.models import Action, Rollout
@@ -274,7 +273,7 @@ def test_a_finished_rollout_keeps_delivering_to_devices_that_join_the_feed_later
     assert Rollout.objects.get(pk=rollout.pk).status == Rollout.Status.FINISHED
 
     late = make_device("late", sw_version="1.0.0", feed="elsewhere")
-    device_services.device_set_feed(device=late, feed="default")
+    services.device_set_feed(device=late, feed="default")
     install(client, "late")
 
     assert Action.objects.get(device=late).rollout == rollout

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import pytest
 
-from devices import services as device_services
 from devices.models import Device
 from rollouts import selectors, services
 from rollouts.models import Action, ActionStatus, Rollout
@@ -69,7 +68,7 @@ def test_a_rolled_back_device_is_not_offered_the_update_again_until_an_operator_
     assert Action.objects.filter(device=device()).count() == 1
     assert device().state == Device.State.ROLLED_BACK
 
-    device_services.device_retry(device=device())
+    services.device_retry(device=device())
     assert device().state == Device.State.REGISTERED
     retried = install(client, "a")
 
@@ -128,16 +127,16 @@ def test_a_rollback_counts_as_a_failure_for_the_rollouts_safety_rules(client):
 
 
 def test_a_canceled_retry_leaves_a_rolled_back_device_rolled_back(client, rolled_back):
-    device_services.device_retry(device=device())
+    services.device_retry(device=device())
     assert offered_action_id(client, "a") is not None
 
-    device_services.device_cancel_update(device=device())
+    services.device_cancel_update(device=device())
 
     assert device().state == Device.State.ROLLED_BACK
 
 
 def test_bulk_retry_covers_rolled_back_devices(client, rolled_back):
-    assert device_services.devices_retry_failed(devices=Device.objects.all()) == 1
+    assert services.devices_retry_failed(devices=Device.objects.all()) == 1
     assert (device().state, device().force_update) == (Device.State.REGISTERED, True)
 
 

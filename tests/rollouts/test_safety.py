@@ -6,7 +6,6 @@ from typing import Any
 
 import pytest
 
-from devices import services as device_services
 from devices.models import Device
 from rollouts import selectors, services
 from rollouts.models import Action, Rollout
@@ -78,7 +77,7 @@ def test_a_device_failing_again_after_a_retry_is_one_failed_device(client):
     rollout = make_rollout(make_software("2.0.0"), pause_on_failure_count=2)
     device = make_device("flaky", sw_version="1.0.0")
     install(client, "flaky", finished="failure")
-    device_services.device_retry(device=Device.objects.get(pk=device.pk))
+    services.device_retry(device=Device.objects.get(pk=device.pk))
     install(client, "flaky", finished="failure")
 
     assert status(rollout) == Rollout.Status.RUNNING
@@ -90,7 +89,7 @@ def test_canceled_devices_are_not_failures(client):
     rollout = make_rollout(make_software("2.0.0"), pause_on_failure_percent=1, pause_min_results=1)
     fleet(2)
     poll(client, "dev-0")
-    device_services.device_cancel_update(device=Device.objects.get(controller_id="dev-0"))
+    services.device_cancel_update(device=Device.objects.get(controller_id="dev-0"))
     install(client, "dev-1")
     assert status(rollout) == Rollout.Status.RUNNING
     assert selectors.rollout_stats(rollout=rollout).canceled == 1
@@ -218,7 +217,7 @@ def test_an_explicit_assignment_is_not_held_back_by_the_global_cap(client, setti
     assert offered_action_id(client, "a") is not None
     assigned = make_device("c", sw_version="1.0.0", update_mode=Device.UpdateMode.PINNED)
 
-    device_services.device_assign_software(device=assigned, software=software)
+    services.device_assign_software(device=assigned, software=software)
 
     action = Action.objects.get(device=assigned)
     assert offered_action_id(client, "c") == action.pk

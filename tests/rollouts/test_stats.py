@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from devices import services as device_services
 from devices.models import Device
 from rollouts import selectors, services
 from rollouts.models import Action, Rollout
@@ -56,11 +55,11 @@ def test_every_targeted_device_lands_in_exactly_one_bucket(client):
     canceling = offered_action_id(client, "canceling")
     assert canceling is not None
     feedback(client, "canceling", canceling, "proceeding")
-    device_services.device_cancel_update(device=Device.objects.get(controller_id="canceling"))
+    services.device_cancel_update(device=Device.objects.get(controller_id="canceling"))
     install(client, "ok")
     install(client, "failed", finished="failure")
     poll(client, "canceled")
-    device_services.device_cancel_update(device=Device.objects.get(controller_id="canceled"))
+    services.device_cancel_update(device=Device.objects.get(controller_id="canceled"))
 
     assert stats(rollout) == {
         "targeted": 8,
@@ -85,7 +84,7 @@ def test_a_device_that_failed_and_retried_counts_once_by_its_newest_action(clien
     install(client, "a", finished="failure")
     assert (stats(rollout)["failed"], stats(rollout)["targeted"]) == (1, 2)
 
-    device_services.device_retry(device=device)
+    services.device_retry(device=device)
     poll(client, "a")
     after_retry = stats(rollout)
     assert (after_retry["failed"], after_retry["pending"], after_retry["targeted"]) == (0, 1, 2)
@@ -101,10 +100,10 @@ def test_a_canceled_then_retried_device_counts_by_its_retry(client):
     rollout = make_rollout(make_software("2.0.0"))
     device = make_device("a", sw_version="1.0.0")
     poll(client, "a")
-    device_services.device_cancel_update(device=device)
+    services.device_cancel_update(device=device)
     assert stats(rollout)["canceled"] == 1
 
-    device_services.device_retry(device=Device.objects.get(pk=device.pk))
+    services.device_retry(device=Device.objects.get(pk=device.pk))
     install(client, "a")
 
     after = stats(rollout)
@@ -123,7 +122,7 @@ def test_devices_that_left_the_feed_are_reported_apart_from_the_targeted_ones(cl
     install(client, "mover")
     install(client, "stayer", finished="failure")
 
-    device_services.device_set_feed(device=Device.objects.get(pk=mover.pk), feed="beta")
+    services.device_set_feed(device=Device.objects.get(pk=mover.pk), feed="beta")
 
     after = stats(rollout)
     assert (after["targeted"], after["succeeded"], after["failed"], after["left"]) == (1, 0, 1, 1)
@@ -188,7 +187,7 @@ def test_statistics_agree_with_the_safety_counters_while_no_device_left(client):
     install(client, "a")
     install(client, "b", finished="failure")
     install(client, "c", finished="failure")
-    device_services.device_retry(device=Device.objects.get(controller_id="c"))
+    services.device_retry(device=Device.objects.get(controller_id="c"))
     install(client, "c")
 
     results = selectors.rollout_results(rollout=rollout)

@@ -6,7 +6,6 @@ import json
 
 import pytest
 
-from devices import services as device_services
 from devices.models import Device
 from rollouts import services
 from rollouts.models import Action, Rollout
@@ -35,7 +34,7 @@ def feedback(client, cid, action_id, execution, finished="none", details=None, c
 def test_a_full_update_cycle_keeps_the_action_on_offer_until_closed(client):
     device = make_device("dev-1", sw_version="1.0.0")
     software = make_software("2.0.0")
-    device_services.device_assign_software(device=device, software=software)
+    services.device_assign_software(device=device, software=software)
 
     links = poll(client, "dev-1")["_links"]
     action = Action.objects.get(device=device)
@@ -66,7 +65,7 @@ def test_a_full_update_cycle_keeps_the_action_on_offer_until_closed(client):
 
 def test_a_failed_device_waits_for_an_operator_retry(client):
     device = make_device("dev-1", sw_version="1.0.0")
-    device_services.device_assign_software(device=device, software=make_software("2.0.0"))
+    services.device_assign_software(device=device, software=make_software("2.0.0"))
     poll(client, "dev-1")
     action = Action.objects.get()
     assert feedback(client, "dev-1", action.pk, "closed", "failure").status_code == 200
@@ -74,7 +73,7 @@ def test_a_failed_device_waits_for_an_operator_retry(client):
     assert device.state == Device.State.ERROR
     assert "deploymentBase" not in poll(client, "dev-1").get("_links", {})
 
-    device_services.device_retry(device=device)
+    services.device_retry(device=device)
     links = poll(client, "dev-1")["_links"]
     assert "deploymentBase" in links
     assert Action.objects.filter(device=device).count() == 2
@@ -90,11 +89,11 @@ def test_a_paused_newer_rollout_holds_the_feed(client):
 
 def test_a_running_action_for_old_software_is_canceled_through_the_device(client):
     device = make_device("dev-1", sw_version="1.0.0")
-    device_services.device_assign_software(device=device, software=make_software("2.0.0"))
+    services.device_assign_software(device=device, software=make_software("2.0.0"))
     poll(client, "dev-1")
     old = Action.objects.get()
     feedback(client, "dev-1", old.pk, "proceeding")
-    device_services.device_assign_software(device=device, software=make_software("3.0.0"))
+    services.device_assign_software(device=device, software=make_software("3.0.0"))
 
     links = poll(client, "dev-1")["_links"]
     assert links["cancelAction"]["href"] == f"http://testserver{BASE}/dev-1/cancelAction/{old.pk}"
@@ -132,7 +131,7 @@ def test_rollout_pauses_itself_at_the_failure_threshold(client):
 
 def test_operator_cancel_of_a_pending_action_is_immediate_and_sticks(client):
     device = make_device("dev-1", sw_version="1.0.0")
-    device_services.device_assign_software(device=device, software=make_software("2.0.0"))
+    services.device_assign_software(device=device, software=make_software("2.0.0"))
     poll(client, "dev-1")
     action = Action.objects.get()
     services.action_cancel(action=action)
@@ -144,7 +143,7 @@ def test_operator_cancel_of_a_pending_action_is_immediate_and_sticks(client):
 def test_the_chunk_part_is_configurable_for_zephyr(client, settings):
     settings.GOOSEBIT_DDI_CHUNK_PART = "bApp"
     device = make_device("dev-1", sw_version="1.0.0")
-    device_services.device_assign_software(device=device, software=make_software("2.0.0"))
+    services.device_assign_software(device=device, software=make_software("2.0.0"))
     href = poll(client, "dev-1")["_links"]["deploymentBase"]["href"]
     assert client.get(href).json()["deployment"]["chunks"][0]["part"] == "bApp"
 

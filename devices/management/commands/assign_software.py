@@ -7,10 +7,10 @@ from typing import Any, cast
 from django.core.management.base import CommandError, CommandParser
 from django.db import transaction
 
-from devices import services
 from devices.management.commands._device_command import DevicesCommand
 from devices.management.output import device_summary, device_summary_text
 from goosebit_project.lib.commands import Output, get_one
+from rollouts import services as rollout_services
 from rollouts.management.deployment import add_deployment_arguments, deployment_options_from
 from software.models import Software
 
@@ -50,13 +50,13 @@ class Command(DevicesCommand):
         with transaction.atomic():
             for device in devices:
                 if options["feed"] is not None:
-                    services.device_set_feed(device=device, feed=options["feed"])
+                    rollout_services.device_set_feed(device=device, feed=options["feed"])
                 elif choice == "latest":
-                    services.device_set_latest(device=device)
+                    rollout_services.device_set_latest(device=device)
                 elif choice == "pinned":
-                    services.device_pin(device=device)
+                    rollout_services.device_pin(device=device)
                 else:
-                    services.device_assign_software(
+                    rollout_services.device_assign_software(
                         device=device,
                         software=cast(Software, software),  # an id: set above
                         confirmation_required=options["confirmation_required"],

@@ -7,9 +7,9 @@ from typing import Any
 from django.core.management.base import CommandParser
 from django.db import transaction
 
-from devices import services
 from devices.management.commands._device_command import DevicesCommand
 from goosebit_project.lib.commands import Output
+from rollouts import services as rollout_services
 
 
 class Command(DevicesCommand):
@@ -25,7 +25,9 @@ class Command(DevicesCommand):
 
     def run(self, **options: Any) -> Output:
         devices = self.get_devices(options["devices"])
-        change = services.device_force_quit if options["force"] else services.device_cancel_update
+        change = (
+            rollout_services.device_force_quit if options["force"] else rollout_services.device_cancel_update
+        )
         with transaction.atomic():
             actions = [change(device=device) for device in devices]
         data = [

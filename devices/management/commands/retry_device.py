@@ -6,10 +6,10 @@ from typing import Any
 
 from django.db import transaction
 
-from devices import services
 from devices.management.commands._device_command import DevicesCommand
 from devices.management.output import device_summary, device_summary_text
 from goosebit_project.lib.commands import Output
+from rollouts import services as rollout_services
 
 
 class Command(DevicesCommand):
@@ -19,7 +19,7 @@ class Command(DevicesCommand):
         devices = self.get_devices(options["devices"])
         with transaction.atomic():
             for device in devices:
-                services.device_retry(device=device)
+                rollout_services.device_retry(device=device)
         return Output(
             data=[device_summary(device) for device in devices],
             text="\n".join(device_summary_text(device) for device in devices),

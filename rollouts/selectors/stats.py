@@ -1,250 +1,29 @@
-"""Reads behind the update decision, rollout safety, statistics and previews."""
+"""Rollout statistics, results, previews and warnings, computed from Actions in a fixed number of queries."""
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
-from datetime import datetime
-from typing import cast
 
-from django.core.cache import cache
-from django.db.models import Case, CharField, Count, Exists, F, OuterRef, Q, QuerySet, Subquery, Value, When
-from django.db.models.functions import Coalesce
-from django.utils import timezone
-
-from devices import tenant_config
-from devices.models import Device
-from goosebit_project.lib.versions import Version, version_older, versions_equal
-from rollouts.models import Action, ActionStatus, Rollout
-from rollouts.options import WEIGHT_IF_ABSENT
-from software.models import Software
-
-# A rollout in any of these states owns its feed: a paused or stopped newer rollout keeps devices
-# from falling back to an older rollout's software (gooseBit's silent downgrade).
-FEED_HOLDING_STATUSES = (
-    Rollout.Status.RUNNING,
-    Rollout.Status.PAUSED,
-    Rollout.Status.STOPPED,
-    Rollout.Status.FINISHED,
+from django.db.models import (
+    Case,
+    CharField,
+    Count,
+    Exists,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
 )
-# ... but only these deliver software to devices.
-DELIVERING_STATUSES = (Rollout.Status.RUNNING, Rollout.Status.FINISHED)
 
-
-def confirmation_flow_enabled() -> bool:
-    """Is hawkBit's user-consent flow on for the tenant (``user.confirmation.flow.enabled``)?
-
-    The single place that reads the setting: every rule asks here. It is a runtime tenant setting
-    (devices.tenant_config) whose default is GOOSEBIT_CONFIRMATION_FLOW; no query while cached.
-    """
-    return tenant_config.cache.get().confirmation_flow_enabled
-
-
-@dataclass(frozen=True)
-class Target:
-    """What a device should run, and why."""
-
-    software: Software
-    reason: str
-    rollout: Rollout | None = None
-
-    @property
-    def held(self) -> bool:
-        """The owning rollout is paused or stopped: this is what the device would get, and
-        nothing is offered meanwhile (only asked for with ``include_held``)."""
-        return self.rollout is not None and self.rollout.status not in DELIVERING_STATUSES
-
-
-# "Newest" means the rollout that most recently took its feed: a draft created last week and
-# started today beats a rollout created and started yesterday. Rollouts put straight into a
-# holding state without a start time (fixtures, imports) count from their creation.
-TOOK_FEED = Coalesce("started_at", "created")
-# Weight (hawkBit's priority) comes first: the heaviest rollout of a feed wins where several fit a
-# device; one without a weight counts as the heaviest (hawkBit's actionWeightIfAbsent), so
-# without weights the newest wins as before.
-WEIGHT_RANK = Coalesce("weight", Value(WEIGHT_IF_ABSENT))
-PRECEDENCE = ("-weight_rank", "-took_feed", "-id")
-
-
-def _took_feed(rollout: Rollout) -> datetime:
-    """When the rollout took (or, for a draft, would take now) its feed."""
-    if rollout.status == Rollout.Status.DRAFT:
-        return timezone.now()
-    return rollout.started_at or rollout.created
-
-
-def rollout_for_device(*, device: Device) -> Rollout | None:
-    """The rollout that owns this device: the newest one of its feed that fits its hardware.
-
-    Several rollouts on one feed can target different hardware (one per board).
-    """
-    if device.hardware_id is None or not device.feed:
-        return None
-    return (
-        Rollout.objects.filter(
-            feed=device.feed,
-            status__in=FEED_HOLDING_STATUSES,
-            software__compatibility=device.hardware_id,
-        )
-        .select_related("software")
-        .annotate(weight_rank=WEIGHT_RANK, took_feed=TOOK_FEED)
-        .order_by(*PRECEDENCE)
-        .first()
-    )
-
-
-def software_latest_for(*, hardware_id: int) -> Software | None:
-    """The highest version compatible with the hardware, by SWUpdate/semver ordering."""
-    candidates = list(Software.objects.filter(compatibility=hardware_id))
-    if not candidates:
-        return None
-    return max(candidates, key=lambda software: (Version(software.version), software.created))
-
-
-def target_for_device(*, device: Device, include_held: bool = False) -> Target | None:
-    """What the device should run according to its update mode (None: nothing to offer).
-
-    ``include_held`` also returns the software of a paused or stopped rollout that owns the
-    device (Target.held), for screens that show why nothing is offered; never for delivery.
-    """
-    mode = device.update_mode
-    if mode == Device.UpdateMode.PINNED:
-        return None
-    if mode == Device.UpdateMode.ASSIGNED:
-        # An explicit assignment needs no known hardware (hawkBit has no such check).
-        if device.assigned_software_id is None:
-            return None
-        return Target(software=cast(Software, device.assigned_software), reason=Action.Reason.ASSIGNED)
-    if device.hardware_id is None:
-        return None
-    if mode == Device.UpdateMode.LATEST:
-        software = software_latest_for(hardware_id=device.hardware_id)
-        return Target(software=software, reason=Action.Reason.LATEST) if software else None
-    rollout = rollout_for_device(device=device)
-    if rollout is None or (rollout.status not in DELIVERING_STATUSES and not include_held):
-        return None
-    return Target(software=rollout.software, reason=Action.Reason.ROLLOUT, rollout=rollout)
-
-
-# --- the cached short-cut for steady polls --------------------------------------------------
-#
-# Most polls come from idle devices that already run their target. To answer them without the
-# rollout/software queries, each worker keeps the target's (software id, version) per feed +
-# hardware (rollout mode), hardware (latest) or software (assigned).
-#
-# Safe by construction: the cache only ever short-cuts "nothing to do". Whenever it suggests an
-# action, device_reconcile recomputes the target from the database before creating or canceling
-# anything, so a stale entry can delay an update but never cause a wrong one.
-#
-# Fresh in practice: changes to rollouts and software (signals, and services after queryset
-# updates) bump a generation number in the shared cache (GOOSEBIT_CACHE_URL: file cache by
-# default, Redis across machines). Each worker reads it at most every GENERATION_CHECK_SECONDS
-# and drops its entries when it moved, so other workers see a change within a second; entries
-# also expire after TARGET_CACHE_SECONDS. A steady poll thus costs no cache I/O most of the time.
-
-TARGET_CACHE_SECONDS = 10.0
-GENERATION_CHECK_SECONDS = 1.0
-_GENERATION_KEY = "rollouts:target-generation"
-
-
-@dataclass(frozen=True)
-class CachedTarget:
-    software_id: int
-    version: str
-
-
-class _WorkerTargets:
-    """This worker's targets, valid for one generation (see above). Thread-safe enough: at
-    worst two threads compute the same entry."""
-
-    def __init__(self) -> None:
-        self.generation: int | None = None
-        self.checked = float("-inf")
-        self.entries: dict[tuple, tuple[float, CachedTarget | None]] = {}
-
-    def current_generation(self) -> int:
-        now = time.monotonic()
-        if now - self.checked >= GENERATION_CHECK_SECONDS or self.generation is None:
-            generation = cache.get(_GENERATION_KEY, 0)
-            if generation != self.generation:
-                self.entries = {}
-                self.generation = generation
-            self.checked = now
-        return cast(int, self.generation)  # set above when it was None
-
-    def reset(self, generation: int) -> None:
-        self.entries = {}
-        self.generation = generation
-        self.checked = time.monotonic()
-
-
-_worker_targets = _WorkerTargets()
-
-
-def target_cache_invalidate() -> None:
-    generation = time.time_ns()
-    cache.set(_GENERATION_KEY, generation, timeout=None)
-    _worker_targets.reset(generation)
-
-
-def _target_cache_key(device: Device) -> tuple:
-    mode = device.update_mode
-    if mode == Device.UpdateMode.ROLLOUT:
-        return ("rollout", device.feed, device.hardware_id)
-    if mode == Device.UpdateMode.LATEST:
-        return ("latest", device.hardware_id)
-    return ("assigned", device.assigned_software_id)
-
-
-def cached_target_for_device(*, device: Device) -> CachedTarget | None:
-    """The target's id and version, from this worker's cache when fresh (see above)."""
-    mode = device.update_mode
-    unknown_hardware = device.hardware_id is None and mode != Device.UpdateMode.ASSIGNED
-    if mode == Device.UpdateMode.PINNED or unknown_hardware:
-        return None
-    _worker_targets.current_generation()
-    key = _target_cache_key(device)
-    now = time.monotonic()
-    entry = _worker_targets.entries.get(key)
-    if entry is not None and entry[0] > now:
-        return entry[1]
-    target = target_for_device(device=device)
-    value = CachedTarget(target.software.pk, target.software.version) if target else None
-    _worker_targets.entries[key] = (now + TARGET_CACHE_SECONDS, value)
-    return value
-
-
-def action_active_for_device(*, device: Device) -> Action | None:
-    return (
-        Action.objects.select_related("software")
-        .filter(device=device, status__in=Action.ACTIVE_STATUSES)
-        .first()
-    )
-
-
-def action_latest_for_software(*, device: Device, software: Software) -> Action | None:
-    return Action.objects.filter(device=device, software=software).order_by("-created", "-id").first()
-
-
-def action_statuses_newest_first(*, action: Action) -> QuerySet[ActionStatus]:
-    """The action's update log, newest first (the API pages it)."""
-    return ActionStatus.objects.filter(action=action).order_by("-id")
-
-
-def active_update_count(*, rollout: Rollout | None = None, exclude_device: Device | None = None) -> int:
-    """Devices updating now (pending or running actions), optionally within one rollout.
-
-    An update waiting for the device's confirmation holds its place, as one the device has not
-    fetched yet does: otherwise a wave of confirmations could exceed the caps.
-    """
-    actions = Action.objects.filter(
-        status__in=[Action.Status.PENDING, Action.Status.WAIT_FOR_CONFIRMATION, Action.Status.RUNNING]
-    )
-    if rollout is not None:
-        actions = actions.filter(rollout=rollout)
-    if exclude_device is not None:
-        actions = actions.exclude(device=exclude_device)
-    return actions.count()
+from devices.models import Device
+from goosebit_project.lib.versions import version_older, versions_equal
+from rollouts.models import Action, Rollout
+from rollouts.options import WEIGHT_IF_ABSENT
+from rollouts.selectors.targets import FEED_HOLDING_STATUSES, TOOK_FEED, WEIGHT_RANK, took_feed
+from software.models import Software
 
 
 @dataclass(frozen=True)
@@ -304,7 +83,7 @@ def rollout_results(*, rollout: Rollout) -> RolloutResults:
 def rollout_newer_holders(*, rollout: Rollout) -> QuerySet[Rollout]:
     """Rollouts of the same feed that win over ``rollout`` where their hardware fits: heavier,
     or as heavy and took the feed after it (rollout_for_device's PRECEDENCE)."""
-    took = _took_feed(rollout)
+    took = took_feed(rollout)
     rank = WEIGHT_IF_ABSENT if rollout.weight is None else rollout.weight
     return (
         Rollout.objects.filter(feed=rollout.feed, status__in=FEED_HOLDING_STATUSES)
@@ -585,3 +364,74 @@ def rollout_warnings(*, rollout: Rollout) -> list[str]:
             )
         why = "; ".join(reasons)
     return [f"Rollout {rollout.name!r} targets 0 devices: {why}. Devices that join the feed later get it."]
+
+
+def rollouts_active(*, limit: int = 10) -> list[tuple[Rollout, RolloutStats]]:
+    """Running and paused rollouts, newest first, with their statistics (rollout_stats).
+
+    Two or three queries per rollout (rollout_stats), whatever the number of devices.
+    """
+    rollouts = (
+        Rollout.objects.filter(status__in=[Rollout.Status.RUNNING, Rollout.Status.PAUSED])
+        .select_related("software")
+        .order_by("-created", "-id")[:limit]
+    )
+    return [(rollout, rollout_stats(rollout=rollout)) for rollout in rollouts]
+
+
+# The buckets of rollouts.selectors.RolloutStats, each reachable as a device list filter.
+ROLLOUT_BUCKETS = (
+    "succeeded",
+    "already_on_version",
+    "failed",
+    "rolled_back",
+    "running",
+    "pending",
+    "canceled",
+    "not_started",
+    "left",
+)
+
+
+def devices_in_rollout(
+    *, devices: QuerySet[Device], rollout: Rollout, bucket: str | None = None
+) -> QuerySet[Device]:
+    """The devices behind one number of rollout_stats; without ``bucket``, all it targets.
+
+    Each bucket selects exactly the devices rollout_stats counts in it (a test holds both to
+    that): targeted devices by the status of their newest action in the rollout, those without
+    one by whether they report the rollout's version already, and "left" for devices that got
+    an action but are no longer targeted.
+    """
+    targeted = rollout_targeted_devices(rollout=rollout).values("pk")
+    actions = Action.objects.filter(rollout=rollout, device=OuterRef("pk"))
+    if bucket is None:
+        return devices.filter(pk__in=targeted)
+    if bucket == "left":
+        return devices.filter(Exists(actions)).exclude(pk__in=targeted)
+    if bucket in ("not_started", "already_on_version"):
+        idle = devices.filter(pk__in=targeted).filter(~Exists(actions))
+        reported = idle.order_by().values_list("sw_version", flat=True).distinct()
+        on_version = [text for text in reported if versions_equal(text, rollout.software.version)]
+        if bucket == "already_on_version":
+            return idle.filter(sw_version__in=on_version)
+        return idle.exclude(sw_version__in=on_version)
+    # rollout_stats' own bucketing of action statuses (a device being canceled counts as running,
+    # one that succeeded but reports an older version now as rolled back).
+    name = "succeeded" if bucket == "rolled_back" else bucket
+    statuses = [status for status, found in STATUS_BUCKET.items() if found == name]
+    if not statuses:
+        raise ValueError(f"unknown rollout bucket {bucket!r}")
+    newest = actions.order_by("-created", "-id").values("status")[:1]
+    selected = (
+        devices.filter(pk__in=targeted)
+        .alias(rollout_status=Subquery(newest))
+        .filter(rollout_status__in=statuses)
+    )
+    if name != "succeeded":
+        return selected
+    reported_versions = set(selected.order_by().values_list("sw_version", flat=True).distinct())
+    older = rolled_back_versions(reported=reported_versions, version=rollout.software.version)
+    if bucket == "rolled_back":
+        return selected.filter(sw_version__in=older)
+    return selected.exclude(sw_version__in=older)

@@ -1,0 +1,296 @@
+"""What each device should run: the precedence of assignment, latest and feed rollouts, cached per worker."""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import cast
+
+from django.core.cache import cache
+from django.db.models import (
+    F,
+    Value,
+)
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from devices import tenant_config
+from devices.models import Device
+from goosebit_project.lib.versions import Version
+from rollouts.models import Action, Rollout
+from rollouts.options import WEIGHT_IF_ABSENT
+from software.models import Software
+
+# A rollout in any of these states owns its feed: a paused or stopped newer rollout keeps devices
+# from falling back to an older rollout's software (gooseBit's silent downgrade).
+FEED_HOLDING_STATUSES = (
+    Rollout.Status.RUNNING,
+    Rollout.Status.PAUSED,
+    Rollout.Status.STOPPED,
+    Rollout.Status.FINISHED,
+)
+# ... but only these deliver software to devices.
+DELIVERING_STATUSES = (Rollout.Status.RUNNING, Rollout.Status.FINISHED)
+
+
+def confirmation_flow_enabled() -> bool:
+    """Is hawkBit's user-consent flow on for the tenant (``user.confirmation.flow.enabled``)?
+
+    The single place that reads the setting: every rule asks here. It is a runtime tenant setting
+    (devices.tenant_config) whose default is GOOSEBIT_CONFIRMATION_FLOW; no query while cached.
+    """
+    return tenant_config.cache.get().confirmation_flow_enabled
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a device should run, and why."""
+
+    software: Software
+    reason: str
+    rollout: Rollout | None = None
+
+    @property
+    def held(self) -> bool:
+        """The owning rollout is paused or stopped: this is what the device would get, and
+        nothing is offered meanwhile (only asked for with ``include_held``)."""
+        return self.rollout is not None and self.rollout.status not in DELIVERING_STATUSES
+
+
+# "Newest" means the rollout that most recently took its feed: a draft created last week and
+# started today beats a rollout created and started yesterday. Rollouts put straight into a
+# holding state without a start time (fixtures, imports) count from their creation.
+TOOK_FEED = Coalesce("started_at", "created")
+# Weight (hawkBit's priority) comes first: the heaviest rollout of a feed wins where several fit a
+# device; one without a weight counts as the heaviest (hawkBit's actionWeightIfAbsent), so
+# without weights the newest wins as before.
+WEIGHT_RANK = Coalesce("weight", Value(WEIGHT_IF_ABSENT))
+PRECEDENCE = ("-weight_rank", "-took_feed", "-id")
+
+
+def took_feed(rollout: Rollout) -> datetime:
+    """When the rollout took (or, for a draft, would take now) its feed."""
+    if rollout.status == Rollout.Status.DRAFT:
+        return timezone.now()
+    return rollout.started_at or rollout.created
+
+
+def rollout_for_device(*, device: Device) -> Rollout | None:
+    """The rollout that owns this device: the newest one of its feed that fits its hardware.
+
+    Several rollouts on one feed can target different hardware (one per board).
+    """
+    if device.hardware_id is None or not device.feed:
+        return None
+    return (
+        Rollout.objects.filter(
+            feed=device.feed,
+            status__in=FEED_HOLDING_STATUSES,
+            software__compatibility=device.hardware_id,
+        )
+        .select_related("software")
+        .annotate(weight_rank=WEIGHT_RANK, took_feed=TOOK_FEED)
+        .order_by(*PRECEDENCE)
+        .first()
+    )
+
+
+def software_latest_for(*, hardware_id: int) -> Software | None:
+    """The highest version compatible with the hardware, by SWUpdate/semver ordering."""
+    candidates = list(Software.objects.filter(compatibility=hardware_id))
+    if not candidates:
+        return None
+    return max(candidates, key=lambda software: (Version(software.version), software.created))
+
+
+def target_for_device(*, device: Device, include_held: bool = False) -> Target | None:
+    """What the device should run according to its update mode (None: nothing to offer).
+
+    ``include_held`` also returns the software of a paused or stopped rollout that owns the
+    device (Target.held), for screens that show why nothing is offered; never for delivery.
+    """
+    mode = device.update_mode
+    if mode == Device.UpdateMode.PINNED:
+        return None
+    if mode == Device.UpdateMode.ASSIGNED:
+        # An explicit assignment needs no known hardware (hawkBit has no such check).
+        if device.assigned_software_id is None:
+            return None
+        return Target(software=cast(Software, device.assigned_software), reason=Action.Reason.ASSIGNED)
+    if device.hardware_id is None:
+        return None
+    if mode == Device.UpdateMode.LATEST:
+        software = software_latest_for(hardware_id=device.hardware_id)
+        return Target(software=software, reason=Action.Reason.LATEST) if software else None
+    rollout = rollout_for_device(device=device)
+    if rollout is None or (rollout.status not in DELIVERING_STATUSES and not include_held):
+        return None
+    return Target(software=rollout.software, reason=Action.Reason.ROLLOUT, rollout=rollout)
+
+
+# --- the cached short-cut for steady polls --------------------------------------------------
+#
+# Most polls come from idle devices that already run their target. To answer them without the
+# rollout/software queries, each worker keeps the target's (software id, version) per feed +
+# hardware (rollout mode), hardware (latest) or software (assigned).
+#
+# Safe by construction: the cache only ever short-cuts "nothing to do". Whenever it suggests an
+# action, device_reconcile recomputes the target from the database before creating or canceling
+# anything, so a stale entry can delay an update but never cause a wrong one.
+#
+# Fresh in practice: changes to rollouts and software (signals, and services after queryset
+# updates) bump a generation number in the shared cache (GOOSEBIT_CACHE_URL: file cache by
+# default, Redis across machines). Each worker reads it at most every GENERATION_CHECK_SECONDS
+# and drops its entries when it moved, so other workers see a change within a second; entries
+# also expire after TARGET_CACHE_SECONDS. A steady poll thus costs no cache I/O most of the time.
+
+TARGET_CACHE_SECONDS = 10.0
+GENERATION_CHECK_SECONDS = 1.0
+_GENERATION_KEY = "rollouts:target-generation"
+
+
+@dataclass(frozen=True)
+class CachedTarget:
+    software_id: int
+    version: str
+
+
+class _WorkerTargets:
+    """This worker's targets, valid for one generation (see above). Thread-safe enough: at
+    worst two threads compute the same entry."""
+
+    def __init__(self) -> None:
+        self.generation: int | None = None
+        self.checked = float("-inf")
+        self.entries: dict[tuple, tuple[float, CachedTarget | None]] = {}
+
+    def current_generation(self) -> int:
+        now = time.monotonic()
+        if now - self.checked >= GENERATION_CHECK_SECONDS or self.generation is None:
+            generation = cache.get(_GENERATION_KEY, 0)
+            if generation != self.generation:
+                self.entries = {}
+                self.generation = generation
+            self.checked = now
+        return cast(int, self.generation)  # set above when it was None
+
+    def reset(self, generation: int) -> None:
+        self.entries = {}
+        self.generation = generation
+        self.checked = time.monotonic()
+
+
+_worker_targets = _WorkerTargets()
+
+
+def target_cache_invalidate() -> None:
+    generation = time.time_ns()
+    cache.set(_GENERATION_KEY, generation, timeout=None)
+    _worker_targets.reset(generation)
+
+
+def _target_cache_key(device: Device) -> tuple:
+    mode = device.update_mode
+    if mode == Device.UpdateMode.ROLLOUT:
+        return ("rollout", device.feed, device.hardware_id)
+    if mode == Device.UpdateMode.LATEST:
+        return ("latest", device.hardware_id)
+    return ("assigned", device.assigned_software_id)
+
+
+def cached_target_for_device(*, device: Device) -> CachedTarget | None:
+    """The target's id and version, from this worker's cache when fresh (see above)."""
+    mode = device.update_mode
+    unknown_hardware = device.hardware_id is None and mode != Device.UpdateMode.ASSIGNED
+    if mode == Device.UpdateMode.PINNED or unknown_hardware:
+        return None
+    _worker_targets.current_generation()
+    key = _target_cache_key(device)
+    now = time.monotonic()
+    entry = _worker_targets.entries.get(key)
+    if entry is not None and entry[0] > now:
+        return entry[1]
+    target = target_for_device(device=device)
+    value = CachedTarget(target.software.pk, target.software.version) if target else None
+    _worker_targets.entries[key] = (now + TARGET_CACHE_SECONDS, value)
+    return value
+
+
+def targets_for_devices(*, devices: Sequence[Device], include_held: bool = False) -> dict[int, Target | None]:
+    """rollouts.selectors.target_for_device for many devices in at most two queries.
+
+    The device list shows every row's target; asking target_for_device per row would cost one or
+    two queries per device. This applies the same rules (and rollout_for_device's order of who
+    took the feed last) (tests/devices/test_selectors.py checks
+    that both agree) to a whole page: one query for the software of the boards in "latest" mode,
+    one for the rollouts that own the (feed, board) pairs in "rollout" mode. ``devices`` must
+    have ``assigned_software`` loaded (select_related) to avoid a query per assigned device.
+    """
+    latest_boards = {
+        d.hardware_id for d in devices if d.update_mode == Device.UpdateMode.LATEST and d.hardware_id
+    }
+    rollout_keys = {
+        (d.feed, d.hardware_id)
+        for d in devices
+        if d.update_mode == Device.UpdateMode.ROLLOUT and d.hardware_id and d.feed
+    }
+
+    latest: dict[int, Software] = {}
+    if latest_boards:
+        candidates: dict[int, list[Software]] = defaultdict(list)
+        for candidate in Software.objects.filter(compatibility__in=latest_boards).annotate(
+            board=F("compatibility")
+        ):
+            candidates[candidate.board].append(candidate)
+        latest = {
+            board: max(found, key=lambda software: (Version(software.version), software.created))
+            for board, found in candidates.items()
+        }
+
+    owners: dict[tuple[str, int], Rollout] = {}
+    if rollout_keys:
+        rollouts = (
+            Rollout.objects.filter(
+                feed__in={feed for feed, _ in rollout_keys},
+                status__in=FEED_HOLDING_STATUSES,
+                software__compatibility__in={board for _, board in rollout_keys},
+            )
+            .annotate(
+                board=F("software__compatibility"),
+                weight_rank=WEIGHT_RANK,
+                took_feed=TOOK_FEED,
+            )
+            .select_related("software")
+            .order_by(*PRECEDENCE)
+        )
+        for holding in rollouts:
+            owners.setdefault((holding.feed, holding.board), holding)
+
+    targets: dict[int, Target | None] = {}
+    for device in devices:
+        target = None
+        mode = device.update_mode
+        if mode == Device.UpdateMode.PINNED:
+            pass
+        elif mode == Device.UpdateMode.ASSIGNED:
+            # Same rule as rollouts.selectors.target_for_device: no known hardware needed.
+            if device.assigned_software_id is not None:
+                target = Target(
+                    software=cast(Software, device.assigned_software), reason=Action.Reason.ASSIGNED
+                )
+        elif device.hardware_id is None:
+            pass
+        elif mode == Device.UpdateMode.LATEST:
+            software = latest.get(device.hardware_id)
+            if software is not None:
+                target = Target(software=software, reason=Action.Reason.LATEST)
+        else:
+            rollout = owners.get((device.feed, device.hardware_id))
+            delivering = rollout is not None and rollout.status in DELIVERING_STATUSES
+            if rollout is not None and (delivering or include_held):
+                target = Target(software=rollout.software, reason=Action.Reason.ROLLOUT, rollout=rollout)
+        targets[device.pk] = target
+    return targets
