@@ -21,6 +21,7 @@ from rest_framework.views import APIView
 from goosebit_project.api_auth import BasicAuthentication
 from mgmt import errors
 from mgmt.permissions import HawkbitPermission
+from mgmt.schema import MgmtAutoSchema
 
 
 class HalJsonRenderer(JSONRenderer):
@@ -39,6 +40,9 @@ class MgmtView(APIView):
     renderer_classes = [JSONRenderer, HalJsonRenderer]
     parser_classes = [JSONParser, HalJsonParser]
     required_permissions: ClassVar[dict[str, list[str]]] = {}
+    schema = MgmtAutoSchema()
+    # A paged list (mgmt.paging): its GET documents offset, limit, sort and q.
+    paged: ClassVar[bool] = False
 
     def get_exception_handler(self) -> Callable[..., Any]:
         return errors.exception_handler
