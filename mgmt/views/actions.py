@@ -43,7 +43,7 @@ CANCEL_STATUSES = (Action.Status.CANCELING, Action.Status.CANCELED)
 ACTION_SORT_FIELDS = {
     "id": "id",
     "status": "hawkbit_status",
-    "active": "is_active",
+    "active": "hawkbit_active",
     "lastStatusCode": "last_code",
     "createdAt": "created",
     "lastModifiedAt": "updated",
@@ -52,7 +52,7 @@ ACTION_SORT_FIELDS = {
 
 ACTION_QUERY_FIELDS: dict[str, rsql.Field] = {
     "id": rsql.Field("id", type="number"),
-    "active": rsql.Field("is_active", type="boolean"),
+    "active": rsql.Field("hawkbit_active", type="boolean"),
     "status": rsql.Field("hawkbit_status", type="enum", choices={word: word for word in ACTION_STATUS_WORDS}),
     "lastStatusCode": rsql.Field("last_code", type="number"),
     "createdAt": rsql.Field("created", type="timestamp"),
@@ -96,7 +96,7 @@ def actions_queryset() -> QuerySet[Action]:
             default=Value("unknown"),
             output_field=CharField(),
         ),
-        is_active=Case(
+        hawkbit_active=Case(
             When(status__in=Action.ACTIVE_STATUSES, then=Value(True)),
             default=Value(False),
             output_field=BooleanField(),
