@@ -368,11 +368,19 @@ class TargetMetadataListView(MgmtView):
         return Response([metadata_json(entry) for entry in created], status=201)
 
 
+def _metadata_key(controller_id: str, key: str) -> str:
+    """A key from the path; one no key can be (NUL, too long) is simply not there."""
+    if "\x00" in key or len(key) > device_services.MAX_METADATA_KEY_LENGTH:
+        raise errors.not_found(f"target {controller_id!r} has no metadata {key[:40]!r}")
+    return key
+
+
 class TargetMetadataView(MgmtView):
     required_permissions = {"GET": ["READ_TARGET"], "PUT": ["UPDATE_TARGET"], "DELETE": ["UPDATE_TARGET"]}
 
     def get(self, request: Request, controller_id: str, key: str) -> Response:
         device = device_or_404(controller_id)
+        key = _metadata_key(controller_id, key)
         return Response(metadata_json(device_selectors.device_metadata_get(device=device, key=key)))
 
     def put(self, request: Request, controller_id: str, key: str) -> Response:
@@ -385,7 +393,8 @@ class TargetMetadataView(MgmtView):
         return Response(metadata_json(entry))
 
     def delete(self, request: Request, controller_id: str, key: str) -> Response:
-        device_services.device_metadata_delete(device=device_or_404(controller_id), key=key)
+        device = device_or_404(controller_id)
+        device_services.device_metadata_delete(device=device, key=_metadata_key(controller_id, key))
         return Response(status=204)
 
 
