@@ -174,6 +174,7 @@ def test_cancel_reaches_the_device_and_it_confirms(mgmt, client):
     device = make_device("d", sw_version="1.0")
     assert mgmt.post("targets/d/assignedDS", {"id": software.pk}).status_code == 200
     action_id = ddi_helpers.offered_action_id(client, "d")
+    assert action_id is not None
     assert client.get(f"{ddi_helpers.BASE}/d/deploymentBase/{action_id}").status_code == 200
     assert ddi_helpers.feedback(client, "d", action_id, "proceeding") == 200
 
