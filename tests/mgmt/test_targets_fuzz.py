@@ -89,6 +89,7 @@ def _paths(software, action) -> list[tuple[str, str]]:
         ("post", f"distributionsets/{software.pk}/assignedTargets"),
         ("post", f"distributionsets/{software.pk}/assignedTargets?offline=true"),
         ("put", f"targets/d/actions/{action.pk}"),
+        ("put", f"targets/d/actions/{action.pk}/confirmation"),
         ("post", "targets/d/autoConfirm/activate"),
     ]
 
