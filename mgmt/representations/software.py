@@ -17,6 +17,7 @@ from mgmt.views.base import link, millis, without_none
 from software.models import (
     Artifact,
     DistributionSetType,
+    ReleaseMetadata,
     Software,
     SoftwareModule,
     SoftwareModuleMetadata,
@@ -89,6 +90,10 @@ def module_metadata(item: SoftwareModuleMetadata) -> dict[str, Any]:
     return {"key": item.key, "value": item.value, "targetVisible": item.target_visible}
 
 
+def release_metadata(item: ReleaseMetadata) -> dict[str, Any]:
+    return {"key": item.key, "value": item.value}
+
+
 def set_type(request: Request, item: DistributionSetType) -> dict[str, Any]:
     return without_none(
         {
@@ -128,6 +133,7 @@ def distribution_set(
     }
     if set_type_ is not None:
         links["type"] = link(request, "distributionsettype", set_type_.pk)
+    links["metadata"] = link(request, "distributionset-metadata-list", item.pk, query=PAGE_QUERY)
     return without_none(
         {
             "id": item.pk,
