@@ -121,11 +121,10 @@ def _complete(release: Software, set_type: DistributionSetType | None, modules: 
     return all(required.pk in held for required in set_type.mandatory_types.all())
 
 
-def distribution_set(
-    request: Request, item: Software, *, default_type: DistributionSetType | None
-) -> dict[str, Any]:
-    """A release as hawkBit's distribution set; a release without a type reads as the default."""
-    set_type_ = item.type or default_type
+def distribution_set(request: Request, item: Software) -> dict[str, Any]:
+    """A release as hawkBit's distribution set. A release made outside /rest/v1 with modules of
+    types the default set type does not allow has no type: ``type``/``typeName`` are left out."""
+    set_type_ = item.type
     modules = list(item.modules.all())
     links = {
         "self": link(request, "distributionset", item.pk),

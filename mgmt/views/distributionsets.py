@@ -85,20 +85,17 @@ def _modules(ids: list[int]) -> list[SoftwareModule]:
 
 
 def _render(request: Request, release: Software) -> dict[str, Any]:
-    return representations.distribution_set(
-        request, release, default_type=selectors.distribution_set_type_default()
-    )
+    return representations.distribution_set(request, release)
 
 
 class SetsView(SoftwareView):
     required_permissions = {"GET": ["READ_DISTRIBUTION_SET"], "POST": ["CREATE_DISTRIBUTION_SET"]}
 
     def get(self, request: Request) -> Response:
-        default_type = selectors.distribution_set_type_default()
         return paged_response(
             request,
             selectors.releases_list(deleted_mode=deleted_mode(request)),
-            render=lambda item: representations.distribution_set(request, item, default_type=default_type),
+            render=lambda item: representations.distribution_set(request, item),
             sort_fields=SET_SORT,
             default_sort=["pk"],
             query_fields=SET_QUERY,
@@ -117,7 +114,8 @@ class SetsView(SoftwareView):
                     version=text(body, "version", required=True, where=where) or "",
                     description=text(body, "description", where=where) or "",
                     modules=_modules(id_list(body.get("modules"), f"{where}modules")),
-                    type_key=text(body, "type", where=where),
+                    # hawkBit gives a set created without a type the tenant's default type.
+                    type_key=text(body, "type", where=where) or selectors.DEFAULT_SET_TYPE,
                 )
                 created.append(release.pk)
         releases = selectors.releases_list(deleted_mode="INCLUDE_SOFT_DELETED").filter(pk__in=created)

@@ -336,10 +336,8 @@ def _check_module_types(modules: list[SoftwareModule], set_type: DistributionSet
             )
 
 
-def release_type(key: str | None = None) -> DistributionSetType | None:
-    """The release type of that key, or the default one (hawkBit's tenant default, os_app)."""
-    if key is None:
-        return selectors.distribution_set_type_default()
+def release_type(key: str) -> DistributionSetType:
+    """The (not deleted) distribution set type of that key."""
     key = _text("distribution set type", key, limit=64)
     found = DistributionSetType.objects.filter(key=key, deleted=False).first()
     if found is None:
@@ -362,11 +360,17 @@ def release_create(
 ) -> Software:
     """A release made of existing modules; version and hardware clash like a package's would.
 
-    ``type_key`` names its distribution set type (default: os_app), which its modules must fit.
+    ``type_key`` names its distribution set type, which its modules must fit. Without one the
+    release gets the default type (os_app) if its modules fit it, else it stays untyped.
     """
     name = _text("release name", name)
     version = _text("release version", version)
-    set_type = release_type(type_key)
+    if type_key is None:
+        set_type = selectors.distribution_set_type_default_for(
+            module_type_ids={module.type_id for module in modules}
+        )
+    else:
+        set_type = release_type(type_key)
     _check_module_types(modules, set_type)
     hardware = list(compatibility or [])
     list(Hardware.objects.select_for_update().filter(pk__in=[item.pk for item in hardware]).order_by("pk"))

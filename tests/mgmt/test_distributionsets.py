@@ -146,11 +146,25 @@ def test_sets_are_listed_sorted_paged_and_soft_deleted_ones_hidden(mgmt):
     _error(mgmt.get("distributionsets", sort="tags:ASC"), 400, "hawkbit.server.error.rest.param.invalidField")
 
 
-def test_a_set_without_a_type_reads_as_the_default_type(mgmt):
-    release = make_software("1.0")
-    Software.objects.filter(pk=release.pk).update(type=None)
-    body = mgmt.get(f"distributionsets/{release.pk}").json()
-    assert (body["type"], body["complete"]) == ("os_app", True)
+def test_a_release_made_elsewhere_gets_the_default_type_when_its_modules_fit(mgmt):
+    from software import services
+
+    SoftwareModuleType.objects.create(key="firmware", name="Firmware")
+    fitting = services.release_create(name="a", version="1", modules=[make_module(type_key="os")])
+    other = services.release_create(name="b", version="2", modules=[make_module(type_key="firmware")])
+    assert mgmt.get(f"distributionsets/{fitting.pk}").json()["type"] == "os_app"
+    body = mgmt.get(f"distributionsets/{other.pk}").json()
+    assert "type" not in body
+    assert "typeName" not in body
+    assert "type" not in body["_links"]
+    assert body["complete"] is True
+    # Untyped: modules of any type may join it.
+    assert (
+        mgmt.post(
+            f"distributionsets/{other.pk}/assignedSM", [{"id": make_module(type_key="runtime").pk}]
+        ).status_code
+        == 204
+    )
 
 
 def test_a_set_put_renames_describes_and_changes_the_version_while_unused(mgmt):

@@ -63,11 +63,11 @@ def test_the_admin_offers_no_deleted_release_to_a_device_or_a_rollout(admin_clie
     live = make_software("1.0", compatibility=[board])
     device = make_device(hardware=board)
     page = admin_client.get(f"/admin/devices/device/{device.pk}/change/").content.decode()
-    assert f'value="{live.pk}"' in page
-    assert f'value="{deleted.pk}"' not in page
+    assert f'<option value="{live.pk}"' in page
+    assert f'<option value="{deleted.pk}"' not in page
     page = admin_client.get("/admin/rollouts/rollout/add/").content.decode()
-    assert f'value="{live.pk}"' in page
-    assert f'value="{deleted.pk}"' not in page
+    assert f'<option value="{live.pk}"' in page
+    assert f'<option value="{deleted.pk}"' not in page
 
 
 def test_the_admin_lists_deleted_releases_behind_a_filter(admin_client, deleted):
@@ -88,3 +88,31 @@ def test_a_module_only_unused_releases_hold_is_refused_not_deleted():
     release = make_software("1.0")
     with pytest.raises(SoftwareInUse, match="is part of"):
         services.module_delete(module=release.modules.get())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_types_existing_releases_whose_modules_fit_the_default():
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connection)
+    executor.migrate([("software", "0004_drop_package_fields_from_release")])
+    old_apps = executor.loader.project_state([("software", "0004_drop_package_fields_from_release")]).apps
+    ModuleType = old_apps.get_model("software", "SoftwareModuleType")
+    Module = old_apps.get_model("software", "SoftwareModule")
+    OldSoftware = old_apps.get_model("software", "Software")
+    firmware = ModuleType.objects.create(key="firmware", name="Firmware")
+    os_module = Module.objects.create(type=ModuleType.objects.get(key="os"), name="os", version="1")
+    fw_module = Module.objects.create(type=firmware, name="fw", version="1")
+    fitting = OldSoftware.objects.create(name="a", version="1")
+    fitting.modules.add(os_module)
+    other = OldSoftware.objects.create(name="b", version="2")
+    other.modules.add(os_module, fw_module)
+
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(executor.loader.graph.leaf_nodes())
+
+    assert Software.objects.get(pk=fitting.pk).type.key == "os_app"
+    assert Software.objects.get(pk=other.pk).type is None
+    assert not Software.objects.filter(deleted=True).exists()
