@@ -574,3 +574,19 @@ def test_metadata_needs_update_software_module_to_change(mgmt_as):
     _error(reader.post(f"softwaremodules/{module.pk}/metadata", [{"key": "k"}]), 403, FORBIDDEN)
     _error(reader.put(f"softwaremodules/{module.pk}/metadata/k", {"value": "v"}), 403, FORBIDDEN)
     _error(reader.delete(f"softwaremodules/{module.pk}/metadata/k"), 403, FORBIDDEN)
+
+
+def test_the_module_list_costs_the_same_queries_for_one_module_or_many(mgmt):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries_of_the_list(expected_total: int) -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert mgmt.get("softwaremodules").json()["total"] == expected_total
+        return len(captured.captured_queries)
+
+    make_module(type_key="os")
+    one = queries_of_the_list(1)
+    for _ in range(5):
+        make_module(type_key="application")
+    assert queries_of_the_list(6) == one
