@@ -117,6 +117,7 @@ def test_a_duplicate_module_type_key_is_409_and_nothing_of_the_list_is_created(m
         ({"key": "k", "name": "n", "maxAssignments": "1"}, "[0].maxAssignments must be a whole number"),
         ({"key": "k", "name": "n", "maxAssignments": 0}, "maxAssignments must be between"),
         ({"key": "a b", "name": "n"}, "must not contain spaces"),
+        ({"key": "k", "name": "n", "minArtifacts": 1}, "[0].minArtifacts other than 0 is not supported"),
     ],
 )
 def test_bad_module_type_bodies_are_400_naming_the_field(mgmt, body, field):
