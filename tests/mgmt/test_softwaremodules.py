@@ -591,3 +591,30 @@ def test_the_module_list_costs_the_same_queries_for_one_module_or_many(mgmt):
     for _ in range(5):
         make_module(type_key="application")
     assert queries_of_the_list(6) == one
+
+
+@pytest.mark.parametrize(
+    ("path", "fields"),
+    [
+        ("softwaremoduletypes", {"id", "key", "name", "description", "maxAssignments"}),
+        ("softwaremodules", {"id", "type", "name", "description", "version", "metadata", "createdAt"}),
+        ("distributionsets", {"id", "type", "name", "description", "version", "modules.id", "metadata"}),
+        ("distributionsettypes", {"id", "key", "name", "description", "createdAt"}),
+    ],
+)
+def test_q_is_compiled_over_hawkbits_field_names(mgmt, monkeypatch, path, fields):
+    from django.db.models import Q
+
+    from mgmt import rsql
+
+    seen: dict[str, set[str]] = {}
+
+    def compile_query(query, query_fields, **limits):
+        seen[query] = set(query_fields)
+        return Q(pk__in=[])
+
+    monkeypatch.setattr(rsql, "compile_query", compile_query)
+    response = mgmt.get(path, q="name==x")
+    assert response.status_code == 200
+    assert response.json() == {"content": [], "total": 0, "size": 0}
+    assert fields <= seen["name==x"]
