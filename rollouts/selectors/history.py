@@ -152,7 +152,7 @@ def software_compatible_with_all(*, devices: QuerySet[Device]) -> list[Software]
     boards = reported - {None}
     if not reported:
         return []
-    fitting = Software.objects.prefetch_related("compatibility")
+    fitting = Software.objects.filter(deleted=False).prefetch_related("compatibility")
     if boards:
         fitting = (
             fitting.filter(compatibility__in=boards)

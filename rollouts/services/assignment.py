@@ -44,9 +44,14 @@ def _check_compatible(*, device: Device, software: Software) -> None:
     """Refuse software the device's known hardware does not fit.
 
     A device that has not reported its hardware may be assigned anything, as in hawkBit: the
-    operator knows the device, and device_assignment_warnings says nothing was checked.
+    operator knows the device, and device_assignment_warnings says nothing was checked. So may
+    a release that lists no hardware at all (hawkBit's distribution sets have no such list, so
+    one made through /rest/v1 or a raw upload without hardware fits every device).
     """
-    if device.hardware_id is None:
+    if software.deleted and device.assigned_software_id != software.pk:
+        # Keeping an assignment made before the delete is fine; a new one is not.
+        raise InvalidInput(f"software {software.version} ({software.name}) is deleted: it cannot be assigned")
+    if device.hardware_id is None or not software.compatibility.exists():
         return
     if not software.compatibility.filter(pk=device.hardware_id).exists():
         raise InvalidInput(
@@ -61,6 +66,11 @@ def device_assignment_warnings(*, device: Device, software: Software) -> list[st
         return [
             f"device {device.controller_id} has not reported its hardware, so the compatibility of "
             f"software {software.version} ({software.name}) with it was not checked"
+        ]
+    if not software.compatibility.exists():
+        return [
+            f"software {software.version} ({software.name}) lists no compatible hardware, so its "
+            f"fit with {device.controller_id}'s hardware {device.hardware} was not checked"
         ]
     return []
 
@@ -275,8 +285,11 @@ def devices_unpin(*, devices: QuerySet[Device]) -> int:
 def devices_incompatible_with(*, devices: QuerySet[Device], software: Software) -> QuerySet[Device]:
     """The devices whose known hardware ``software`` does not fit.
 
-    Devices that have not reported their hardware are not among them (see _check_compatible).
+    Devices that have not reported their hardware are not among them, and none are for a
+    release that lists no hardware (see _check_compatible).
     """
+    if not software.compatibility.exists():
+        return devices.none()
     fitting = software.compatibility.values("pk")
     return devices.filter(hardware__isnull=False).exclude(hardware__in=fitting)
 
@@ -293,6 +306,8 @@ def devices_assign_software(
 
     Devices without reported hardware are assigned unchecked, like device_assign_software.
     """
+    if software.deleted:
+        raise InvalidInput(f"software {software.version} ({software.name}) is deleted: it cannot be assigned")
     incompatible = list(
         devices_incompatible_with(devices=devices, software=software)
         .order_by("controller_id")
