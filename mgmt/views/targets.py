@@ -77,7 +77,7 @@ TARGET_QUERY_FIELDS: dict[str, rsql.Field] = {
     "installedDS.name": rsql.Field("installed_action__software__name"),
     "installedDS.version": rsql.Field("installed_action__software__version"),
     "attribute": rsql.Field("attributes", json_key=True),
-    "metadata": rsql.Field("metadata", related_key=("key", "value")),
+    "metadata": rsql.Field("metadata", related_key=("metadata__key", "metadata__value")),
 }
 
 METADATA_SORT_FIELDS = {"key": "key", "value": "value"}
