@@ -168,9 +168,7 @@ def set_types_list(*, deleted_mode: str = "EXCLUDE_SOFT_DELETED") -> QuerySet[Di
 
 def _module_locked() -> Exists:
     """A module is locked once a release holding it was offered to a device."""
-    from rollouts.models import Action
-
-    return Exists(Action.objects.filter(software__modules=OuterRef("pk")))
+    return Exists(Software.objects.filter(modules=OuterRef("pk"), actions__isnull=False))
 
 
 def modules_list(*, deleted_mode: str = "EXCLUDE_SOFT_DELETED") -> QuerySet[SoftwareModule]:
@@ -181,10 +179,9 @@ def modules_list(*, deleted_mode: str = "EXCLUDE_SOFT_DELETED") -> QuerySet[Soft
 
 def releases_list(*, deleted_mode: str = "EXCLUDE_SOFT_DELETED") -> QuerySet[Software]:
     """Releases with type, modules and ``is_locked`` (offered to devices or used by a rollout)."""
-    from rollouts.models import Action, Rollout
-
-    locked = Q(Exists(Action.objects.filter(software=OuterRef("pk")))) | Q(
-        Exists(Rollout.objects.filter(software=OuterRef("pk")))
+    # Through the reverse relations of actions and rollouts: software never imports rollouts.
+    locked = Q(Exists(Software.objects.filter(pk=OuterRef("pk"), actions__isnull=False))) | Q(
+        Exists(Software.objects.filter(pk=OuterRef("pk"), rollouts__isnull=False))
     )
     releases = (
         Software.objects.select_related("type")

@@ -16,6 +16,7 @@ from collections import Counter
 from typing import IO
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q, QuerySet
 
 from devices.models import Hardware
 from software import selectors
@@ -89,12 +90,10 @@ def _module_type(key: str) -> SoftwareModuleType:
 
 def module_check_unlocked(*, module: SoftwareModule) -> None:
     """Raise SoftwareInUse when a release holding ``module`` was ever offered to a device."""
-    from rollouts.models import Action
-
-    used = Action.objects.filter(software__modules=module).select_related("software").first()
+    used = module.releases.filter(actions__isnull=False).first()
     if used is not None:
         raise SoftwareLocked(
-            f"module {module} cannot change: release {used.software} has been offered to devices; "
+            f"module {module} cannot change: release {used} has been offered to devices; "
             "make a new module version instead"
         )
 
@@ -139,12 +138,12 @@ def module_update(
     return module
 
 
-def _has_history(releases) -> bool:
-    from rollouts.models import Action, Rollout
-
+def _has_history(releases: QuerySet[Software] | list[Software]) -> bool:
+    # Through the reverse relations of actions and rollouts: software never imports rollouts.
     return (
-        Action.objects.filter(software__in=releases).exists()
-        or Rollout.objects.filter(software__in=releases).exists()
+        Software.objects.filter(pk__in=[release.pk for release in releases])
+        .filter(Q(actions__isnull=False) | Q(rollouts__isnull=False))
+        .exists()
     )
 
 

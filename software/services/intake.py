@@ -513,13 +513,12 @@ def software_delete(*, software: Software) -> None:
     actions are being installed right now, and finished ones are the devices' update history,
     which must keep saying what was installed. Devices that had it assigned lose the assignment.
     """
-    from rollouts.models import Action
-
     rollouts = list(software.rollouts.order_by("pk").values_list("name", flat=True)[:4])
     if rollouts:
         names = ", ".join(repr(name) for name in rollouts[:3]) + (", ..." if len(rollouts) > 3 else "")
         raise SoftwareInUse(f"{software} cannot be deleted: it is used by rollout {names}")
-    active = software.actions.filter(status__in=Action.ACTIVE_STATUSES).count()
+    # The actions' model through the reverse relation: software never imports rollouts.
+    active = software.actions.filter(status__in=software.actions.model.ACTIVE_STATUSES).count()
     if active:
         raise SoftwareInUse(f"{software} cannot be deleted: it is being installed on {active} device(s)")
     finished = software.actions.count()
