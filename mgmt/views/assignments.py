@@ -27,8 +27,9 @@ from devices.models import Device
 from goosebit_project.lib.versions import versions_equal
 from mgmt import errors
 from mgmt.paging import paged_response
+from mgmt.representations import software as representations
 from mgmt.views.actions import parse_id
-from mgmt.views.base import MgmtView, link, millis, without_none
+from mgmt.views.base import MgmtView, link
 from mgmt.views.targets import (
     TARGET_QUERY_FIELDS,
     TARGET_SORT_FIELDS,
@@ -41,6 +42,7 @@ from rollouts import options as deployment_options
 from rollouts import selectors as rollout_selectors
 from rollouts import services as rollout_services
 from rollouts.models import Action
+from software import selectors as software_selectors
 from software.models import Software
 
 _REPOSITORY = "org.eclipse.hawkbit.repository.exception."
@@ -72,56 +74,10 @@ def _multi_assignment(message: str) -> errors.MgmtError:
 # --- the distribution set JSON ----------------------------------------------------------------
 
 
-def _module_json(request: Request, module: Any, *, locked: bool) -> dict[str, Any]:
-    return without_none(
-        {
-            "createdAt": millis(module.created),
-            "name": module.name,
-            "description": module.description or None,
-            "version": module.version,
-            "type": module.type.key,
-            "typeName": module.type.name,
-            "vendor": module.vendor or None,
-            "locked": locked,
-            "deleted": False,
-            "encrypted": module.encrypted,
-            "_links": {"self": {"href": request.build_absolute_uri(f"/rest/v1/softwaremodules/{module.pk}")}},
-            "id": module.pk,
-        }
-    )
-
-
 def distribution_set_json(request: Request, software: Software) -> dict[str, Any]:
-    """hawkBit's MgmtDistributionSet for a release (minimal; the software resources own the full one).
-
-    Its type is named after its module types, as our distribution-set types are derived from them.
-    """
-    modules = list(software.modules.select_related("type").order_by("type__key", "pk"))
-    locked = Action.objects.filter(software=software).exists()
-    type_key = "_".join(sorted({module.type.key for module in modules})) or "os"
-    base = request.build_absolute_uri(f"/rest/v1/distributionsets/{software.pk}")
-    return without_none(
-        {
-            "createdAt": millis(software.created),
-            "name": software.name or software.version,
-            "description": software.description or None,
-            "version": software.version,
-            "modules": [_module_json(request, module, locked=locked) for module in modules],
-            "requiredMigrationStep": False,
-            "type": type_key,
-            "typeName": type_key,
-            "complete": bool(modules),
-            "locked": locked,
-            "deleted": False,
-            "valid": True,
-            "_links": {
-                "self": {"href": base},
-                "modules": {"href": f"{base}/assignedSM?offset=0&limit=50"},
-                "metadata": {"href": f"{base}/metadata?offset=0&limit=50"},
-            },
-            "id": software.pk,
-        }
-    )
+    """hawkBit's MgmtDistributionSet for a release, as /rest/v1/distributionsets answers it."""
+    release = software_selectors.releases_list(deleted_mode="INCLUDE_SOFT_DELETED").get(pk=software.pk)
+    return representations.distribution_set(request, release)
 
 
 def assigned_software_of(device: Device) -> Software | None:

@@ -254,7 +254,7 @@ def test_assigned_ds_is_hawkbits_distribution_set_json(mgmt, release):
     assert (body["name"], body["version"]) == (release.name, "2.0")
     assert body["locked"] is True and body["deleted"] is False and body["valid"] is True
     assert body["complete"] is True and body["requiredMigrationStep"] is False
-    assert body["type"] == "os"
+    assert body == mgmt.get(f"distributionsets/{release.pk}").json()  # one representation
     assert body["_links"]["self"] == {"href": f"{BASE}/distributionsets/{release.pk}"}
     assert [(m["id"], m["type"], m["version"]) for m in body["modules"]] == [
         (module.pk, "os", module.version)
