@@ -159,3 +159,19 @@ def test_a_release_that_lists_no_hardware_may_be_assigned_to_any_device_with_a_w
     assert not rollout_services.devices_incompatible_with(
         devices=type(device).objects.all(), software=unrestricted
     )
+
+
+def test_bulk_assignment_offers_releases_that_list_no_hardware():
+    from devices.models import Device
+    from rollouts import selectors as rollout_selectors
+    from tests.factories import make_device, make_hardware, make_software
+
+    make_device("a", hardware=make_hardware("a"))
+    make_device("b", hardware=make_hardware("b"))
+    unrestricted = make_software("3.0.0", compatibility=[])
+    only_a = make_software("2.0.0", compatibility=[make_hardware("a")])
+
+    offered = rollout_selectors.software_compatible_with_all(devices=Device.objects.all())
+
+    assert unrestricted in offered
+    assert only_a not in offered
