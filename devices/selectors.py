@@ -363,7 +363,7 @@ def targets_for_devices(
     latest: dict[int, Software] = {}
     if latest_boards:
         candidates: dict[int, list[Software]] = defaultdict(list)
-        for candidate in Software.objects.filter(compatibility__in=latest_boards).annotate(
+        for candidate in Software.objects.filter(compatibility__in=latest_boards, deleted=False).annotate(
             board=F("compatibility")
         ):
             candidates[candidate.board].append(candidate)
@@ -434,7 +434,7 @@ def software_compatible_with_all(*, devices: QuerySet[Device]) -> list[Software]
     boards = reported - {None}
     if not reported:
         return []
-    fitting = Software.objects.prefetch_related("compatibility")
+    fitting = Software.objects.filter(deleted=False).prefetch_related("compatibility")
     if boards:
         fitting = (
             fitting.filter(compatibility__in=boards)

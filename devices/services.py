@@ -275,6 +275,9 @@ def _check_compatible(*, device: Device, software: Software) -> None:
     A device that has not reported its hardware may be assigned anything, as in hawkBit: the
     operator knows the device, and device_assignment_warnings says nothing was checked.
     """
+    if software.deleted and device.assigned_software_id != software.pk:
+        # Keeping an assignment made before the delete is fine; a new one is not.
+        raise InvalidInput(f"software {software.version} ({software.name}) is deleted: it cannot be assigned")
     if device.hardware_id is None:
         return
     if not software.compatibility.filter(pk=device.hardware_id).exists():
@@ -755,6 +758,8 @@ def devices_assign_software(
 
     Devices without reported hardware are assigned unchecked, like device_assign_software.
     """
+    if software.deleted:
+        raise InvalidInput(f"software {software.version} ({software.name}) is deleted: it cannot be assigned")
     incompatible = list(
         devices_incompatible_with(devices=devices, software=software)
         .order_by("controller_id")

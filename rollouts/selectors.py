@@ -95,7 +95,7 @@ def rollout_for_device(*, device: Device) -> Rollout | None:
 
 def software_latest_for(*, hardware_id: int) -> Software | None:
     """The highest version compatible with the hardware, by SWUpdate/semver ordering."""
-    candidates = list(Software.objects.filter(compatibility=hardware_id))
+    candidates = list(Software.objects.filter(compatibility=hardware_id, deleted=False))
     if not candidates:
         return None
     return max(candidates, key=lambda software: (Version(software.version), software.created))

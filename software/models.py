@@ -33,6 +33,18 @@ class Software(models.Model):
     description = models.TextField(blank=True)
     modules = models.ManyToManyField("software.SoftwareModule", related_name="releases", blank=True)
     compatibility = models.ManyToManyField("devices.Hardware", related_name="software", blank=True)
+    # hawkBit's distribution set type: which module types the release must and may hold. Null
+    # only for rows written before types existed; they read as the default type (os_app).
+    type = models.ForeignKey(
+        "software.DistributionSetType",
+        on_delete=models.PROTECT,
+        related_name="releases",
+        null=True,
+        blank=True,
+    )
+    # Soft-deleted (hawkBit): kept because device history or a rollout refers to it, but never
+    # offered to a new assignment, rollout or "latest" device.
+    deleted = models.BooleanField(default=False)
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -73,6 +85,33 @@ class SoftwareModuleType(models.Model):
     description = models.TextField(blank=True)
     # How many modules of this type one release may hold (hawkBit: maxAssignments).
     max_assignments = models.PositiveIntegerField(default=1)
+    colour = models.CharField(max_length=16, blank=True)
+    # Soft-deleted (hawkBit): modules of this type still exist; no new module may use it.
+    deleted = models.BooleanField(default=False)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class DistributionSetType(models.Model):
+    """hawkBit's distribution set type: the module types a release must hold and may hold."""
+
+    key = models.CharField(max_length=64, unique=True)
+    name = models.CharField(max_length=128)
+    description = models.TextField(blank=True)
+    colour = models.CharField(max_length=16, blank=True)
+    mandatory_types = models.ManyToManyField(
+        "software.SoftwareModuleType", related_name="mandatory_in", blank=True
+    )
+    optional_types = models.ManyToManyField(
+        "software.SoftwareModuleType", related_name="optional_in", blank=True
+    )
+    # Soft-deleted (hawkBit): releases of this type still exist; no new release may use it.
+    deleted = models.BooleanField(default=False)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["pk"]
 
     def __str__(self) -> str:
         return self.name
@@ -88,6 +127,8 @@ class SoftwareModule(models.Model):
     description = models.TextField(blank=True)
     # hawkBit's flag for artifacts a device must decrypt; shown as chunk "encrypted": true.
     encrypted = models.BooleanField(default=False)
+    # Soft-deleted (hawkBit): a release still holds it, so it stays for that release's sake.
+    deleted = models.BooleanField(default=False)
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:

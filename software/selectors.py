@@ -9,7 +9,17 @@ from django.db import connection
 from django.db.models import QuerySet
 
 from devices.models import Hardware
-from software.models import Artifact, Software, SoftwareModule, SoftwareModuleMetadata, SoftwareModuleType
+from software.models import (
+    Artifact,
+    DistributionSetType,
+    Software,
+    SoftwareModule,
+    SoftwareModuleMetadata,
+    SoftwareModuleType,
+)
+
+# hawkBit's tenant default distribution set type: a release created without one gets it.
+DEFAULT_SET_TYPE = "os_app"
 
 
 def software_list() -> QuerySet[Software]:
@@ -17,6 +27,10 @@ def software_list() -> QuerySet[Software]:
     return Software.objects.prefetch_related("compatibility", "modules__type", "modules__artifacts").order_by(
         "-created", "-pk"
     )
+
+
+def distribution_set_type_default() -> DistributionSetType | None:
+    return DistributionSetType.objects.filter(key=DEFAULT_SET_TYPE, deleted=False).first()
 
 
 def software_get(*, pk: int) -> Software | None:
@@ -31,7 +45,7 @@ def software_compatible_with(*, hardware: Hardware | None) -> QuerySet[Software]
     """
     if hardware is None:
         return Software.objects.none()
-    return Software.objects.filter(compatibility=hardware).order_by("-created", "-pk")
+    return Software.objects.filter(compatibility=hardware, deleted=False).order_by("-created", "-pk")
 
 
 def software_is_compatible(*, software: Software, hardware: Hardware | None) -> bool:
