@@ -58,7 +58,7 @@ RT, UT, CT, DT = "READ_TARGET", "UPDATE_TARGET", "CREATE_TARGET", "DELETE_TARGET
 RSM, USM, CSM, DSM = (f"{verb}_SOFTWARE_MODULE" for verb in ("READ", "UPDATE", "CREATE", "DELETE"))
 RSMT, USMT, CSMT, DSMT = (f"{verb}_SOFTWARE_MODULE_TYPE" for verb in ("READ", "UPDATE", "CREATE", "DELETE"))
 RDS, UDS, CDS, DDS = (f"{verb}_DISTRIBUTION_SET" for verb in ("READ", "UPDATE", "CREATE", "DELETE"))
-RDST = "READ_DISTRIBUTION_SET_TYPE"
+RDST, UDST, CDST, DDST = (f"{verb}_DISTRIBUTION_SET_TYPE" for verb in ("READ", "UPDATE", "CREATE", "DELETE"))
 
 MATRIX: list[Endpoint] = [
     # MgmtTargetRestApi (TargetManagement, DeploymentManagement: permission group TARGET)
@@ -124,11 +124,20 @@ MATRIX: list[Endpoint] = [
     E("GET", "distributionsets/{ds}/metadata/{key}", RDS),
     E("PUT", "distributionsets/{ds}/metadata/{key}", UDS, body={"value": "changed"}),
     E("DELETE", "distributionsets/{ds}/metadata/{key}", UDS),
-    # MgmtDistributionSetTypeRestApi (read-only here: our set types follow from the module types)
+    # MgmtDistributionSetTypeRestApi (DistributionSetTypeManagement: DISTRIBUTION_SET_TYPE)
     E("GET", "distributionsettypes", RDST),
+    E("POST", "distributionsettypes", CDST, body=[{"key": "matrix", "name": "Matrix"}]),
     E("GET", "distributionsettypes/{dstype}", RDST),
+    E("PUT", "distributionsettypes/{dstype}", UDST, body={"description": "by the matrix"}),
+    E("DELETE", "distributionsettypes/{dstype}", DDST),
     E("GET", "distributionsettypes/{dstype}/mandatorymoduletypes", RDST),
+    E("POST", "distributionsettypes/{dstype}/mandatorymoduletypes", UDST, body={"id": "{smtype:int}"}),
+    E("GET", "distributionsettypes/{dstype}/mandatorymoduletypes/{smtype}", RDST),
+    E("DELETE", "distributionsettypes/{dstype}/mandatorymoduletypes/{smtype}", UDST),
     E("GET", "distributionsettypes/{dstype}/optionalmoduletypes", RDST),
+    E("POST", "distributionsettypes/{dstype}/optionalmoduletypes", UDST, body={"id": "{smtype:int}"}),
+    E("GET", "distributionsettypes/{dstype}/optionalmoduletypes/{smtype}", RDST),
+    E("DELETE", "distributionsettypes/{dstype}/optionalmoduletypes/{smtype}", UDST),
     # already on the integration branch
     E("GET", "userinfo"),
     E("GET", "system/configs", "READ_TENANT_CONFIGURATION"),
@@ -150,7 +159,7 @@ def _walk(patterns: list[Any], prefix: str = "") -> list[tuple[str, URLPattern]]
     return found
 
 
-def built_endpoints() -> dict[tuple[str, str], type]:
+def built_endpoints() -> dict[tuple[str, str], Any]:
     """(method, route with {} for each path parameter) -> view class, for every /rest/v1 route."""
     built = {}
     for route, pattern in _walk(get_resolver().url_patterns):
@@ -278,7 +287,7 @@ def test_a_user_lacking_a_needed_permission_is_refused_with_hawkbits_error(
 ):
     require_built(endpoint)
     # Nothing at all, then everything else the endpoint needs but one permission.
-    lacking = [set()]
+    lacking: list[set[str]] = [set()]
     for need in endpoint.needs:
         others = codenames(tuple(other for other in endpoint.needs if other != need))
         if not codenames((need,)) <= others:
