@@ -362,7 +362,7 @@ def test_a_module_type_looks_like_the_models_example(mgmt: MgmtClient):
     application = _module_type(mgmt, "application")
     response = mgmt.put(
         f"softwaremoduletypes/{application['id']}",
-        {"description": "Updated description.", "maxAssignments": 2147483647},
+        {"description": "Updated description."},
     )
     assert response.status_code == 200, response.content
     assert_like_example(
@@ -445,8 +445,10 @@ def _example_module(name: str, version: str, type_key: str, type_name: str, vend
     }
 
 
-# distributionset/MgmtDistributionSet; the set's own ``locked`` is a field of the current model
-# (a primitive, always written) that the example predates, like the modules' ``complete``.
+# distributionset/MgmtDistributionSet. The runtime type's name is our seed's "Runtime" (hawkBit
+# cannot rename a module type through the API; its example's test type says "runtime"). The
+# set's own ``locked`` is a field of the current model (a primitive, always written) that the
+# example predates, like the modules' ``complete``.
 DS_EXAMPLE = {
     "createdBy": "bumlux",
     "createdAt": 1682408574924,
@@ -457,7 +459,7 @@ DS_EXAMPLE = {
     "version": "1.0",
     "modules": [
         _example_module("Firmware", "1.0.42", "os", "OS", "vendor Limited Inc, California"),
-        _example_module("app runtime", "1.0.25", "runtime", "runtime", "vendor GmbH, Stuttgart, Germany"),
+        _example_module("app runtime", "1.0.25", "runtime", "Runtime", "vendor GmbH, Stuttgart, Germany"),
         _example_module("application", "1.0.67", "application", "Application", "vendor Limited, California"),
     ],
     "requiredMigrationStep": False,
@@ -479,8 +481,7 @@ DS_DRIFT = frozenset({"$.locked", "complete", "colour"})
 
 def _example_ds_type(mgmt: MgmtClient) -> dict:
     """The example's set type: OS mandatory, runtime and application optional."""
-    runtime = mgmt.post("softwaremoduletypes", [{"key": "runtime", "name": "runtime", "maxAssignments": 1}])
-    assert runtime.status_code == 201, runtime.content
+    runtime = _module_type(mgmt, "runtime")  # in our seed, as in hawkBit's old defaults
     response = mgmt.post(
         "distributionsettypes",
         [
@@ -491,7 +492,7 @@ def _example_ds_type(mgmt: MgmtClient) -> dict:
                 "colour": "rgb(86,37,99)",
                 "mandatorymodules": [{"id": _module_type(mgmt, "os")["id"]}],
                 "optionalmodules": [
-                    {"id": runtime.json()[0]["id"]},
+                    {"id": runtime["id"]},
                     {"id": _module_type(mgmt, "application")["id"]},
                 ],
             }
