@@ -21,7 +21,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from devices import tenant_config as _tenant_config
-from devices.models import Device, TenantConfiguration, TenantConfigurationChange
+from devices.models import Device, DeviceMetadata, TenantConfiguration, TenantConfigurationChange
 from goosebit_project.lib import tokens
 from goosebit_project.lib.config import poll_seconds
 from goosebit_project.lib.errors import Conflict, NotFound
@@ -600,3 +600,22 @@ def devices_in_rollout(
     if bucket == "rolled_back":
         return selected.filter(sw_version__in=older)
     return selected.exclude(sw_version__in=older)
+
+
+# --- operator metadata ------------------------------------------------------------------------
+
+
+def device_metadata_list(*, device: Device) -> QuerySet[DeviceMetadata]:
+    return DeviceMetadata.objects.filter(device=device).order_by("key")
+
+
+def device_metadata_get(*, device: Device, key: str) -> DeviceMetadata:
+    entry = DeviceMetadata.objects.filter(device=device, key=key).first()
+    if entry is None:
+        raise NotFound(f"device {device.controller_id} has no metadata {key!r}")
+    return entry
+
+
+def next_poll_expected(last_seen: datetime) -> datetime:
+    """When a device that polled at ``last_seen`` should poll next (hawkBit's nextExpectedRequestAt)."""
+    return last_seen + timedelta(seconds=poll_seconds(tenant_config().polling_time))

@@ -36,8 +36,11 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "CREATE_DISTRIBUTION_SET": ("software.add_software",),
     "UPDATE_DISTRIBUTION_SET": ("software.change_software",),
     "DELETE_DISTRIBUTION_SET": ("software.delete_software",),
-    # Our distribution-set types are derived from the module types (no model of their own).
+    # Reading the types stays with reading releases (everyone who reads a release needs them).
     "READ_DISTRIBUTION_SET_TYPE": ("software.view_software",),
+    "CREATE_DISTRIBUTION_SET_TYPE": ("software.add_distributionsettype",),
+    "UPDATE_DISTRIBUTION_SET_TYPE": ("software.change_distributionsettype",),
+    "DELETE_DISTRIBUTION_SET_TYPE": ("software.delete_distributionsettype",),
     "READ_ROLLOUT": ("rollouts.view_rollout",),
     "CREATE_ROLLOUT": ("rollouts.add_rollout",),
     "UPDATE_ROLLOUT": ("rollouts.change_rollout",),

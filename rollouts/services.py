@@ -454,6 +454,60 @@ def action_force(*, action: Action) -> Action:
     )
 
 
+def device_record_offline_install(*, device: Device, software: Software) -> Action | None:
+    """hawkBit's offline assignment: ``software`` was installed outside the server (in the
+    factory, by hand): record it as assigned and installed without a round trip to the device.
+
+    A finished action with a success note stands for the install, so the device's history and
+    installedBase show it; the device is assigned ``software`` so the next poll offers nothing.
+    Returns None when there is nothing to record: an update is under way (the device is busy
+    with another plan) or the device has this software installed already. Refused when the
+    device's known hardware does not fit the software.
+    """
+    if device.hardware_id is not None and not software.compatibility.filter(pk=device.hardware_id).exists():
+        raise InvalidInput(
+            f"software {software.version} ({software.name}) is not compatible with "
+            f"{device.controller_id}'s hardware {device.hardware}"
+        )
+    now = timezone.now()
+    with transaction.atomic():
+        # Lock the device row so a poll cannot create an action between our check and our write.
+        device = Device.objects.select_for_update().get(pk=device.pk)
+        if selectors.action_active_for_device(device=device) is not None:
+            return None
+        installed_id = device.installed_action_id
+        if installed_id is not None and (
+            Action.objects.filter(pk=installed_id).values_list("software_id", flat=True).first() == software.pk
+        ):
+            return None
+        action = Action.objects.create(
+            device=device,
+            software=software,
+            reason=Action.Reason.ASSIGNED,
+            status=Action.Status.FINISHED,
+            finished_at=now,
+        )
+        ActionStatus.objects.create(
+            action=action,
+            source=ActionStatus.Source.SERVER,
+            execution=Execution.CLOSED,
+            finished=Finished.SUCCESS,
+            details=[SERVER_PREFIX + "installed offline: recorded by an operator without the device"],
+        )
+        Device.objects.filter(pk=device.pk).update(
+            update_mode=Device.UpdateMode.ASSIGNED,
+            assigned_software=software,
+            assignment_options={},
+            force_update=False,
+            installed_action=action,
+            sw_version=software.version,
+            state=Device.State.FINISHED,
+            progress=None,
+            updated=now,
+        )
+    return action
+
+
 # --- feedback --------------------------------------------------------------------------------
 
 

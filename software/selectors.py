@@ -6,7 +6,7 @@ import functools
 from dataclasses import dataclass, field
 
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Prefetch, Q, QuerySet
 
 from devices.models import Hardware
 from software.models import (
@@ -128,3 +128,54 @@ def module_artifact(*, module_id: int, filename: str) -> Artifact | None:
 
 def module_artifacts(*, module_id: int) -> list[Artifact]:
     return list(Artifact.objects.filter(module_id=module_id).order_by("pk"))
+
+
+# hawkBit's soft_deleted_mode for lists: soft-deleted rows are hidden unless asked for.
+SOFT_DELETED_MODES = ("EXCLUDE_SOFT_DELETED", "INCLUDE_SOFT_DELETED", "ONLY_SOFT_DELETED")
+
+
+def _by_deleted(queryset: QuerySet, mode: str) -> QuerySet:
+    if mode == "ONLY_SOFT_DELETED":
+        return queryset.filter(deleted=True)
+    if mode == "INCLUDE_SOFT_DELETED":
+        return queryset
+    return queryset.filter(deleted=False)
+
+
+def module_types_list(*, deleted_mode: str = "EXCLUDE_SOFT_DELETED") -> QuerySet[SoftwareModuleType]:
+    return _by_deleted(SoftwareModuleType.objects.all(), deleted_mode)
+
+
+def set_types_list(*, deleted_mode: str = "EXCLUDE_SOFT_DELETED") -> QuerySet[DistributionSetType]:
+    return _by_deleted(DistributionSetType.objects.all(), deleted_mode)
+
+
+def _module_locked() -> Exists:
+    """A module is locked once a release holding it was offered to a device."""
+    from rollouts.models import Action
+
+    return Exists(Action.objects.filter(software__modules=OuterRef("pk")))
+
+
+def modules_list(*, deleted_mode: str = "EXCLUDE_SOFT_DELETED") -> QuerySet[SoftwareModule]:
+    """Modules with their type and ``is_locked``; soft-deleted ones as ``deleted_mode`` says."""
+    modules = SoftwareModule.objects.select_related("type").annotate(is_locked=_module_locked())
+    return _by_deleted(modules, deleted_mode)
+
+
+def releases_list(*, deleted_mode: str = "EXCLUDE_SOFT_DELETED") -> QuerySet[Software]:
+    """Releases with type, modules and ``is_locked`` (offered to devices or used by a rollout)."""
+    from rollouts.models import Action, Rollout
+
+    locked = Q(Exists(Action.objects.filter(software=OuterRef("pk")))) | Q(
+        Exists(Rollout.objects.filter(software=OuterRef("pk")))
+    )
+    releases = (
+        Software.objects.select_related("type")
+        .prefetch_related(
+            Prefetch("modules", queryset=modules_list(deleted_mode="INCLUDE_SOFT_DELETED").order_by("pk")),
+            "type__mandatory_types",
+        )
+        .annotate(is_locked=ExpressionWrapper(locked, output_field=BooleanField()))
+    )
+    return _by_deleted(releases, deleted_mode)

@@ -383,13 +383,20 @@ def release_update(
     description: str | None = None,
     modules: list[SoftwareModule] | None = None,
     compatibility: list[Hardware] | None = None,
+    version: str | None = None,
 ) -> Software:
-    """Rename or describe any release; change its modules or hardware only while it is unused."""
+    """Rename or describe any release; change its version, modules or hardware only while it is
+    unused (devices report versions: one that was offered keeps its version)."""
     if name is not None:
         software.name = _text("release name", name)
     if description is not None:
         software.description = _text("description", description, required=False, limit=4000)
     software.save(update_fields=["name", "description"])
+    if version is not None and _text("release version", version) != software.version:
+        _check_release_unlocked(software)
+        software.version = _text("release version", version)
+        intake._check_collisions(software.version, list(software.compatibility.all()), exclude=software)
+        software.save(update_fields=["version"])
     if modules is None and compatibility is None:
         return software
     _check_release_unlocked(software)
