@@ -81,6 +81,10 @@ MATRIX: list[Endpoint] = [
     E("GET", "targets/{target}/metadata/{key}", RT),
     E("PUT", "targets/{target}/metadata/{key}", UT, body={"value": "changed"}),
     E("DELETE", "targets/{target}/metadata/{key}", UT),
+    # ConfirmationManagement (permission group TARGET)
+    E("GET", "targets/{target}/autoConfirm", RT),
+    E("POST", "targets/{target}/autoConfirm/activate", UT, body={"initiator": "matrix", "remark": "r"}),
+    E("POST", "targets/{target}/autoConfirm/deactivate", UT),
     # MgmtActionRestApi (DeploymentManagement)
     E("GET", "actions", RT),
     E("GET", "actions/{action}", RT),
