@@ -30,6 +30,11 @@ urlpatterns = [
     ),
     path(_TARGET + "/actions", actions.TargetActionsView.as_view(), name="target-actions"),
     path(_ACTION, actions.TargetActionView.as_view(), name="target-action"),
+    path(
+        _ACTION + "/confirmation",
+        actions.TargetActionConfirmationView.as_view(),
+        name="target-action-confirmation",
+    ),
     path(_ACTION + "/status", actions.TargetActionStatusView.as_view(), name="target-action-status"),
     path(_TARGET + "/assignedDS", assignments.TargetAssignedDSView.as_view(), name="target-assigned-ds"),
     path(_TARGET + "/installedDS", assignments.TargetInstalledDSView.as_view(), name="target-installed-ds"),

@@ -137,13 +137,14 @@ class RolloutForm(DeploymentOptionsFormMixin, forms.ModelForm):
         field = cast("forms.ModelChoiceField[Software] | None", self.fields.get("software"))
         if field is not None:
             # A deleted release is never rolled out again (a rollout that has one keeps showing it).
-            field.queryset = cast("QuerySet[Software]", field.queryset).filter(
+            # A field made from the ForeignKey always has its queryset.
+            offered = cast("QuerySet[Software]", field.queryset).filter(
                 Q(deleted=False) | Q(pk=self.instance.software_id)
             )
+            field.queryset = offered
             # Highest version first, each with the boards it fits: what an operator chooses by.
             software = sorted(
-                # A field made from the ForeignKey always has its queryset.
-                cast("QuerySet[Software]", field.queryset).prefetch_related("compatibility"),
+                offered.prefetch_related("compatibility"),
                 key=lambda item: (Version(item.version), item.created),
                 reverse=True,
             )

@@ -477,7 +477,8 @@ def device_record_offline_install(*, device: Device, software: Software) -> Acti
             return None
         installed_id = device.installed_action_id
         if installed_id is not None and (
-            Action.objects.filter(pk=installed_id).values_list("software_id", flat=True).first() == software.pk
+            Action.objects.filter(pk=installed_id).values_list("software_id", flat=True).first()
+            == software.pk
         ):
             return None
         action = Action.objects.create(

@@ -13,11 +13,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.db.models import BooleanField, Case, CharField, QuerySet, Value, When
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from goosebit_project.lib.errors import NotAllowed
+from goosebit_project.lib.errors import Gone, NotAllowed, NotFound
 from mgmt import errors, rsql
 from mgmt.paging import paged_response
 from mgmt.views.base import MgmtView, link, millis, without_none
@@ -286,6 +287,46 @@ class TargetActionView(MgmtView):
                 exc.message,
             ) from None
         return Response(action_json(request, _reloaded(action), full=True))
+
+
+MAX_INT32 = 2**31 - 1
+MAX_DETAIL_LENGTH = 1024
+
+
+def _confirmation(body: dict[str, Any]) -> rollout_services.ConfirmationFeedback:
+    """hawkBit's MgmtActionConfirmationRequestBodyPut: confirmation (required), code, details."""
+    confirmation = body.get("confirmation")
+    if confirmation not in ("confirmed", "denied"):
+        raise errors.bad_request(f"confirmation must be confirmed or denied, got {str(confirmation)[:40]!r}")
+    code = body.get("code")
+    if code is not None and (isinstance(code, bool) or not isinstance(code, int) or abs(code) > MAX_INT32):
+        raise errors.bad_request("code must be a whole number (32 bits)")
+    details = body.get("details") or []
+    limit = settings.GOOSEBIT_DDI_MAX_DETAILS_PER_FEEDBACK
+    if not isinstance(details, list) or not all(isinstance(item, str) for item in details):
+        raise errors.bad_request("details must be a list of strings")
+    if len(details) > limit or any(len(item) > MAX_DETAIL_LENGTH or "\x00" in item for item in details):
+        raise errors.bad_request(f"details holds at most {limit} lines of {MAX_DETAIL_LENGTH} characters")
+    return rollout_services.ConfirmationFeedback(
+        confirmed=confirmation == "confirmed", code=code, details=details
+    )
+
+
+class TargetActionConfirmationView(MgmtView):
+    """An operator confirms or denies an update in the device's name (the user-consent flow)."""
+
+    required_permissions = {"PUT": ["UPDATE_TARGET"]}
+
+    def put(self, request: Request, controller_id: str, action_id: str) -> Response:
+        feedback = _confirmation(self.body_object(request))
+        action = device_action_or_404(controller_id, action_id)
+        try:
+            rollout_services.action_record_confirmation(action=action, feedback=feedback)
+        except Gone as exc:  # as hawkBit: a closed action answers 410, one not waiting 404
+            return Response({"message": exc.message}, status=410)
+        except NotFound as exc:
+            raise errors.not_found(exc.message) from None
+        return Response(status=204)
 
 
 class TargetActionStatusView(MgmtView):

@@ -276,9 +276,12 @@ def assign(outcome: Outcome, device: Device, software: Software, assignment: Ass
         options=assignment.options,
     )
     after = rollout_selectors.action_active_for_device(device=device)
-    if after is not None and after.software_id == software.pk and (before is None or after.pk != before.pk):
-        after.device = device
-        outcome.actions.append(after)
+    if after is not None and after.software_id == software.pk:
+        if before is not None and after.pk == before.pk:
+            outcome.already_assigned += 1  # e.g. its rollout was bringing it there already
+        else:
+            after.device = device
+            outcome.actions.append(after)
     elif after is None and versions_equal(device.sw_version, software.version):
         outcome.already_assigned += 1  # it runs this release: nothing to install
 

@@ -39,6 +39,8 @@ class MgmtView(APIView):
     renderer_classes = [JSONRenderer, HalJsonRenderer]
     parser_classes: ClassVar[list[Any]] = [JSONParser, HalJsonParser]
     required_permissions: ClassVar[dict[str, list[str]]] = {}
+    # hawkBit documents this API itself; these views are kept out of /api/v1's OpenAPI schema.
+    schema = None
 
     def get_exception_handler(self) -> Callable[..., Any]:
         return errors.exception_handler

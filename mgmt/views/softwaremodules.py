@@ -310,7 +310,7 @@ class ArtifactDownloadView(SoftwareView):
 
 
 def _metadata_entry(module: SoftwareModule, key: str) -> SoftwareModuleMetadata:
-    found = module.metadata.filter(key=key).first()
+    found = module.metadata.filter(key=key).first() if key.isprintable() else None
     if found is None:
         raise errors.not_found(f"software module {module.pk} has no metadata {key[:128]!r}")
     return found

@@ -12,6 +12,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
+from django.db import transaction
 from django.db.models import Case, CharField, QuerySet, Value, When
 from django.utils.cache import add_never_cache_headers
 from rest_framework.request import Request
@@ -268,17 +269,18 @@ class TargetsView(MgmtView):
         )
         if existing is not None:
             raise errors.already_exists(f"target {existing!r} exists already")
-        created = [
-            # hawkBit generates a token for a target created without one.
-            device_services.device_create(
-                controller_id=entry["controller_id"],
-                name=entry["name"],
-                description=entry["description"],
-                token=entry["token"],
-                generate=entry["token"] is None,
-            )
-            for entry in entries
-        ]
+        with transaction.atomic():  # all or none, as hawkBit creates the list
+            created = [
+                # hawkBit generates a token for a target created without one.
+                device_services.device_create(
+                    controller_id=entry["controller_id"],
+                    name=entry["name"],
+                    description=entry["description"],
+                    token=entry["token"],
+                    generate=entry["token"] is None,
+                )
+                for entry in entries
+            ]
         devices = targets_queryset().filter(pk__in=[device.pk for device in created]).order_by("pk")
         response = Response([target_json(request, device) for device in devices], status=201)
         return _hide_from_caches(response, request)
@@ -306,11 +308,12 @@ class TargetView(MgmtView):
             raise errors.bad_request("requestAttributes can only be set to true")
         _valid_address(body, "")
         token = _token(body, "")
-        device_services.device_update(
-            device=device, name=name, description=description, request_attributes=request_attributes
-        )
-        if token is not None:
-            device_services.device_set_token(device=device, token=token)
+        with transaction.atomic():
+            device_services.device_update(
+                device=device, name=name, description=description, request_attributes=request_attributes
+            )
+            if token is not None:
+                device_services.device_set_token(device=device, token=token)
         device = device_or_404(controller_id)
         return _hide_from_caches(Response(target_json(request, device, details=True)), request)
 
@@ -368,11 +371,19 @@ class TargetMetadataListView(MgmtView):
         return Response([metadata_json(entry) for entry in created], status=201)
 
 
+def _metadata_key(controller_id: str, key: str) -> str:
+    """A key from the path; one no key can be (NUL, too long) is simply not there."""
+    if "\x00" in key or len(key) > device_services.MAX_METADATA_KEY_LENGTH:
+        raise errors.not_found(f"target {controller_id!r} has no metadata {key[:40]!r}")
+    return key
+
+
 class TargetMetadataView(MgmtView):
     required_permissions = {"GET": ["READ_TARGET"], "PUT": ["UPDATE_TARGET"], "DELETE": ["UPDATE_TARGET"]}
 
     def get(self, request: Request, controller_id: str, key: str) -> Response:
         device = device_or_404(controller_id)
+        key = _metadata_key(controller_id, key)
         return Response(metadata_json(device_selectors.device_metadata_get(device=device, key=key)))
 
     def put(self, request: Request, controller_id: str, key: str) -> Response:
@@ -385,7 +396,8 @@ class TargetMetadataView(MgmtView):
         return Response(metadata_json(entry))
 
     def delete(self, request: Request, controller_id: str, key: str) -> Response:
-        device_services.device_metadata_delete(device=device_or_404(controller_id), key=key)
+        device = device_or_404(controller_id)
+        device_services.device_metadata_delete(device=device, key=_metadata_key(controller_id, key))
         return Response(status=204)
 
 

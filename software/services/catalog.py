@@ -74,6 +74,7 @@ def _text(what: str, value: str, *, required: bool = True, limit: int = _MAX_TEX
 
 
 def _module_type(key: str) -> SoftwareModuleType:
+    key = _text("software module type", key, limit=64)  # before it reaches SQL (PostgreSQL: no NUL)
     module_type = SoftwareModuleType.objects.filter(key=key, deleted=False).first()
     if module_type is None:
         known = ", ".join(
@@ -287,6 +288,7 @@ def module_update_metadata(
     *, module: SoftwareModule, key: str, value: str | None = None, target_visible: bool | None = None
 ) -> SoftwareModuleMetadata:
     """Change an existing entry's value and/or visibility (404 when the key does not exist)."""
+    key = _text("metadata key", key, limit=128)
     entry = module.metadata.filter(key=key).first()
     if entry is None:
         raise SoftwareNotFound(f"module {module} has no metadata {key!r}")
@@ -299,6 +301,7 @@ def module_update_metadata(
 
 
 def module_delete_metadata(*, module: SoftwareModule, key: str) -> None:
+    key = _text("metadata key", key, limit=128)
     deleted, _ = SoftwareModuleMetadata.objects.filter(module=module, key=key).delete()
     if not deleted:
         raise SoftwareNotFound(f"module {module} has no metadata {key!r}")
@@ -334,6 +337,7 @@ def release_type(key: str | None = None) -> DistributionSetType | None:
     """The release type of that key, or the default one (hawkBit's tenant default, os_app)."""
     if key is None:
         return selectors.distribution_set_type_default()
+    key = _text("distribution set type", key, limit=64)
     found = DistributionSetType.objects.filter(key=key, deleted=False).first()
     if found is None:
         known = ", ".join(

@@ -174,6 +174,7 @@ def test_cancel_reaches_the_device_and_it_confirms(mgmt, client):
     device = make_device("d", sw_version="1.0")
     assert mgmt.post("targets/d/assignedDS", {"id": software.pk}).status_code == 200
     action_id = ddi_helpers.offered_action_id(client, "d")
+    assert action_id is not None
     assert client.get(f"{ddi_helpers.BASE}/d/deploymentBase/{action_id}").status_code == 200
     assert ddi_helpers.feedback(client, "d", action_id, "proceeding") == 200
 
@@ -364,3 +365,72 @@ def test_actions_sort_by_weight_and_creation(mgmt):
         heavy.pk,
         light.pk,
     ]
+
+
+# --- confirmation in the device's name --------------------------------------------------------
+
+
+@pytest.fixture
+def waiting(settings, mgmt):
+    settings.GOOSEBIT_CONFIRMATION_FLOW = True
+    device = make_device("d", sw_version="1.0")
+    software = make_software("2.0")
+    body = mgmt.post("targets/d/assignedDS", {"id": software.pk, "confirmationRequired": True}).json()
+    action = Action.objects.get(pk=body["assignedActions"][0]["id"])
+    assert action.status == Action.Status.WAIT_FOR_CONFIRMATION
+    return device, action
+
+
+def test_confirming_lets_the_update_proceed(mgmt, client, waiting):
+    _, action = waiting
+    response = mgmt.put(
+        f"targets/d/actions/{action.pk}/confirmation", {"confirmation": "confirmed", "code": 7}
+    )
+    assert response.status_code == 204
+    assert Action.objects.get(pk=action.pk).status == Action.Status.PENDING
+    assert ddi_helpers.offered_action_id(client, "d") == action.pk
+    assert ActionStatus.objects.filter(action=action, execution="confirmed", code=7).exists()
+
+
+def test_denying_keeps_it_waiting(mgmt, waiting):
+    _, action = waiting
+    body = {"confirmation": "denied", "details": ["not now"]}
+    assert mgmt.put(f"targets/d/actions/{action.pk}/confirmation", body).status_code == 204
+    assert Action.objects.get(pk=action.pk).status == Action.Status.WAIT_FOR_CONFIRMATION
+
+
+def test_confirmation_of_a_closed_action_is_410_and_of_one_not_waiting_404(mgmt, running):
+    _, _, action = running
+    body = {"confirmation": "confirmed"}
+    assert mgmt.put(f"targets/d/actions/{action.pk}/confirmation", body).status_code == 404
+    Action.objects.filter(pk=action.pk).update(status=Action.Status.FINISHED)
+    assert mgmt.put(f"targets/d/actions/{action.pk}/confirmation", body).status_code == 410
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({}, "confirmation"),
+        ({"confirmation": "yes"}, "confirmation"),
+        ({"confirmation": "confirmed", "code": "x"}, "code"),
+        ({"confirmation": "confirmed", "code": 2**40}, "code"),
+        ({"confirmation": "confirmed", "details": "x"}, "details"),
+        ({"confirmation": "confirmed", "details": [1]}, "details"),
+        ({"confirmation": "confirmed", "details": ["x" * 2000]}, "details"),
+    ],
+)
+def test_bad_confirmations_are_400(mgmt, waiting, body, field):
+    _, action = waiting
+    response = mgmt.put(f"targets/d/actions/{action.pk}/confirmation", body)
+    assert response.status_code == 400
+    assert field in response.json()["message"]
+    assert Action.objects.get(pk=action.pk).status == Action.Status.WAIT_FOR_CONFIRMATION
+
+
+def test_confirmation_needs_update_target(mgmt_as, waiting):
+    _, action = waiting
+    client = mgmt_as("view_device")
+    assert (
+        client.put(f"targets/d/actions/{action.pk}/confirmation", {"confirmation": "confirmed"}).status_code
+        == 403
+    )

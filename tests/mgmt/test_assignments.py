@@ -400,3 +400,12 @@ def test_assignment_while_an_update_runs_cancels_it_through_the_device(mgmt, cli
     assert (body["assigned"], body["alreadyAssigned"], body["total"]) == (0, 0, 0)
     assert Action.objects.get(pk=first).status == Action.Status.CANCELING
     assert ActionStatus.objects.filter(action_id=first, execution="canceling").exists()
+
+
+def test_assigning_the_release_a_rollout_is_installing_counts_as_already_assigned(mgmt, release):
+    device = make_device("d", sw_version="1.0")
+    action = make_action(device, release, reason=Action.Reason.ROLLOUT, status=Action.Status.RUNNING)
+    body = mgmt.post("targets/d/assignedDS", {"id": release.pk}).json()
+    assert (body["assigned"], body["alreadyAssigned"]) == (0, 1)
+    assert Action.objects.get(pk=action.pk).status == Action.Status.RUNNING
+    assert Device.objects.get(pk=device.pk).update_mode == Device.UpdateMode.ASSIGNED

@@ -30,7 +30,12 @@ def _create(mgmt, *entries):
 def test_create_answers_201_with_hawkbit_target_json(mgmt):
     response = _create(
         mgmt,
-        {"controllerId": "137", "name": "137", "description": "My name is 137", "securityToken": "949f1c34871"},
+        {
+            "controllerId": "137",
+            "name": "137",
+            "description": "My name is 137",
+            "securityToken": "949f1c34871",
+        },
     )
 
     assert response.status_code == 201
@@ -117,7 +122,9 @@ def test_create_needs_create_target(mgmt_as):
 
 
 def test_create_without_the_token_permission_hides_the_token(mgmt_as):
-    response = _create(mgmt_as("view_device", "add_device"), {"controllerId": "a", "securityToken": "secret1"})
+    response = _create(
+        mgmt_as("view_device", "add_device"), {"controllerId": "a", "securityToken": "secret1"}
+    )
     assert response.status_code == 201
     assert "securityToken" not in response.json()[0]
 
@@ -412,7 +419,10 @@ def test_metadata_is_the_operators_not_the_devices(mgmt):
 def test_auto_confirm_activate_and_deactivate(mgmt):
     make_device("d")
     body = mgmt.get("targets/d/autoConfirm").json()
-    assert body == {"active": False, "_links": {"activate": {"href": f"{BASE}/targets/d/autoConfirm/activate"}}}
+    assert body == {
+        "active": False,
+        "_links": {"activate": {"href": f"{BASE}/targets/d/autoConfirm/activate"}},
+    }
 
     response = mgmt.post("targets/d/autoConfirm/activate", {"initiator": "ops", "remark": "fleet"})
     assert response.status_code == 204
@@ -430,3 +440,17 @@ def test_auto_confirm_refuses_a_bad_remark(mgmt, mgmt_as):
     make_device("d")
     assert mgmt.post("targets/d/autoConfirm/activate", {"remark": "r" * 600}).status_code == 400
     assert mgmt_as("view_device").post("targets/d/autoConfirm/activate", {}).status_code == 403
+
+
+@pytest.mark.parametrize("key", ["nul%00key", "k" * 200])
+def test_metadata_keys_no_key_can_be_are_404(mgmt, key):
+    make_device("d")
+    assert mgmt.get(f"targets/d/metadata/{key}").status_code == 404
+    assert mgmt.delete(f"targets/d/metadata/{key}").status_code == 404
+    assert mgmt.put(f"targets/d/metadata/{key}", {"value": "v"}).status_code == 400
+
+
+def test_controller_ids_no_target_can_have_are_404(mgmt):
+    assert mgmt.get("targets/nul%00id").status_code == 404
+    assert mgmt.get("targets/" + "x" * 300).status_code == 404
+    assert mgmt.put("targets/nul%00id", {"name": "x"}).status_code == 404
