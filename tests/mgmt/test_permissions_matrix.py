@@ -73,6 +73,12 @@ MATRIX: list[Endpoint] = [
     E("PUT", "targets/{target}/actions/{action}", UT, body={"forceType": "forced"}),
     E("DELETE", "targets/{target}/actions/{action}", UT),
     E("GET", "targets/{target}/actions/{action}/status", RT),
+    E(
+        "PUT",
+        "targets/{target}/actions/{action}/confirmation",
+        UT,
+        body={"confirmation": "confirmed", "code": 200, "details": ["by the matrix"]},
+    ),
     E("GET", "targets/{target}/assignedDS", RT),
     E("POST", "targets/{target}/assignedDS", UT, RDS, body=[{"id": "{ds:int}", "type": "forced"}]),
     E("GET", "targets/{target}/installedDS", RT),
