@@ -8,7 +8,8 @@ exchanges of rauc-hawkbit-updater. The only thing done behind the API is creatin
 account (hawkBit ships one; we ship none).
 
 What the script asserts are hawkBit's words: action ``status`` and ``forceType``, the status
-entries' ``type`` (newest first with ``sort=id:DESC``), the target's ``updateStatus``.
+entries' ``type`` (newest first with ``sort=id:DESC``), the target's ``updateStatus``. (hawkBit's
+current MgmtAction has no ``detailStatus``: its ``status`` carries the detailed word.)
 """
 
 from __future__ import annotations
@@ -54,19 +55,28 @@ ACTION_STATUSES = STATUS_TYPES
 UPDATE_STATUSES = {"unknown", "in_sync", "pending", "error", "registered"}
 
 
-@pytest.fixture(scope="module")
-def operator(e2e_server: Server) -> HawkbitMgmtClient:
+def make_operator(server: Server) -> HawkbitMgmtClient:
     """An operator account (made with manage.py, as an installation would) and its API client."""
     username, password = f"operator-{secrets.token_hex(4)}", secrets.token_urlsafe(16)
     subprocess.run(
         [sys.executable, "manage.py", "createsuperuser", "--no-input", "--username", username, "--email", ""],
         cwd=PROJECT_ROOT,
-        env={**e2e_server.env, "DJANGO_SUPERUSER_PASSWORD": password},
+        env={**server.env, "DJANGO_SUPERUSER_PASSWORD": password},
         check=True,
         capture_output=True,
         timeout=120,
     )
-    return HawkbitMgmtClient(e2e_server.base_url, username, password)
+    return HawkbitMgmtClient(server.base_url, username, password)
+
+
+@pytest.fixture(scope="module")
+def operator(e2e_server: Server) -> HawkbitMgmtClient:
+    return make_operator(e2e_server)
+
+
+@pytest.fixture(scope="module")
+def strict_operator(strict_server: Server) -> HawkbitMgmtClient:
+    return make_operator(strict_server)
 
 
 def expect(answer: Answer, status: int) -> Any:
@@ -379,11 +389,14 @@ def rauc_bundle(signer: SigningPair, tmp_path: Path) -> Iterator[Path]:
 
 
 def test_replayed_rauc_hawkbit_updater_installs_what_a_hawkbit_script_assigned(
-    e2e_server: Server, operator: HawkbitMgmtClient, rauc_bundle: Path, controller_id: str
+    strict_server: Server, strict_operator: HawkbitMgmtClient, rauc_bundle: Path, controller_id: str
 ):
-    server, api, cid = e2e_server, operator, controller_id
+    # The server requires device credentials: the token the script gave the target is the key.
+    server, api, cid = strict_server, strict_operator, controller_id
     token = secrets.token_hex(16)
     create_target(api, cid, token)
+    status, _ = RaucHawkbitUpdater(server, cid, "not-" + token)._send("GET", server.ddi_url(cid))
+    assert status == 401
     module = create_module_with_artifact(api, name="mgmt-e2e-rauc", version="7.3.0", package=rauc_bundle)
     ds = create_distribution_set(api, name="mgmt-e2e-rauc", version="7.3.0", module_id=module["id"])
     assignment = expect(api.post(f"targets/{cid}/assignedDS", [{"id": ds["id"], "type": "forced"}]), 200)
