@@ -48,6 +48,16 @@ urlpatterns: list[URLPattern] = [
         sets.SetModuleView.as_view(),
         name="distributionset-assignedsm-one",
     ),
+    path(
+        "distributionsets/<int:pk>/metadata",
+        sets.SetMetadataListView.as_view(),
+        name="distributionset-metadata-list",
+    ),
+    path(
+        "distributionsets/<int:pk>/metadata/<str:key>",
+        sets.SetMetadataView.as_view(),
+        name="distributionset-metadata",
+    ),
     path("distributionsettypes", sets.SetTypesView.as_view(), name="distributionsettypes"),
     path("distributionsettypes/<int:pk>", sets.SetTypeView.as_view(), name="distributionsettype"),
     path(

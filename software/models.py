@@ -159,6 +159,23 @@ class SoftwareModuleMetadata(models.Model):
         return self.key
 
 
+class ReleaseMetadata(models.Model):
+    """Key/value pairs on a release (hawkBit: distribution set metadata), for operators' tools."""
+
+    software = models.ForeignKey("software.Software", on_delete=models.CASCADE, related_name="metadata")
+    key = models.CharField(max_length=128)
+    value = models.CharField(max_length=4000, blank=True)
+
+    class Meta:
+        verbose_name_plural = "release metadata"
+        constraints = [
+            models.UniqueConstraint(fields=["software", "key"], name="software_releasemetadata_unique_key")
+        ]
+
+    def __str__(self) -> str:
+        return self.key
+
+
 class Artifact(models.Model):
     """One file of a module: stored (content-addressed) or at a remote URL, hashed at intake."""
 

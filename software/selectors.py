@@ -33,6 +33,22 @@ def distribution_set_type_default() -> DistributionSetType | None:
     return DistributionSetType.objects.filter(key=DEFAULT_SET_TYPE, deleted=False).first()
 
 
+def distribution_set_type_default_for(*, module_type_ids: set[int]) -> DistributionSetType | None:
+    """The default type for a release of modules of these types, or None when they do not fit it.
+
+    Releases made outside /rest/v1 (admin, /api/v1, uploads) name no type: they get the default
+    where their modules fit it and stay untyped (unrestricted) where they hold other types.
+    """
+    default = distribution_set_type_default()
+    if default is None:
+        return None
+    allowed = {
+        *default.mandatory_types.values_list("pk", flat=True),
+        *default.optional_types.values_list("pk", flat=True),
+    }
+    return default if module_type_ids <= allowed else None
+
+
 def software_get(*, pk: int) -> Software | None:
     return Software.objects.filter(pk=pk).first()
 

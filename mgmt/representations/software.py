@@ -17,6 +17,7 @@ from mgmt.views.base import link, millis, without_none
 from software.models import (
     Artifact,
     DistributionSetType,
+    ReleaseMetadata,
     Software,
     SoftwareModule,
     SoftwareModuleMetadata,
@@ -89,6 +90,10 @@ def module_metadata(item: SoftwareModuleMetadata) -> dict[str, Any]:
     return {"key": item.key, "value": item.value, "targetVisible": item.target_visible}
 
 
+def release_metadata(item: ReleaseMetadata) -> dict[str, Any]:
+    return {"key": item.key, "value": item.value}
+
+
 def set_type(request: Request, item: DistributionSetType) -> dict[str, Any]:
     return without_none(
         {
@@ -116,11 +121,10 @@ def _complete(release: Software, set_type: DistributionSetType | None, modules: 
     return all(required.pk in held for required in set_type.mandatory_types.all())
 
 
-def distribution_set(
-    request: Request, item: Software, *, default_type: DistributionSetType | None
-) -> dict[str, Any]:
-    """A release as hawkBit's distribution set; a release without a type reads as the default."""
-    set_type_ = item.type or default_type
+def distribution_set(request: Request, item: Software) -> dict[str, Any]:
+    """A release as hawkBit's distribution set. A release made outside /rest/v1 with modules of
+    types the default set type does not allow has no type: ``type``/``typeName`` are left out."""
+    set_type_ = item.type
     modules = list(item.modules.all())
     links = {
         "self": link(request, "distributionset", item.pk),
@@ -128,6 +132,7 @@ def distribution_set(
     }
     if set_type_ is not None:
         links["type"] = link(request, "distributionsettype", set_type_.pk)
+    links["metadata"] = link(request, "distributionset-metadata-list", item.pk, query=PAGE_QUERY)
     return without_none(
         {
             "id": item.pk,

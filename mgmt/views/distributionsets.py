@@ -28,7 +28,7 @@ from mgmt.views.software_common import (
     text,
     unsupported_flag,
 )
-from mgmt.views.softwaremodules import MODULE_SORT
+from mgmt.views.softwaremodules import METADATA_QUERY, METADATA_SORT, MODULE_SORT
 from software import selectors, services
 from software.models import DistributionSetType, Software, SoftwareModule
 
@@ -53,6 +53,7 @@ SET_QUERY = {
     "version": rsql.Field("version"),
     "modules.id": rsql.Field("modules__pk", type="number"),
     "modules.name": rsql.Field("modules__name"),
+    "metadata": rsql.Field("metadata", related_key=("metadata__key", "metadata__value")),
     "createdAt": rsql.Field("created", type="timestamp"),
 }
 SET_TYPE_SORT = {
@@ -84,20 +85,17 @@ def _modules(ids: list[int]) -> list[SoftwareModule]:
 
 
 def _render(request: Request, release: Software) -> dict[str, Any]:
-    return representations.distribution_set(
-        request, release, default_type=selectors.distribution_set_type_default()
-    )
+    return representations.distribution_set(request, release)
 
 
 class SetsView(SoftwareView):
     required_permissions = {"GET": ["READ_DISTRIBUTION_SET"], "POST": ["CREATE_DISTRIBUTION_SET"]}
 
     def get(self, request: Request) -> Response:
-        default_type = selectors.distribution_set_type_default()
         return paged_response(
             request,
             selectors.releases_list(deleted_mode=deleted_mode(request)),
-            render=lambda item: representations.distribution_set(request, item, default_type=default_type),
+            render=lambda item: representations.distribution_set(request, item),
             sort_fields=SET_SORT,
             default_sort=["pk"],
             query_fields=SET_QUERY,
@@ -116,7 +114,8 @@ class SetsView(SoftwareView):
                     version=text(body, "version", required=True, where=where) or "",
                     description=text(body, "description", where=where) or "",
                     modules=_modules(id_list(body.get("modules"), f"{where}modules")),
-                    type_key=text(body, "type", where=where),
+                    # hawkBit gives a set created without a type the tenant's default type.
+                    type_key=text(body, "type", where=where) or selectors.DEFAULT_SET_TYPE,
                 )
                 created.append(release.pk)
         releases = selectors.releases_list(deleted_mode="INCLUDE_SOFT_DELETED").filter(pk__in=created)
@@ -178,6 +177,57 @@ class SetModuleView(SoftwareView):
         release = _release(pk)
         module = get_or_404(SoftwareModule.objects.all(), module_id, "software module")
         services.release_remove_module(software=release, module=module)
+        return Response(status=204)
+
+
+class SetMetadataListView(SoftwareView):
+    required_permissions = {"GET": ["READ_DISTRIBUTION_SET"], "POST": ["UPDATE_DISTRIBUTION_SET"]}
+
+    def get(self, request: Request, pk: int) -> Response:
+        return paged_response(
+            request,
+            _release(pk).metadata.all(),
+            render=representations.release_metadata,
+            sort_fields=METADATA_SORT,
+            default_sort=["key"],
+            query_fields=METADATA_QUERY,
+        )
+
+    def post(self, request: Request, pk: int) -> Response:
+        release = _release(pk)
+        entries = []
+        for index, item in enumerate(self.body_list(request)):
+            where = f"[{index}]."
+            body = entry(item, where)
+            entries.append(
+                (text(body, "key", required=True, where=where) or "", text(body, "value", where=where) or "")
+            )
+        services.release_create_metadata(software=release, entries=entries)
+        return Response(status=201)
+
+
+class SetMetadataView(SoftwareView):
+    required_permissions = {
+        "GET": ["READ_DISTRIBUTION_SET"],
+        "PUT": ["UPDATE_DISTRIBUTION_SET"],
+        "DELETE": ["UPDATE_DISTRIBUTION_SET"],
+    }
+
+    def get(self, request: Request, pk: int, key: str) -> Response:
+        release = _release(pk)
+        found = release.metadata.filter(key=key).first() if key.isprintable() else None
+        if found is None:
+            raise errors.not_found(f"distribution set {release.pk} has no metadata {key[:128]!r}")
+        return Response(representations.release_metadata(found))
+
+    def put(self, request: Request, pk: int, key: str) -> Response:
+        release = _release(pk)
+        body = self.body_object(request)
+        services.release_update_metadata(software=release, key=key, value=text(body, "value") or "")
+        return Response(status=204)
+
+    def delete(self, request: Request, pk: int, key: str) -> Response:
+        services.release_delete_metadata(software=_release(pk), key=key)
         return Response(status=204)
 
 

@@ -30,8 +30,15 @@ def seed_types(apps, schema_editor):
         if created:
             set_type.mandatory_types.set([module_types[k] for k in mandatory if k in module_types])
             set_type.optional_types.set([module_types[k] for k in optional if k in module_types])
+    # Existing releases get the default type where their modules fit it; releases holding
+    # modules of other types stay untyped (no module-type restriction), as before.
     default = SetType.objects.get(key="os_app")
-    Software.objects.filter(type__isnull=True).update(type=default)
+    allowed = {
+        *default.mandatory_types.values_list("pk", flat=True),
+        *default.optional_types.values_list("pk", flat=True),
+    }
+    misfits = Software.objects.filter(modules__type__in=ModuleType.objects.exclude(pk__in=allowed))
+    Software.objects.filter(type__isnull=True).exclude(pk__in=misfits.values("pk")).update(type=default)
 
 
 class Migration(migrations.Migration):

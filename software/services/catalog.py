@@ -31,6 +31,7 @@ from software.exceptions import (
 from software.models import (
     Artifact,
     DistributionSetType,
+    ReleaseMetadata,
     Software,
     SoftwareModule,
     SoftwareModuleMetadata,
@@ -50,12 +51,14 @@ __all__ = [
     "module_update_metadata",
     "modules_create_metadata",
     "release_add_modules",
-    "release_check_assignable",
     "release_create",
+    "release_create_metadata",
     "release_delete",
+    "release_delete_metadata",
     "release_remove_module",
     "release_type",
     "release_update",
+    "release_update_metadata",
 ]
 
 _MAX_TEXT = 255
@@ -333,10 +336,8 @@ def _check_module_types(modules: list[SoftwareModule], set_type: DistributionSet
             )
 
 
-def release_type(key: str | None = None) -> DistributionSetType | None:
-    """The release type of that key, or the default one (hawkBit's tenant default, os_app)."""
-    if key is None:
-        return selectors.distribution_set_type_default()
+def release_type(key: str) -> DistributionSetType:
+    """The (not deleted) distribution set type of that key."""
     key = _text("distribution set type", key, limit=64)
     found = DistributionSetType.objects.filter(key=key, deleted=False).first()
     if found is None:
@@ -359,11 +360,17 @@ def release_create(
 ) -> Software:
     """A release made of existing modules; version and hardware clash like a package's would.
 
-    ``type_key`` names its distribution set type (default: os_app), which its modules must fit.
+    ``type_key`` names its distribution set type, which its modules must fit. Without one the
+    release gets the default type (os_app) if its modules fit it, else it stays untyped.
     """
     name = _text("release name", name)
     version = _text("release version", version)
-    set_type = release_type(type_key)
+    if type_key is None:
+        set_type = selectors.distribution_set_type_default_for(
+            module_type_ids={module.type_id for module in modules}
+        )
+    else:
+        set_type = release_type(type_key)
     _check_module_types(modules, set_type)
     hardware = list(compatibility or [])
     list(Hardware.objects.select_for_update().filter(pk__in=[item.pk for item in hardware]).order_by("pk"))
@@ -459,7 +466,43 @@ def release_delete(*, software: Software) -> bool:
     return False
 
 
-def release_check_assignable(*, software: Software) -> None:
-    """A soft-deleted release is never offered to a new assignment or rollout."""
-    if software.deleted:
-        raise SoftwareError(f"{software} is deleted: it cannot be assigned or rolled out")
+@transaction.atomic
+def release_create_metadata(*, software: Software, entries: list[tuple[str, str]]) -> list[ReleaseMetadata]:
+    """Add (key, value) entries to a release; a key it has already is 409 (hawkBit)."""
+    keys = [_text("metadata key", key, limit=128) for key, _ in entries]
+    repeated = sorted({key for key in keys if keys.count(key) > 1})
+    if repeated:
+        raise SoftwareError(f"metadata key {repeated[0]!r} is given more than once")
+    existing = sorted(software.metadata.filter(key__in=keys).values_list("key", flat=True))
+    if existing:
+        raise SoftwareConflict(f"{software} has metadata {existing[0]!r} already")
+    created = [
+        ReleaseMetadata(
+            software=software,
+            key=key,
+            value=_text("metadata value", value, required=False, limit=_MAX_METADATA_VALUE),
+        )
+        for key, (_, value) in zip(keys, entries, strict=True)
+    ]
+    try:
+        with transaction.atomic():
+            return ReleaseMetadata.objects.bulk_create(created)
+    except IntegrityError:
+        raise SoftwareConflict(f"{software} has one of these metadata keys already") from None
+
+
+def release_update_metadata(*, software: Software, key: str, value: str) -> ReleaseMetadata:
+    key = _text("metadata key", key, limit=128)
+    entry = software.metadata.filter(key=key).first()
+    if entry is None:
+        raise SoftwareNotFound(f"{software} has no metadata {key!r}")
+    entry.value = _text("metadata value", value, required=False, limit=_MAX_METADATA_VALUE)
+    entry.save(update_fields=["value"])
+    return entry
+
+
+def release_delete_metadata(*, software: Software, key: str) -> None:
+    key = _text("metadata key", key, limit=128)
+    deleted, _ = software.metadata.filter(key=key).delete()
+    if not deleted:
+        raise SoftwareNotFound(f"{software} has no metadata {key!r}")

@@ -348,7 +348,9 @@ def _create_row(
         _check_duplicate(received.sha256)
         raise
     software = Software.objects.create(
-        name=name[:255], version=description.version, type=selectors.distribution_set_type_default()
+        name=name[:255],
+        version=description.version,
+        type=selectors.distribution_set_type_default_for(module_type_ids={module_type.pk}),
     )
     software.modules.add(module)
     software.compatibility.set(hardware)

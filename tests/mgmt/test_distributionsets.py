@@ -72,6 +72,7 @@ def test_a_distribution_set_is_created_with_modules_in_hawkbits_shape(mgmt):
             "self": {"href": f"{BASE}/distributionsets/{release.pk}"},
             "modules": {"href": f"{BASE}/distributionsets/{release.pk}/assignedSM?offset=0&limit=50"},
             "type": {"href": f"{BASE}/distributionsettypes/{os_app.pk}"},
+            "metadata": {"href": f"{BASE}/distributionsets/{release.pk}/metadata?offset=0&limit=50"},
         },
     }
     assert [(item["id"], item["type"], item["typeName"]) for item in embedded] == [
@@ -145,11 +146,25 @@ def test_sets_are_listed_sorted_paged_and_soft_deleted_ones_hidden(mgmt):
     _error(mgmt.get("distributionsets", sort="tags:ASC"), 400, "hawkbit.server.error.rest.param.invalidField")
 
 
-def test_a_set_without_a_type_reads_as_the_default_type(mgmt):
-    release = make_software("1.0")
-    Software.objects.filter(pk=release.pk).update(type=None)
-    body = mgmt.get(f"distributionsets/{release.pk}").json()
-    assert (body["type"], body["complete"]) == ("os_app", True)
+def test_a_release_made_elsewhere_gets_the_default_type_when_its_modules_fit(mgmt):
+    from software import services
+
+    SoftwareModuleType.objects.create(key="firmware", name="Firmware")
+    fitting = services.release_create(name="a", version="1", modules=[make_module(type_key="os")])
+    other = services.release_create(name="b", version="2", modules=[make_module(type_key="firmware")])
+    assert mgmt.get(f"distributionsets/{fitting.pk}").json()["type"] == "os_app"
+    body = mgmt.get(f"distributionsets/{other.pk}").json()
+    assert "type" not in body
+    assert "typeName" not in body
+    assert "type" not in body["_links"]
+    assert body["complete"] is True
+    # Untyped: modules of any type may join it.
+    assert (
+        mgmt.post(
+            f"distributionsets/{other.pk}/assignedSM", [{"id": make_module(type_key="runtime").pk}]
+        ).status_code
+        == 204
+    )
 
 
 def test_a_set_put_renames_describes_and_changes_the_version_while_unused(mgmt):
@@ -271,6 +286,38 @@ def test_an_unknown_set_is_404(mgmt):
     for path in ("distributionsets/999", "distributionsets/999/assignedSM"):
         assert "999" in _error(mgmt.get(path), 404, NOT_FOUND)
     _error(mgmt.put("distributionsets/999", {}), 404, NOT_FOUND)
+
+
+def test_set_metadata_is_created_listed_read_updated_and_deleted(mgmt):
+    release = make_software("1.0")
+    path = f"distributionsets/{release.pk}/metadata"
+    assert mgmt.post(path, [{"key": "country", "value": "DE"}, {"key": "a", "value": "1"}]).status_code == 201
+    assert mgmt.get(path).json() == {
+        "content": [{"key": "a", "value": "1"}, {"key": "country", "value": "DE"}],
+        "total": 2,
+        "size": 2,
+    }
+    assert [item["key"] for item in mgmt.get(path, sort="key:DESC", limit=1).json()["content"]] == ["country"]
+    assert mgmt.get(f"{path}/country").json() == {"key": "country", "value": "DE"}
+    assert mgmt.put(f"{path}/country", {"value": "someValue"}).status_code == 204
+    assert mgmt.get(f"{path}/country").json()["value"] == "someValue"
+    _error(mgmt.post(path, [{"key": "a"}]), 409, "hawkbit.server.error.repo.entityAlreadyExists")
+    assert "[0].key is required" in _error(mgmt.post(path, [{"value": "x"}]), 400, INVALID)
+    assert mgmt.delete(f"{path}/a").status_code == 204
+    _error(mgmt.get(f"{path}/a"), 404, NOT_FOUND)
+    _error(mgmt.delete(f"{path}/a"), 404, NOT_FOUND)
+    _error(mgmt.put(f"{path}/a", {"value": "x"}), 404, NOT_FOUND)
+    _error(mgmt.get("distributionsets/999/metadata"), 404, NOT_FOUND)
+
+
+def test_set_metadata_changes_need_update_distribution_set(mgmt_as):
+    release = make_software("1.0")
+    reader = mgmt_as("view_software")
+    path = f"distributionsets/{release.pk}/metadata"
+    assert reader.get(path).status_code == 200
+    _error(reader.post(path, [{"key": "k"}]), 403, FORBIDDEN)
+    _error(reader.put(f"{path}/k", {"value": "v"}), 403, FORBIDDEN)
+    _error(reader.delete(f"{path}/k"), 403, FORBIDDEN)
 
 
 # --- distribution set types ------------------------------------------------------------------

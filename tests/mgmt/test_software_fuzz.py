@@ -38,6 +38,7 @@ _FIELDS = {
     ],
     "distributionsettypes": ["key", "name", "description", "colour", "mandatorymodules", "optionalmodules"],
     "metadata": ["key", "value", "targetVisible"],
+    "setmetadata": ["key", "value"],
 }
 
 
@@ -64,7 +65,11 @@ def _check(response) -> None:
 @given(data=st.data())
 def test_random_create_bodies_never_500(mgmt, targets, data):
     resource = data.draw(st.sampled_from(sorted(_FIELDS)))
-    path = f"softwaremodules/{targets['module']}/metadata" if resource == "metadata" else resource
+    paths = {
+        "metadata": f"softwaremodules/{targets['module']}/metadata",
+        "setmetadata": f"distributionsets/{targets['release']}/metadata",
+    }
+    path = paths.get(resource, resource)
     shape = data.draw(st.sampled_from(["list", "object", "value"]))
     body = _body(_FIELDS[resource])
     payload = data.draw(
@@ -82,6 +87,7 @@ def test_random_update_bodies_never_500(mgmt, targets, data):
                 (f"softwaremodules/{targets['module']}", ["description", "vendor", "locked"]),
                 (f"distributionsets/{targets['release']}", ["name", "description", "version", "locked"]),
                 (f"softwaremodules/{targets['module']}/metadata/k", ["value", "targetVisible"]),
+                (f"distributionsets/{targets['release']}/metadata/k", ["value"]),
                 ("softwaremoduletypes/1", ["description", "colour"]),
                 ("distributionsettypes/1", ["description", "colour"]),
                 (f"distributionsets/{targets['release']}/assignedSM", ["id"]),
