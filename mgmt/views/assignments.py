@@ -246,8 +246,13 @@ class Outcome:
         return {
             "alreadyAssigned": self.already_assigned,
             "assignedActions": [
-                {"id": action.pk, "_links": {"self": link(request, "target-action", cid, action.pk)}}
-                for action, cid in ((action, action.device.controller_id) for action in self.actions)
+                {
+                    "id": action.pk,
+                    "_links": {
+                        "self": link(request, "target-action", action.device.controller_id, action.pk)
+                    },
+                }
+                for action in self.actions
             ],
             "assigned": len(self.actions),
             "total": len(self.actions) + self.already_assigned,
