@@ -253,13 +253,17 @@ def _fill(value: Any, world: dict[str, Any]) -> Any:
 
 def call(client: MgmtClient, endpoint: Endpoint, world: dict[str, Any]):
     path = _fill(endpoint.path, world)
-    if endpoint.upload:
-        upload = SimpleUploadedFile("matrix.bin", b"matrix artifact bytes")
-        return client.upload(path, file=upload)
     method = endpoint.method.lower()
-    if method in ("get", "delete"):
-        return getattr(client, method)(path)
-    return getattr(client, method)(path, _fill(endpoint.body, world))
+    if endpoint.upload:
+        response = client.upload(path, file=SimpleUploadedFile("matrix.bin", b"matrix artifact bytes"))
+    elif method in ("get", "delete"):
+        response = getattr(client, method)(path)
+    else:
+        response = getattr(client, method)(path, _fill(endpoint.body, world))
+    if getattr(response, "streaming", False):
+        b"".join(response.streaming_content)  # a download: read it so its file is closed
+        response.close()
+    return response
 
 
 # --------------------------------------------------------------------------- the checks
