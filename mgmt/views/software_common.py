@@ -110,7 +110,7 @@ def whole_number(body: dict[str, Any], name: str, *, required: bool = False, whe
 
 def entry(value: Any, where: str) -> dict[str, Any]:
     if not isinstance(value, dict):
-        raise errors.bad_request(f"{where.rstrip('.')} must be a JSON object")
+        raise errors.bad_request(f"{where.rstrip('.') or 'the body'} must be a JSON object")
     return value
 
 

@@ -110,6 +110,9 @@ class ModuleTypesView(SoftwareView):
             for index, body in enumerate(bodies):
                 where = f"[{index}]."
                 max_assignments = whole_number(body, "maxAssignments", where=where)
+                if whole_number(body, "minArtifacts", where=where) not in (None, 0):
+                    # We require no artifacts of a module; saying otherwise would be a lie.
+                    raise errors.bad_request(f"{where}minArtifacts other than 0 is not supported")
                 created.append(
                     services.module_type_create(
                         key=text(body, "key", required=True, where=where) or "",

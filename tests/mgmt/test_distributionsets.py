@@ -435,3 +435,26 @@ def test_set_types_need_their_permissions(mgmt_as):
     _error(reader.post(f"distributionsettypes/{pk}/optionalmoduletypes", {"id": 1}), 403, FORBIDDEN)
     writer = mgmt_as("view_software", "add_distributionsettype")
     assert writer.post("distributionsettypes", [{"key": "k", "name": "n"}]).status_code == 201
+
+
+def test_the_set_list_costs_the_same_queries_for_one_set_or_many(mgmt):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries_of_the_list(expected_total: int) -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert mgmt.get("distributionsets").json()["total"] == expected_total
+        return len(captured.captured_queries)
+
+    release = Software.objects.get(pk=_create(mgmt, modules=[{"id": make_module(type_key="os").pk}])["id"])
+    make_action(make_device(), release, status="finished")
+    one = queries_of_the_list(1)
+    for number in range(5):
+        _create(mgmt, version=f"v{number}", modules=[{"id": make_module(type_key="os").pk}])
+    assert queries_of_the_list(6) == one
+
+
+def test_a_module_type_post_body_that_is_not_an_object_is_400(mgmt):
+    pk = _set_type("os_app").pk
+    response = mgmt.post(f"distributionsettypes/{pk}/optionalmoduletypes", [1])
+    assert "the body must be a JSON object" in _error(response, 400, INVALID)

@@ -117,6 +117,7 @@ def test_a_duplicate_module_type_key_is_409_and_nothing_of_the_list_is_created(m
         ({"key": "k", "name": "n", "maxAssignments": "1"}, "[0].maxAssignments must be a whole number"),
         ({"key": "k", "name": "n", "maxAssignments": 0}, "maxAssignments must be between"),
         ({"key": "a b", "name": "n"}, "must not contain spaces"),
+        ({"key": "k", "name": "n", "minArtifacts": 1}, "[0].minArtifacts other than 0 is not supported"),
     ],
 )
 def test_bad_module_type_bodies_are_400_naming_the_field(mgmt, body, field):
@@ -574,3 +575,46 @@ def test_metadata_needs_update_software_module_to_change(mgmt_as):
     _error(reader.post(f"softwaremodules/{module.pk}/metadata", [{"key": "k"}]), 403, FORBIDDEN)
     _error(reader.put(f"softwaremodules/{module.pk}/metadata/k", {"value": "v"}), 403, FORBIDDEN)
     _error(reader.delete(f"softwaremodules/{module.pk}/metadata/k"), 403, FORBIDDEN)
+
+
+def test_the_module_list_costs_the_same_queries_for_one_module_or_many(mgmt):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries_of_the_list(expected_total: int) -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert mgmt.get("softwaremodules").json()["total"] == expected_total
+        return len(captured.captured_queries)
+
+    make_module(type_key="os")
+    one = queries_of_the_list(1)
+    for _ in range(5):
+        make_module(type_key="application")
+    assert queries_of_the_list(6) == one
+
+
+@pytest.mark.parametrize(
+    ("path", "fields"),
+    [
+        ("softwaremoduletypes", {"id", "key", "name", "description", "maxAssignments"}),
+        ("softwaremodules", {"id", "type", "name", "description", "version", "metadata", "createdAt"}),
+        ("distributionsets", {"id", "type", "name", "description", "version", "modules.id", "metadata"}),
+        ("distributionsettypes", {"id", "key", "name", "description", "createdAt"}),
+    ],
+)
+def test_q_is_compiled_over_hawkbits_field_names(mgmt, monkeypatch, path, fields):
+    from django.db.models import Q
+
+    from mgmt import rsql
+
+    seen: dict[str, set[str]] = {}
+
+    def compile_query(query, query_fields, **limits):
+        seen[query] = set(query_fields)
+        return Q(pk__in=[])
+
+    monkeypatch.setattr(rsql, "compile_query", compile_query)
+    response = mgmt.get(path, q="name==x")
+    assert response.status_code == 200
+    assert response.json() == {"content": [], "total": 0, "size": 0}
+    assert fields <= seen["name==x"]

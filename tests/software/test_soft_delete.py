@@ -95,23 +95,28 @@ def test_the_migration_types_existing_releases_whose_modules_fit_the_default():
     from django.db import connection
     from django.db.migrations.executor import MigrationExecutor
 
+    before = [("software", "0004_drop_package_fields_from_release")]
     executor = MigrationExecutor(connection)
-    executor.migrate([("software", "0004_drop_package_fields_from_release")])
-    old_apps = executor.loader.project_state([("software", "0004_drop_package_fields_from_release")]).apps
-    ModuleType = old_apps.get_model("software", "SoftwareModuleType")
-    Module = old_apps.get_model("software", "SoftwareModule")
-    OldSoftware = old_apps.get_model("software", "Software")
-    firmware = ModuleType.objects.create(key="firmware", name="Firmware")
-    os_module = Module.objects.create(type=ModuleType.objects.get(key="os"), name="os", version="1")
-    fw_module = Module.objects.create(type=firmware, name="fw", version="1")
-    fitting = OldSoftware.objects.create(name="a", version="1")
-    fitting.modules.add(os_module)
-    other = OldSoftware.objects.create(name="b", version="2")
-    other.modules.add(os_module, fw_module)
-
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(executor.loader.graph.leaf_nodes())
+    executor.migrate(before)
+    try:
+        old_apps = executor.loader.project_state(before).apps
+        ModuleType = old_apps.get_model("software", "SoftwareModuleType")
+        Module = old_apps.get_model("software", "SoftwareModule")
+        OldSoftware = old_apps.get_model("software", "Software")
+        # A transactional test may start from a flushed database: no seeded types.
+        os_type, _ = ModuleType.objects.get_or_create(key="os", defaults={"name": "OS", "max_assignments": 1})
+        firmware = ModuleType.objects.create(key="firmware", name="Firmware")
+        os_module = Module.objects.create(type=os_type, name="os", version="1")
+        fw_module = Module.objects.create(type=firmware, name="fw", version="1")
+        fitting = OldSoftware.objects.create(name="a", version="1")
+        fitting.modules.add(os_module)
+        other = OldSoftware.objects.create(name="b", version="2")
+        other.modules.add(os_module, fw_module)
+    finally:
+        # Whatever happened, leave the schema at the latest migration for the tests that follow.
+        executor = MigrationExecutor(connection)
+        executor.loader.build_graph()
+        executor.migrate(executor.loader.graph.leaf_nodes())
 
     assert Software.objects.get(pk=fitting.pk).type.key == "os_app"
     assert Software.objects.get(pk=other.pk).type is None
