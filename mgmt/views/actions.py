@@ -148,9 +148,9 @@ def action_json(request: Request, action: Action, *, full: bool = False) -> dict
         links["status"] = link(
             request, "target-action-status", cid, action.pk, query="offset=0&limit=50&sort=id%3ADESC"
         )
-        if action.rollout_id:
+        if action.rollout is not None:
             links["rollout"] = {
-                "href": request.build_absolute_uri(f"/rest/v1/rollouts/{action.rollout_id}"),
+                "href": request.build_absolute_uri(f"/rest/v1/rollouts/{action.rollout.pk}"),
                 "name": action.rollout.name,
             }
     body = {
@@ -164,7 +164,7 @@ def action_json(request: Request, action: Action, *, full: bool = False) -> dict
         "weight": action.weight,
         "maintenanceWindow": _maintenance_window(action),
         "rollout": action.rollout_id,
-        "rolloutName": action.rollout.name if action.rollout_id else None,
+        "rolloutName": action.rollout.name if action.rollout is not None else None,
         "lastStatusCode": action.last_code,
         "_links": links,
         "id": action.pk,
@@ -187,7 +187,7 @@ def status_type(entry: ActionStatus) -> str:
             return "canceled"
     if execution == Execution.CLOSED:
         return "error" if finished == Finished.FAILURE else "finished"
-    return {
+    words: dict[str, str] = {
         Execution.PROCEEDING: "running",
         Execution.RESUMED: "running",
         Execution.CONFIRMED: "running",
@@ -200,7 +200,8 @@ def status_type(entry: ActionStatus) -> str:
         Execution.RETRIEVED: "retrieved",
         Execution.WAITING: "wait_for_confirmation",
         Execution.DENIED: "wait_for_confirmation",
-    }.get(execution, "running")
+    }
+    return words.get(execution, "running")
 
 
 def action_status_json(entry: ActionStatus) -> dict[str, Any]:

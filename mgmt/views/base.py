@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from django.urls import reverse
+from drf_spectacular.utils import extend_schema
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
@@ -33,15 +34,15 @@ class HalJsonParser(JSONParser):
     media_type = "application/hal+json"
 
 
+# Not in the /api/v1 OpenAPI schema: these views answer plain dicts (nothing to describe them
+# from, so drf-spectacular warns and `check --deploy` fails); hawkBit documents /rest/v1.
+@extend_schema(exclude=True)
 class MgmtView(APIView):
     authentication_classes = [BasicAuthentication, SessionAuthentication]
     permission_classes = [HawkbitPermission]
     renderer_classes = [JSONRenderer, HalJsonRenderer]
-    parser_classes: ClassVar[list[Any]] = [JSONParser, HalJsonParser]
+    parser_classes = [JSONParser, HalJsonParser]
     required_permissions: ClassVar[dict[str, list[str]]] = {}
-    # Not in the /api/v1 OpenAPI schema: these views answer plain dicts (nothing to describe
-    # them from, so drf-spectacular warns and `check --deploy` fails); hawkBit documents /rest/v1.
-    schema = None
 
     def get_exception_handler(self) -> Callable[..., Any]:
         return errors.exception_handler

@@ -10,6 +10,8 @@ from django.utils import timezone
 from devices import selectors as device_selectors
 from devices.models import Device, DeviceMetadata
 from goosebit_project.lib.tokens import token_matches
+from mgmt.views import actions as action_views
+from mgmt.views import targets as target_views
 from rollouts.models import Action
 from tests.ddi.helpers import ddi_url
 from tests.factories import make_action, make_device, make_software
@@ -454,3 +456,22 @@ def test_controller_ids_no_target_can_have_are_404(mgmt):
     assert mgmt.get("targets/nul%00id").status_code == 404
     assert mgmt.get("targets/" + "x" * 300).status_code == 404
     assert mgmt.put("targets/nul%00id", {"name": "x"}).status_code == 404
+
+
+def test_every_declared_query_and_sort_field_is_a_lookup_the_queryset_knows():
+    # q= compiles to these lookups (mgmt.rsql); a typo would only show once someone queries it.
+    resources = [
+        (target_views.targets_queryset(), target_views.TARGET_QUERY_FIELDS, target_views.TARGET_SORT_FIELDS),
+        (action_views.actions_queryset(), action_views.ACTION_QUERY_FIELDS, action_views.ACTION_SORT_FIELDS),
+    ]
+    for queryset, query_fields, sort_fields in resources:
+        for field in query_fields.values():
+            if field.json_key:
+                list(queryset.filter(**{f"{field.lookup}__has_key": "k"}))
+            elif field.related_key:
+                key, value = field.related_key
+                list(queryset.filter(**{f"{field.lookup}__{key}": "k", f"{field.lookup}__{value}": "v"}))
+            else:
+                list(queryset.filter(**{f"{field.lookup}__isnull": False}))
+        for lookup in sort_fields.values():
+            list(queryset.order_by(lookup))
