@@ -445,6 +445,16 @@ def test_replayed_rauc_hawkbit_updater_installs_what_a_hawkbit_script_assigned(
     assert watch.seen_statuses == ["running", "finished"]
     assert expect(api.get(f"targets/{cid}/installedDS"), 200)["id"] == ds["id"]
 
+    # A HAL client gets to the same things by following _links instead of building URLs.
+    target = expect(api.get(f"targets/{cid}"), 200)
+    listed = expect(api.get(target["_links"]["actions"]["href"]), 200)["content"]
+    assert [item["id"] for item in listed] == [watch.action_id]
+    action = expect(api.get(listed[0]["_links"]["self"]["href"]), 200)
+    assert expect(api.get(action["_links"]["status"]["href"]), 200)["content"] == log
+    assert action["_links"]["distributionset"]["name"] == "mgmt-e2e-rauc:7.3.0"
+    assert expect(api.get(action["_links"]["distributionset"]["href"]), 200)["id"] == ds["id"]
+    assert expect(api.get(target["_links"]["installedDS"]["href"]), 200)["id"] == ds["id"]
+
     # After an install the server asks for attributes again; rauc sends its [device] section.
     assert "configData" in rauc.root()["_links"]
     rauc.config_data({"hw_boardname": "board", "hw_revision": "1", "sw_version": "7.3.0"})
