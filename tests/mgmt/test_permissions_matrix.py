@@ -5,7 +5,8 @@ SoftwareModuleManagement, ArtifactManagement, DistributionSetManagement, ...; ``
 there is ``READ_<permissionGroup>`` of the interface) and its docs/authorization.md: assigning a
 distribution set needs UPDATE_TARGET and READ_DISTRIBUTION_SET, listing a set's targets
 READ_TARGET and READ_DISTRIBUTION_SET. The Django permissions each hawkBit permission stands for
-come from mgmt.permissions.PERMISSIONS, so one grant in the admin opens the same operations here.
+are pinned in DJANGO_PERMISSIONS and must equal mgmt.permissions.PERMISSIONS, so one grant in the
+admin opens the same operations here.
 
 For every endpoint: without credentials 401; a user lacking one of its permissions 403 with
 hawkBit's ``hawkbit.server.error.insufficientPermission``; a user holding exactly its Django
@@ -196,9 +197,38 @@ def _case(endpoint: Endpoint) -> Any:
 CASES = [_case(endpoint) for endpoint in MATRIX]
 
 
+# The Django permissions each hawkBit permission in MATRIX stands for, pinned here so that a change
+# of mgmt.permissions.PERMISSIONS (which changes what an admin grant opens) is a visible decision.
+DJANGO_PERMISSIONS: dict[str, set[str]] = {
+    RT: {"devices.view_device"},
+    CT: {"devices.add_device"},
+    UT: {"devices.change_device"},
+    DT: {"devices.delete_device"},
+    RSM: {"software.view_softwaremodule"},
+    CSM: {"software.add_softwaremodule"},
+    USM: {"software.change_softwaremodule"},
+    DSM: {"software.delete_softwaremodule"},
+    "READ_SOFTWARE_MODULE_ARTIFACT": {"software.view_softwaremodule", "software.view_artifact"},
+    RSMT: {"software.view_softwaremoduletype"},
+    CSMT: {"software.add_softwaremoduletype"},
+    USMT: {"software.change_softwaremoduletype"},
+    DSMT: {"software.delete_softwaremoduletype"},
+    RDS: {"software.view_software"},
+    CDS: {"software.add_software"},
+    UDS: {"software.change_software"},
+    DDS: {"software.delete_software"},
+    RDST: {"software.view_software"},
+    CDST: {"software.add_distributionsettype"},
+    UDST: {"software.change_distributionsettype"},
+    DDST: {"software.delete_distributionsettype"},
+    "READ_TENANT_CONFIGURATION": {"devices.view_tenantconfiguration"},
+    "TENANT_CONFIGURATION": {"devices.change_tenantconfiguration"},
+}
+
+
 def codenames(needs: tuple[str, ...]) -> set[str]:
     """The Django permission codenames (without app label) that grant these hawkBit permissions."""
-    return {name.split(".", 1)[1] for need in needs for name in PERMISSIONS[need]}
+    return {name.split(".", 1)[1] for need in needs for name in DJANGO_PERMISSIONS[need]}
 
 
 # --------------------------------------------------------------------------- the world they act on
@@ -277,6 +307,21 @@ def test_every_route_is_in_the_matrix():
     listed = {(endpoint.method, endpoint.route) for endpoint in MATRIX}
     missing = sorted(f"{method} {route}" for method, route in BUILT if (method, route) not in listed)
     assert missing == [], "add these /rest/v1 endpoints to MATRIX with hawkBit's permissions"
+
+
+def test_the_pinned_django_permissions_are_mgmt_permissions():
+    used = {need for endpoint in MATRIX for need in endpoint.needs}
+    assert used == set(DJANGO_PERMISSIONS)
+    assert {need: set(PERMISSIONS.get(need, ())) for need in used} == DJANGO_PERMISSIONS
+
+
+def test_every_pinned_django_permission_exists():
+    from django.contrib.auth.models import Permission
+
+    existing = {
+        f"{p.content_type.app_label}.{p.codename}" for p in Permission.objects.select_related("content_type")
+    }
+    assert set().union(*DJANGO_PERMISSIONS.values()) - existing == set()
 
 
 @pytest.mark.parametrize("endpoint", CASES)
