@@ -218,6 +218,36 @@ def newest_action_of(api: HawkbitMgmtClient, controller_id: str) -> dict:
     return page["content"][0]
 
 
+def follow_forced_install(
+    server: Server, api: HawkbitMgmtClient, device: SWUpdateClient, watch: ActionWatcher, *, version: str
+) -> None:
+    """SWUpdate installs, reboots into ``version`` and confirms; the script watches it all."""
+    cid = watch.cid
+    # SWUpdate installs and waits for its reboot: the action stays running until it confirms.
+    device.wait(
+        lambda: watch.says("All Chunks Installed."), timeout=60, message="SWUpdate to install", server=server
+    )
+    assert (device.out / "rootfs.img").read_bytes() == f"rootfs {version}\n".encode()
+    assert watch.action()["status"] == "running"
+    assert expect(api.get(f"targets/{cid}"), 200)["updateStatus"] == "pending"
+
+    device.stop()  # the "reboot" into the new version, SWUpdate in its TESTING state
+    device.sw_version = version
+    device.start(confirm=2)
+    action = device.wait(watch.finished, timeout=60, message="the forced action to finish", server=server)
+    assert action["active"] is False
+    log = watch.statuses()
+    assert log[0]["type"] == "finished"
+    assert any("Update Installed." in message for message in log[0]["messages"])
+    assert {"retrieved", "running"} <= {entry["type"] for entry in log}
+    assert watch.seen_statuses[0] == "running" and watch.seen_statuses[-1] == "finished"
+    wait_for(
+        lambda: expect(api.get(f"targets/{cid}"), 200)["updateStatus"] == "in_sync",
+        timeout=15,
+        message="the target to be in sync",
+    )
+
+
 # --------------------------------------------------------------------------- SWUpdate
 def test_a_hawkbit_script_updates_a_real_swupdate_device_download_only_then_forced(
     e2e_server: Server,
@@ -276,24 +306,7 @@ def test_a_hawkbit_script_updates_a_real_swupdate_device_download_only_then_forc
     assigned = expect(api.get(f"distributionsets/{second_ds['id']}/assignedTargets"), 200)
     assert [item["controllerId"] for item in assigned["content"]] == [cid]
 
-    # SWUpdate installs and waits for its reboot: the action stays running until it confirms.
-    device.wait(
-        lambda: watch.says("All Chunks Installed."), timeout=60, message="SWUpdate to install", server=server
-    )
-    assert (device.out / "rootfs.img").read_bytes() == b"rootfs 7.2.0\n"
-    assert watch.action()["status"] == "running"
-    assert expect(api.get(f"targets/{cid}"), 200)["updateStatus"] == "pending"
-
-    device.stop()  # the "reboot" into 7.2.0, SWUpdate in its TESTING state
-    device.sw_version = "7.2.0"
-    device.start(confirm=2)
-    action = device.wait(watch.finished, timeout=60, message="the forced action to finish", server=server)
-    assert action["active"] is False
-    log = watch.statuses()
-    assert log[0]["type"] == "finished"
-    assert any("Update Installed." in message for message in log[0]["messages"])
-    assert {"retrieved", "running"} <= {entry["type"] for entry in log}
-    assert watch.seen_statuses[0] == "running" and watch.seen_statuses[-1] == "finished"
+    follow_forced_install(server, api, device, watch, version="7.2.0")
 
     page = expect(api.get(f"targets/{cid}/actions", sort="id:DESC"), 200)
     assert [(item["id"], item["status"]) for item in page["content"]] == [
@@ -311,6 +324,36 @@ def test_a_hawkbit_script_updates_a_real_swupdate_device_download_only_then_forc
     )
     assert isinstance(target["installedAt"], int)
     installed = expect(api.get(f"distributionsets/{second_ds['id']}/installedTargets"), 200)
+    assert [item["controllerId"] for item in installed["content"]] == [cid]
+
+
+def test_a_hawkbit_script_installs_a_forced_update_assigned_before_the_first_poll(
+    e2e_server: Server,
+    operator: HawkbitMgmtClient,
+    swupdate_factory,
+    signer: SigningPair,
+    controller_id: str,
+    tmp_path: Path,
+):
+    # The same forced install as above on a device that has not reported its hardware yet, so it
+    # does not depend on what a /rest/v1 distribution set says about hardware.
+    server, api, cid = e2e_server, operator, controller_id
+    token = secrets.token_hex(16)
+    create_target(api, cid, token)
+    package = build_swu(tmp_path / "mgmt-e2e-7.4.0.swu", version="7.4.0", signer=signer)
+    module = create_module_with_artifact(api, name="mgmt-e2e-first-poll", version="7.4.0", package=package)
+    ds = create_distribution_set(api, name="mgmt-e2e-first-poll", version="7.4.0", module_id=module["id"])
+    assignment = expect(
+        api.post(f"distributionsets/{ds['id']}/assignedTargets", [{"id": cid, "type": "forced"}]), 200
+    )
+    watch = ActionWatcher(api, cid, only_action_id(assignment))
+    assert (watch.action()["forceType"], watch.action()["status"]) == ("forced", "running")
+
+    device: SWUpdateClient = swupdate_factory(server, token=token)
+    device.start()
+    follow_forced_install(server, api, device, watch, version="7.4.0")
+    assert expect(api.get(f"targets/{cid}/installedDS"), 200)["id"] == ds["id"]
+    installed = expect(api.get(f"distributionsets/{ds['id']}/installedTargets"), 200)
     assert [item["controllerId"] for item in installed["content"]] == [cid]
 
 
