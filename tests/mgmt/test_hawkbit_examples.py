@@ -32,7 +32,6 @@ from tests.mgmt.conftest import MgmtClient
 pytestmark = pytest.mark.django_db
 
 NOT_PORTED = {
-    "target/MgmtTargetAutoConfirm": "/targets/{id}/autoConfirm is not built (no auto-confirm resource)",
     "tag/MgmtTag": "target and distribution set tags are not built",
     "targettype/MgmtTargetType": "target types are not built",
     "targetfilter/MgmtTargetFilterQuery": "target filter queries are not built",
@@ -64,6 +63,7 @@ BY_TYPE = {
     "nextExpectedRequestAt",
     "reportedAt",
     "timestamp",
+    "activatedAt",
     "securityToken",
     "address",
     "rollout",
@@ -225,7 +225,7 @@ PROVISIONING_RESPONSE = [
 
 # target/MgmtTarget; targetType, targetTypeName and their link are left out (no target types here)
 # and autoConfirmActive with its link (present only with the consent flow on, as in hawkBit).
-TARGET_EXAMPLE = {
+TARGET_EXAMPLE: dict[str, Any] = {
     "createdBy": "bumlux",
     "createdAt": 1682408577979,
     "lastModifiedBy": "bumlux",
@@ -261,7 +261,7 @@ def test_creating_a_target_answers_like_the_provisioning_docs(mgmt: MgmtClient):
     assert body[0]["requestAttributes"] is True
 
 
-def test_a_target_that_polled_and_installed_looks_like_the_models_example(mgmt: MgmtClient):
+def _target_137_polled_and_installed(mgmt: MgmtClient) -> None:
     # Device authentication is off in the tests: the poll below needs no token.
     created = mgmt.post(
         "targets",
@@ -276,7 +276,9 @@ def test_a_target_that_polled_and_installed_looks_like_the_models_example(mgmt: 
     )
     assert created.status_code == 201, created.content
     ds = _distribution_set(mgmt, name="DS", version="1.0")
-    assigned = mgmt.post("targets/137/assignedDS", [{"id": ds["id"], "type": "forced"}])
+    assigned = mgmt.post(
+        "targets/137/assignedDS", [{"id": ds["id"], "type": "forced", "confirmationRequired": False}]
+    )
     assert assigned.status_code == 200, assigned.content
     device = Client(REMOTE_ADDR="192.168.0.1")
     poll = device.get("/DEFAULT/controller/v1/137")
@@ -288,7 +290,46 @@ def test_a_target_that_polled_and_installed_looks_like_the_models_example(mgmt: 
         content_type="application/json",
     )
     assert feedback.status_code == 200, feedback.content
+
+
+def test_a_target_that_polled_and_installed_looks_like_the_models_example(mgmt: MgmtClient):
+    _target_137_polled_and_installed(mgmt)
     assert_like_example(mgmt.get("targets/137"), TARGET_EXAMPLE)
+
+
+def test_with_the_consent_flow_on_a_target_shows_its_auto_confirm_state_as_in_the_example(
+    mgmt: MgmtClient, settings
+):
+    # The example's autoConfirmActive and its autoConfirm link: "Present if user consent flow active".
+    settings.GOOSEBIT_CONFIRMATION_FLOW = True
+    _target_137_polled_and_installed(mgmt)
+    example = {
+        **TARGET_EXAMPLE,
+        "autoConfirmActive": False,
+        "_links": {**TARGET_EXAMPLE["_links"], **_links(autoConfirm="targets/137/autoConfirm")},
+    }
+    assert_like_example(mgmt.get("targets/137"), example)
+
+
+# target/MgmtTargetAutoConfirm, after the activation MgmtTargetAutoConfirmUpdate documents
+AUTO_CONFIRM_EXAMPLE = {
+    "active": True,
+    "initiator": "custom_initiator_value",
+    "remark": "custom_remark",
+    "activatedAt": 1682408577704,
+    "_links": _links(deactivate="targets/137/autoConfirm/deactivate"),
+}
+
+
+def test_an_activated_auto_confirm_looks_like_the_models_example(mgmt: MgmtClient, settings):
+    settings.GOOSEBIT_CONFIRMATION_FLOW = True
+    assert mgmt.post("targets", [{"controllerId": "137", "name": "137"}]).status_code == 201
+    activated = mgmt.post(
+        "targets/137/autoConfirm/activate", {"initiator": "custom_initiator_value", "remark": "custom_remark"}
+    )
+    assert activated.status_code == 204, activated.content
+    body = assert_like_example(mgmt.get("targets/137/autoConfirm"), AUTO_CONFIRM_EXAMPLE)
+    assert isinstance(body["activatedAt"], int)
 
 
 # --------------------------------------------------------------------------- software modules
