@@ -70,7 +70,6 @@ BY_TYPE = {
     "sha1",
     "md5",
     "sha256",
-    "value",
 }
 
 
@@ -799,3 +798,34 @@ def test_the_documented_fiql_id_comparisons_on_distribution_sets(mgmt: MgmtClien
     response = mgmt.get("distributionsets", q=f"id{operator}{ids[1]}", limit=500)
     assert response.status_code == 200, response.content[:300]
     assert sorted(item["id"] for item in response.json()["content"]) == [ids[n] for n in expected]
+
+
+# --------------------------------------------------------------------------- metadata
+# MgmtMetadata / MgmtMetadataBodyPut and MgmtSoftwareModuleMetadata / ...BodyPut: their field
+# examples make the request bodies and, read back, the expected responses.
+def test_target_and_distribution_set_metadata_as_the_field_examples_document(mgmt: MgmtClient):
+    assert mgmt.post("targets", [{"controllerId": "137", "name": "137"}]).status_code == 201
+    ds = _distribution_set(mgmt, name="DS", version="1.0")
+    for owner in ("targets/137", f"distributionsets/{ds['id']}"):
+        created = mgmt.post(f"{owner}/metadata", [{"key": "country", "value": "DE"}])
+        assert created.status_code == 201, (owner, created.content)
+        assert_like_example(mgmt.get(f"{owner}/metadata/country"), {"key": "country", "value": "DE"})
+        changed = mgmt.put(f"{owner}/metadata/country", {"value": "someValue"})
+        assert changed.status_code in (200, 204), (owner, changed.content)
+        assert_like_example(mgmt.get(f"{owner}/metadata/country"), {"key": "country", "value": "someValue"})
+        listed = mgmt.get(f"{owner}/metadata")
+        assert listed.status_code == 200, listed.content
+        assert listed.json()["content"] == [{"key": "country", "value": "someValue"}]
+
+
+def test_module_metadata_as_the_field_examples_document(mgmt: MgmtClient):
+    module = _module(mgmt, name="os", version="1.0", type="os")
+    path = f"softwaremodules/{module['id']}/metadata"
+    created = mgmt.post(path, [{"key": "someKnownKey", "value": "someKnownValue", "targetVisible": False}])
+    assert created.status_code == 201, created.content
+    example = {"key": "someKnownKey", "value": "someKnownValue", "targetVisible": False}
+    assert_like_example(mgmt.get(f"{path}/someKnownKey"), example)
+    changed = mgmt.put(f"{path}/someKnownKey", {"value": "newValue", "targetVisible": True})
+    assert changed.status_code in (200, 204), changed.content
+    example = {"key": "someKnownKey", "value": "newValue", "targetVisible": True}
+    assert_like_example(mgmt.get(f"{path}/someKnownKey"), example)
