@@ -80,7 +80,7 @@ def strict_operator(strict_server: Server) -> HawkbitMgmtClient:
 
 
 def expect(answer: Answer, status: int) -> Any:
-    assert answer.status == status, answer
+    assert answer.status == status, f"expected {status}, got {answer.status}: {answer.body!r}"
     return answer.body
 
 
