@@ -18,7 +18,8 @@ Semantics follow hawkBit (``RsqlParser`` / ``SpecificationBuilder`` in hawkbit-q
 - ``!=`` and ``=out=`` also match rows where the field is null, a JSON key is missing, or no
   related row has the value ("no tag named x", "no metadata x=y").
 - ``==''`` means "null or empty", ``!=''`` "neither"; ``=is=null`` / ``=not=null`` test null.
-- ``=li=`` is listed in hawkBit's docs but its parser does not register it, so it is refused.
+- ``=li=`` is SQL LIKE as hawkBit's docs list it: ``_`` is one character, ``%`` (or ``*``) any
+  run of them (``name=li=_____`` is a five-character name); text fields only, case ignored.
 """
 
 from __future__ import annotations
@@ -110,6 +111,7 @@ _NAMED_OPERATORS = {
     "=ge=": ">=",
     "=in=": "in",
     "=out=": "out",
+    "=li=": "li",
     # hawkBit's null-aware spellings of == and != (=is=null, =not=null).
     "=is=": "is",
     "=eq=": "is",
@@ -137,7 +139,7 @@ class _Value:
 @dataclass(frozen=True)
 class _Comparison:
     selector: str
-    operator: str  # "==", "!=", "<", "<=", ">", ">=", "in", "out", "is", "not"
+    operator: str  # "==", "!=", "<", "<=", ">", ">=", "in", "out", "is", "not", "li"
     values: tuple[_Value, ...]
     position: int
 
@@ -472,6 +474,10 @@ class _Compiler:
             if field.type in ("boolean", "enum"):
                 raise RsqlError(f"{name}: {field.type} fields cannot be ordered", position)
             return _Condition("order", operator, [self._convert(name, field, values[0], position)])
+        if operator == "li":
+            if field.type != "string":
+                raise RsqlError(f"{name}: =li= applies to text fields only", position)
+            return _Condition("like", "", [_sql_like_pattern(values[0].parts)])
         # Elsewhere (=in=, =lt=...) a '*' is a literal character, as in hawkBit.
         if field.type == "string" and operator in ("==", "!=") and values[0].has_wildcard:
             return _Condition("like", "", [_like_pattern(values[0].parts)])
@@ -571,6 +577,11 @@ def _like_pattern(parts: tuple[str, ...]) -> str:
     """LIKE pattern with ``%`` between ``parts``; their own ``\\``, ``%`` and ``_`` escaped."""
     escaped = [part.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") for part in parts]
     return "%".join(escaped)
+
+
+def _sql_like_pattern(parts: tuple[str, ...]) -> str:
+    """=li=: the value is a LIKE pattern already (``_``, ``%``); ``*`` means ``%`` too."""
+    return "%".join(part.replace("\\", "\\\\") for part in parts)
 
 
 def _timestamp(name: str, text: str, position: int) -> dt.datetime:

@@ -185,6 +185,11 @@ def test_quotes_and_escapes(query: str) -> None:
         # In =in= lists '*' is literal, as in hawkBit's code.
         ("name=in=(gateway*)", []),
         ("name=lt=*", ["delta_x"]),
+        # =li= is SQL LIKE as hawkBit documents it: _ one character, % (or *) any run.
+        ("name=li=gateway-_", ["alpha", "beta"]),
+        ("name=li=%100%", ["gamma"]),
+        ("name=li=GATEWAY*", ["alpha", "beta"]),
+        ("controllerId=li=delta__", ["delta_x"]),
     ],
 )
 def test_wildcards(query: str, expected: list[str]) -> None:
@@ -416,7 +421,7 @@ def test_unknown_field_lists_the_allowed_ones() -> None:
         ("name==", 6, "expected a value but found end of query"),
         ("name", 4, "expected an operator"),
         ("name=~x", 4, "expected an operator"),
-        ("name=li=x", 4, "expected an operator .* but found '=li='"),
+        ("progress=li=1", 0, "=li= applies to text fields only"),
         ("==x", 0, "expected a field name"),
         ("(name==x", 8, "expected '\\)' but found end of query"),
         ("name==x)", 7, "unexpected '\\)'"),
