@@ -266,8 +266,9 @@ def _offline(request: Request) -> bool:
 
 
 class TargetAssignedDSView(MgmtView):
+    # As hawkBit: a target's own sets are part of reading the target.
     required_permissions = {
-        "GET": ["READ_TARGET", "READ_DISTRIBUTION_SET"],
+        "GET": ["READ_TARGET"],
         "POST": ["UPDATE_TARGET", "READ_DISTRIBUTION_SET"],
     }
 
@@ -300,7 +301,7 @@ class TargetAssignedDSView(MgmtView):
 
 
 class TargetInstalledDSView(MgmtView):
-    required_permissions = {"GET": ["READ_TARGET", "READ_DISTRIBUTION_SET"]}
+    required_permissions = {"GET": ["READ_TARGET"]}
 
     def get(self, request: Request, controller_id: str) -> Response:
         software = installed_software_of(device_or_404(controller_id))

@@ -274,11 +274,11 @@ def test_installed_ds_after_the_device_installed_over_ddi(mgmt, client, release)
     assert isinstance(body["installedAt"], int)
 
 
-def test_reading_sets_of_a_target_needs_read_distribution_set(mgmt_as):
+def test_reading_the_sets_of_a_target_needs_only_read_target_as_in_hawkbit(mgmt_as):
     make_device("d")
-    client = mgmt_as("view_device")
-    assert client.get("targets/d/assignedDS").status_code == 403
-    assert client.get("targets/d/installedDS").status_code == 403
+    assert mgmt_as("view_device").get("targets/d/assignedDS").status_code == 204
+    assert mgmt_as("view_device").get("targets/d/installedDS").status_code == 204
+    assert mgmt_as("view_software").get("targets/d/assignedDS").status_code == 403
 
 
 # --- /distributionsets/{id}/assignedTargets and installedTargets ------------------------------
