@@ -46,6 +46,7 @@ class Software(models.Model):
     # offered to a new assignment, rollout or "latest" device.
     deleted = models.BooleanField(default=False)
     created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
 
     class Meta:
         verbose_name_plural = "software"
@@ -88,6 +89,8 @@ class SoftwareModuleType(models.Model):
     colour = models.CharField(max_length=16, blank=True)
     # Soft-deleted (hawkBit): modules of this type still exist; no new module may use it.
     deleted = models.BooleanField(default=False)
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:
         return self.name
@@ -109,6 +112,7 @@ class DistributionSetType(models.Model):
     # Soft-deleted (hawkBit): releases of this type still exist; no new release may use it.
     deleted = models.BooleanField(default=False)
     created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["pk"]
@@ -130,6 +134,7 @@ class SoftwareModule(models.Model):
     # Soft-deleted (hawkBit): a release still holds it, so it stays for that release's sake.
     deleted = models.BooleanField(default=False)
     created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["pk"]
@@ -194,6 +199,7 @@ class Artifact(models.Model):
     # What the parser found (sw-description description, RAUC bundle format, ...).
     metadata = models.JSONField(default=dict, blank=True)
     created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["pk"]

@@ -39,6 +39,8 @@ def module_type(request: Request, item: SoftwareModuleType) -> dict[str, Any]:
             "maxAssignments": item.max_assignments,
             # We require no artifacts of a module (hawkBit's default, 0).
             "minArtifacts": 0,
+            "createdAt": millis(item.created),
+            "lastModifiedAt": millis(item.updated),
             "_links": {"self": link(request, "softwaremoduletype", item.pk)},
         }
     )
@@ -65,6 +67,7 @@ def module(request: Request, item: SoftwareModule, *, embedded: bool = False) ->
             "deleted": item.deleted,
             "complete": True,
             "createdAt": millis(item.created),
+            "lastModifiedAt": millis(item.updated),
             "_links": links,
         }
     )
@@ -77,6 +80,7 @@ def artifact(request: Request, item: Artifact, *, links: bool = True) -> dict[st
         "providedFilename": item.filename,
         "size": item.size,
         "createdAt": millis(item.created),
+        "lastModifiedAt": millis(item.updated),
     }
     if links:
         body["_links"] = {
@@ -104,6 +108,7 @@ def set_type(request: Request, item: DistributionSetType) -> dict[str, Any]:
             "colour": item.colour or None,
             "deleted": item.deleted,
             "createdAt": millis(item.created),
+            "lastModifiedAt": millis(item.updated),
             "_links": {
                 "self": link(request, "distributionsettype", item.pk),
                 "mandatorymodules": link(request, "distributionsettype-mandatory", item.pk),
@@ -149,6 +154,7 @@ def distribution_set(request: Request, item: Software) -> dict[str, Any]:
             "valid": True,
             "requiredMigrationStep": False,
             "createdAt": millis(item.created),
+            "lastModifiedAt": millis(item.updated),
             "_links": links,
         }
     )

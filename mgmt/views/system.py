@@ -17,7 +17,7 @@ from devices import selectors as device_selectors
 from devices import services as device_services
 from goosebit_project.lib.errors import InvalidInput, NotFound
 from mgmt import errors, permissions
-from mgmt.views.base import MgmtView, millis, without_none
+from mgmt.views.base import MgmtView, link, millis, without_none
 
 MASK = "********"
 
@@ -35,7 +35,7 @@ class UserInfoView(MgmtView):
         )
 
 
-def _config_value(item: device_selectors.TenantSetting, *, reveal: bool) -> dict[str, Any]:
+def _config_value(request: Request, item: device_selectors.TenantSetting, *, reveal: bool) -> dict[str, Any]:
     value = MASK if item.secret and item.value and not reveal else item.value
     return without_none(
         {
@@ -45,6 +45,7 @@ def _config_value(item: device_selectors.TenantSetting, *, reveal: bool) -> dict
             "createdBy": item.created_by or None,
             "lastModifiedAt": millis(item.last_modified_at),
             "lastModifiedBy": item.last_modified_by or None,
+            "_links": {"self": link(request, "system-config", item.key)},
         }
     )
 
@@ -66,7 +67,7 @@ class SystemConfigsView(MgmtView):
     def get(self, request: Request) -> Response:
         reveal = _may_reveal(request)
         items = device_selectors.tenant_settings_list()
-        return Response({item.key: _config_value(item, reveal=reveal) for item in items})
+        return Response({item.key: _config_value(request, item, reveal=reveal) for item in items})
 
     def put(self, request: Request) -> Response:
         values = self.body_object(request)
@@ -79,7 +80,7 @@ class SystemConfigsView(MgmtView):
         except InvalidInput as exc:
             raise errors.config_value_invalid(exc.message) from None
         reveal = _may_reveal(request)
-        return Response({key: _config_value(_setting(key), reveal=reveal) for key in values})
+        return Response({key: _config_value(request, _setting(key), reveal=reveal) for key in values})
 
 
 class SystemConfigView(MgmtView):
@@ -90,7 +91,7 @@ class SystemConfigView(MgmtView):
     }
 
     def get(self, request: Request, key: str) -> Response:
-        return Response(_config_value(_setting(key), reveal=_may_reveal(request)))
+        return Response(_config_value(request, _setting(key), reveal=_may_reveal(request)))
 
     def put(self, request: Request, key: str) -> Response:
         body = self.body_object(request)
@@ -101,7 +102,7 @@ class SystemConfigView(MgmtView):
             device_services.tenant_setting_set(key=key, value=body["value"], user=request.user.get_username())
         except InvalidInput as exc:
             raise errors.config_value_invalid(exc.message) from None
-        return Response(_config_value(_setting(key), reveal=_may_reveal(request)))
+        return Response(_config_value(request, _setting(key), reveal=_may_reveal(request)))
 
     def delete(self, request: Request, key: str) -> Response:
         _setting(key)

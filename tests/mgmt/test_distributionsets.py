@@ -67,6 +67,7 @@ def test_a_distribution_set_is_created_with_modules_in_hawkbits_shape(mgmt):
         "valid": True,
         "requiredMigrationStep": False,
         "createdAt": int(release.created.timestamp() * 1000),
+        "lastModifiedAt": int(release.updated.timestamp() * 1000),
         "_links": {
             "self": {"href": f"{BASE}/distributionsets/{release.pk}"},
             "modules": {"href": f"{BASE}/distributionsets/{release.pk}/assignedSM?offset=0&limit=50"},
@@ -334,6 +335,7 @@ def test_hawkbits_default_set_types_are_seeded(mgmt):
         "description": "Default type with Firmware/OS and optional app(s).",
         "deleted": False,
         "createdAt": int(os_app.created.timestamp() * 1000),
+        "lastModifiedAt": int(os_app.updated.timestamp() * 1000),
         "_links": {
             "self": {"href": f"{BASE}/distributionsettypes/{os_app.pk}"},
             "mandatorymodules": {"href": f"{BASE}/distributionsettypes/{os_app.pk}/mandatorymoduletypes"},

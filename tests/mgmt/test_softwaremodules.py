@@ -48,6 +48,8 @@ def test_the_seeded_module_types_are_listed_in_hawkbits_shape(mgmt):
         "deleted": False,
         "maxAssignments": 1,
         "minArtifacts": 0,
+        "createdAt": int(os_type.created.timestamp() * 1000),
+        "lastModifiedAt": int(os_type.updated.timestamp() * 1000),
         "_links": {"self": {"href": f"{BASE}/softwaremoduletypes/{os_type.pk}"}},
     }
     assert by_key["application"]["maxAssignments"] == 2**31 - 1
@@ -190,6 +192,7 @@ def test_modules_are_created_from_a_list_in_hawkbits_shape(mgmt):
         "deleted": False,
         "complete": True,
         "createdAt": int(module.created.timestamp() * 1000),
+        "lastModifiedAt": int(module.updated.timestamp() * 1000),
         "_links": {
             "self": {"href": f"{BASE}/softwaremodules/{module.pk}"},
             "artifacts": {"href": f"{BASE}/softwaremodules/{module.pk}/artifacts"},
@@ -358,6 +361,7 @@ def test_an_artifact_upload_is_201_in_hawkbits_shape(mgmt):
         "providedFilename": "origFilename",
         "size": len(content),
         "createdAt": int(artifact.created.timestamp() * 1000),
+        "lastModifiedAt": int(artifact.updated.timestamp() * 1000),
         "_links": {
             "self": {"href": f"{BASE}/softwaremodules/{module.pk}/artifacts/{artifact.pk}"},
             "download": {"href": f"{BASE}/softwaremodules/{module.pk}/artifacts/{artifact.pk}/download"},
