@@ -46,6 +46,8 @@ class Software(models.Model):
     # offered to a new assignment, rollout or "latest" device.
     deleted = models.BooleanField(default=False)
     created = models.DateTimeField(auto_now_add=True)
+    # Locked by an operator (hawkBit's locked flag); offering it to a device locks it as well.
+    locked = models.BooleanField(default=False)
     updated = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -134,6 +136,8 @@ class SoftwareModule(models.Model):
     # Soft-deleted (hawkBit): a release still holds it, so it stays for that release's sake.
     deleted = models.BooleanField(default=False)
     created = models.DateTimeField(auto_now_add=True)
+    # Locked by an operator (hawkBit's locked flag); offering it to a device locks it as well.
+    locked = models.BooleanField(default=False)
     updated = models.DateTimeField(auto_now=True)
 
     class Meta:

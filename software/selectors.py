@@ -166,9 +166,10 @@ def set_types_list(*, deleted_mode: str = "EXCLUDE_SOFT_DELETED") -> QuerySet[Di
     return _by_deleted(DistributionSetType.objects.all(), deleted_mode)
 
 
-def _module_locked() -> Exists:
-    """A module is locked once a release holding it was offered to a device."""
-    return Exists(Software.objects.filter(modules=OuterRef("pk"), actions__isnull=False))
+def _module_locked() -> ExpressionWrapper:
+    """A module is locked by an operator, or once a release holding it was offered to a device."""
+    offered = Exists(Software.objects.filter(modules=OuterRef("pk"), actions__isnull=False))
+    return ExpressionWrapper(Q(locked=True) | Q(offered), output_field=BooleanField())
 
 
 def modules_list(*, deleted_mode: str = "EXCLUDE_SOFT_DELETED") -> QuerySet[SoftwareModule]:
@@ -178,10 +179,13 @@ def modules_list(*, deleted_mode: str = "EXCLUDE_SOFT_DELETED") -> QuerySet[Soft
 
 
 def releases_list(*, deleted_mode: str = "EXCLUDE_SOFT_DELETED") -> QuerySet[Software]:
-    """Releases with type, modules and ``is_locked`` (offered to devices or used by a rollout)."""
+    """Releases with type, modules and ``is_locked`` (by an operator, offered to devices or used
+    by a rollout)."""
     # Through the reverse relations of actions and rollouts: software never imports rollouts.
-    locked = Q(Exists(Software.objects.filter(pk=OuterRef("pk"), actions__isnull=False))) | Q(
-        Exists(Software.objects.filter(pk=OuterRef("pk"), rollouts__isnull=False))
+    locked = (
+        Q(locked=True)
+        | Q(Exists(Software.objects.filter(pk=OuterRef("pk"), actions__isnull=False)))
+        | Q(Exists(Software.objects.filter(pk=OuterRef("pk"), rollouts__isnull=False)))
     )
     releases = (
         Software.objects.select_related("type")

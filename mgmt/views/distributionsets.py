@@ -23,6 +23,7 @@ from mgmt.views.software_common import (
     deleted_mode,
     entity_id,
     entry,
+    flag,
     get_or_404,
     id_list,
     text,
@@ -136,14 +137,17 @@ class SetView(SoftwareView):
     def put(self, request: Request, pk: int) -> Response:
         release = _release(pk)
         body = self.body_object(request)
-        unsupported_flag(body, "locked", current=bool(release.is_locked))  # type: ignore[attr-defined]
+        locked = flag(body, "locked")
         unsupported_flag(body, "requiredMigrationStep", current=False)
-        services.release_update(
-            software=release,
-            name=text(body, "name"),
-            description=text(body, "description"),
-            version=text(body, "version"),
-        )
+        with transaction.atomic():
+            services.release_update(
+                software=release,
+                name=text(body, "name"),
+                description=text(body, "description"),
+                version=text(body, "version"),
+            )
+            if locked is not None:
+                services.release_set_locked(software=release, locked=locked)
         return Response(_render(request, _release(pk)))
 
     def delete(self, request: Request, pk: int) -> Response:

@@ -30,7 +30,6 @@ from mgmt.views.software_common import (
     flag,
     get_or_404,
     text,
-    unsupported_flag,
     whole_number,
 )
 from software import selectors, services
@@ -210,10 +209,13 @@ class ModuleView(SoftwareView):
     def put(self, request: Request, pk: int) -> Response:
         module = _module(pk)
         body = self.body_object(request)
-        unsupported_flag(body, "locked", current=bool(module.is_locked))  # type: ignore[attr-defined]
-        services.module_update(
-            module=module, description=text(body, "description"), vendor=text(body, "vendor")
-        )
+        locked = flag(body, "locked")
+        with transaction.atomic():
+            services.module_update(
+                module=module, description=text(body, "description"), vendor=text(body, "vendor")
+            )
+            if locked is not None:
+                services.module_set_locked(module=module, locked=locked)
         return Response(representations.module(request, _module(pk)))
 
     def delete(self, request: Request, pk: int) -> Response:

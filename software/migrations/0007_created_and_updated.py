@@ -1,4 +1,5 @@
-"""hawkBit's createdAt / lastModifiedAt for every software entity /rest/v1 shows.
+"""hawkBit's createdAt / lastModifiedAt for every software entity /rest/v1 shows, and its
+explicit locked flag on modules and distribution sets.
 
 Existing rows get the migration's time: nothing better is known about them.
 """
@@ -30,4 +31,8 @@ class Migration(migrations.Migration):
         _updated("distributionsettype"),
         _updated("softwaremodule"),
         _updated("artifact"),
+        migrations.AddField(model_name="software", name="locked", field=models.BooleanField(default=False)),
+        migrations.AddField(
+            model_name="softwaremodule", name="locked", field=models.BooleanField(default=False)
+        ),
     ]

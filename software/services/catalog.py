@@ -89,7 +89,10 @@ def _module_type(key: str) -> SoftwareModuleType:
 
 
 def module_check_unlocked(*, module: SoftwareModule) -> None:
-    """Raise SoftwareInUse when a release holding ``module`` was ever offered to a device."""
+    """Raise SoftwareLocked when ``module`` is locked: by an operator, or because a release
+    holding it was offered to a device."""
+    if module.locked:
+        raise SoftwareLocked(f"module {module} is locked; make a new module version instead")
     used = module.releases.filter(actions__isnull=False).first()
     if used is not None:
         raise SoftwareLocked(
@@ -136,6 +139,27 @@ def module_update(
         module.vendor = _text("vendor", vendor, required=False)
     module.save(update_fields=["description", "vendor"])
     return module
+
+
+def module_set_locked(*, module: SoftwareModule, locked: bool) -> SoftwareModule:
+    """hawkBit's explicit lock. Unlocking clears the operator's lock only: a module whose release
+    was offered to devices stays locked, since devices ran exactly what it holds."""
+    if not locked and module.releases.filter(actions__isnull=False).exists():
+        raise SoftwareLocked(f"module {module} has been offered to devices: it stays locked")
+    if module.locked != locked:
+        module.locked = locked
+        module.save(update_fields=["locked", "updated"])
+    return module
+
+
+def release_set_locked(*, software: Software, locked: bool) -> Software:
+    """hawkBit's explicit lock of a distribution set (see module_set_locked for unlocking)."""
+    if not locked and (software.actions.exists() or software.rollouts.exists()):
+        raise SoftwareLocked(f"{software} is in use by rollouts or device history: it stays locked")
+    if software.locked != locked:
+        software.locked = locked
+        software.save(update_fields=["locked", "updated"])
+    return software
 
 
 def _has_history(releases: QuerySet[Software] | list[Software]) -> bool:
@@ -420,6 +444,8 @@ def release_update(
 
 
 def _check_release_unlocked(software: Software) -> None:
+    if software.locked:
+        raise SoftwareLocked(f"{software} is locked: its modules and hardware stay as they are")
     if software.actions.exists() or software.rollouts.exists():
         raise SoftwareLocked(
             f"{software} is in use by rollouts or device history: its modules and hardware stay as they are"

@@ -243,9 +243,30 @@ def test_a_module_put_changes_description_and_vendor_only(mgmt):
     assert (body["description"], body["vendor"], body["name"], body["version"]) == ("d", "v", "m", "1")
     module.refresh_from_db()
     assert (module.description, module.vendor) == ("d", "v")
-    assert "locked cannot be set to true" in _error(
-        mgmt.put(f"softwaremodules/{module.pk}", {"locked": True}), 400, INVALID
-    )
+
+
+def test_a_module_put_locks_and_unlocks_it_as_hawkbit_documents(mgmt):
+    module = make_module(name="m", version="1")
+    assert mgmt.put(f"softwaremodules/{module.pk}", {"locked": True}).json()["locked"] is True
+    response = mgmt.upload(f"softwaremodules/{module.pk}/artifacts", file=io.BytesIO(b"late"))
+    assert "is locked" in _error(response, 423, "hawkbit.server.error.locked")
+    assert mgmt.put(f"softwaremodules/{module.pk}", {"locked": False}).json()["locked"] is False
+    assert mgmt.upload(f"softwaremodules/{module.pk}/artifacts", file=io.BytesIO(b"now")).status_code == 201
+
+
+def test_a_module_a_device_was_offered_cannot_be_unlocked(mgmt):
+    software = make_software("1.0")
+    make_action(make_device(), software, status="finished")
+    module = software.modules.get()
+    response = mgmt.put(f"softwaremodules/{module.pk}", {"locked": False})
+    assert "stays locked" in _error(response, 423, "hawkbit.server.error.locked")
+
+
+def test_a_distribution_set_put_locks_it(mgmt):
+    release = make_software("1.0")
+    assert mgmt.put(f"distributionsets/{release.pk}", {"locked": True}).json()["locked"] is True
+    response = mgmt.post(f"distributionsets/{release.pk}/assignedSM", [{"id": make_module().pk}])
+    assert response.status_code == 423
 
 
 def test_a_module_of_an_offered_release_is_locked(mgmt):
