@@ -53,6 +53,8 @@ class Device(models.Model):
     name = models.CharField(max_length=255, blank=True)
     # hawkBit's target description: the operator's note about the device.
     description = models.CharField(max_length=512, blank=True)
+    # hawkBit's target address as an operator gave it (a URI); a polling device's own is http://<last_ip>.
+    address = models.CharField(max_length=512, blank=True)
     hardware = models.ForeignKey(
         "devices.Hardware",
         on_delete=models.PROTECT,

@@ -422,6 +422,20 @@ def _clean_name(name: str) -> str:
 MAX_DESCRIPTION_LENGTH = 512
 
 
+MAX_ADDRESS_LENGTH = 512
+_ADDRESS = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^\s]+$")
+
+
+def _clean_address(address: str) -> str:
+    """hawkBit's target address: a URI such as ``https://192.168.1.100`` or ``amqp://exchange/x``."""
+    address = (address or "").strip()
+    if address and (len(address) > MAX_ADDRESS_LENGTH or not _ADDRESS.match(address)):
+        raise InvalidInput(
+            f"a device address is a URI of at most {MAX_ADDRESS_LENGTH} characters, like https://192.168.1.100"
+        )
+    return address
+
+
 def _clean_description(description: str) -> str:
     description = (description or "").strip()
     if len(description) > MAX_DESCRIPTION_LENGTH:
@@ -455,6 +469,7 @@ def device_create(
     token: str | None = None,
     generate: bool | None = None,
     description: str = "",
+    address: str = "",
 ) -> Device:
     """Pre-register a device (e.g. with its token for strict authentication) before it polls.
 
@@ -474,6 +489,7 @@ def device_create(
         controller_id=controller_id,
         name=_clean_name(name),
         description=_clean_description(description),
+        address=_clean_address(address),
         feed=_clean_feed(feed),
         state=Device.State.UNKNOWN,
     )
@@ -494,6 +510,7 @@ def device_update(
     feed: str | None = None,
     description: str | None = None,
     request_attributes: bool | None = None,
+    address: str | None = None,
 ) -> Device:
     """Rename or describe a device or change its feed without touching its update mode.
 
@@ -515,6 +532,9 @@ def device_update(
     if request_attributes:
         device.request_attributes = True
         fields.append("request_attributes")
+    if address is not None:
+        device.address = _clean_address(address)
+        fields.append("address")
     if feed is not None:
         device.feed = _clean_feed(feed)
         fields.append("feed")

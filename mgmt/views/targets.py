@@ -111,10 +111,12 @@ def device_or_404(controller_id: str) -> Device:
     return device
 
 
-def _address(ip: str | None) -> str | None:
-    """hawkBit's address of a DDI target: ``http://<its IP>``."""
+def _address(device: Device) -> str | None:
+    """hawkBit's address: a polling DDI target's is ``http://<its IP>`` (each poll sets it in
+    hawkBit), otherwise the one an operator gave."""
+    ip = device.last_ip
     if not ip:
-        return None
+        return device.address or None
     return f"http://[{ip}]" if ipaddress.ip_address(ip).version == 6 else f"http://{ip}"
 
 
@@ -161,7 +163,7 @@ def target_json(request: Request, device: Device, *, details: bool = False) -> d
         "lastControllerRequestAt": millis(device.last_seen),
         "installedAt": millis(installed.finished_at) if installed is not None else None,
         "ipAddress": device.last_ip or None,
-        "address": _address(device.last_ip),
+        "address": _address(device),
         "pollStatus": _poll_status(device),
         "securityToken": (
             _security_token(device) if permissions.holds(request.user, "READ_TARGET_SECURITY_TOKEN") else None
@@ -203,9 +205,8 @@ def optional_boolean(body: dict[str, Any], field: str, *, where: str = "") -> bo
     return value
 
 
-def _valid_address(body: dict[str, Any], where: str) -> None:
-    """hawkBit stores a target's address; ours is the IP it polls from, so a given one is only checked."""
-    optional_string(body, "address", max_length=MAX_ADDRESS_LENGTH, where=where)
+def _valid_address(body: dict[str, Any], where: str) -> str | None:
+    return optional_string(body, "address", max_length=MAX_ADDRESS_LENGTH, where=where)
 
 
 def _token(body: dict[str, Any], where: str) -> str | None:
@@ -229,8 +230,9 @@ def _creation(entry: Any, index: int) -> dict[str, Any]:
         device_services.device_validate_controller_id(controller_id=controller_id)
     except InvalidInput as exc:
         raise errors.bad_request(f"{where}controllerId: {exc.message}") from None
-    _valid_address(entry, where)
+    address = _valid_address(entry, where)
     return {
+        "address": address or "",
         "controller_id": controller_id,
         "name": optional_string(entry, "name", max_length=MAX_NAME_LENGTH, where=where) or "",
         "description": optional_string(
@@ -277,6 +279,7 @@ class TargetsView(MgmtView):
                     controller_id=entry["controller_id"],
                     name=entry["name"],
                     description=entry["description"],
+                    address=entry["address"],
                     token=entry["token"],
                     generate=entry["token"] is None,
                 )
@@ -307,11 +310,15 @@ class TargetView(MgmtView):
         if request_attributes is False:
             # As hawkBit: only the device clears it, by sending its attributes.
             raise errors.bad_request("requestAttributes can only be set to true")
-        _valid_address(body, "")
+        address = _valid_address(body, "")
         token = _token(body, "")
         with transaction.atomic():
             device_services.device_update(
-                device=device, name=name, description=description, request_attributes=request_attributes
+                device=device,
+                name=name,
+                description=description,
+                request_attributes=request_attributes,
+                address=address,
             )
             if token is not None:
                 device_services.device_set_token(device=device, token=token)

@@ -683,6 +683,10 @@ def test_a_finished_rollout_action_looks_like_the_models_example(mgmt: MgmtClien
 
 
 # --------------------------------------------------------------------------- auditing
+@pytest.mark.xfail(
+    strict=True,
+    reason="createdBy/lastModifiedBy need who-did-what on every change: the audit log (issue 14)",
+)
 def test_entities_name_who_created_and_changed_them(mgmt: MgmtClient):
     # Every example above has createdBy and lastModifiedBy (MgmtBaseEntity, filled by auditing).
     created = mgmt.post("targets", [{"controllerId": "audited", "name": "audited"}])

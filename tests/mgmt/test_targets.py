@@ -454,3 +454,19 @@ def test_controller_ids_no_target_can_have_are_404(mgmt):
     assert mgmt.get("targets/nul%00id").status_code == 404
     assert mgmt.get("targets/" + "x" * 300).status_code == 404
     assert mgmt.put("targets/nul%00id", {"name": "x"}).status_code == 404
+
+
+def test_a_target_address_is_stored_until_the_device_polls_from_its_own(mgmt):
+    response = mgmt.post("targets", [{"controllerId": "a", "address": "https://192.168.1.100"}])
+    assert response.json()[0]["address"] == "https://192.168.1.100"
+    assert mgmt.put("targets/a", {"address": "amqp://exchange/a"}).json()["address"] == "amqp://exchange/a"
+    Device.objects.filter(controller_id="a").update(last_ip="10.0.0.7")
+    assert mgmt.get("targets/a").json()["address"] == "http://10.0.0.7"
+
+
+@pytest.mark.parametrize("address", ["not a uri", "192.168.1.100", "https://" + "x" * 600])
+def test_an_address_that_is_not_a_uri_is_400(mgmt, address):
+    response = mgmt.post("targets", [{"controllerId": "a", "address": address}])
+    assert response.status_code == 400
+    assert "address" in response.json()["message"]
+    assert not Device.objects.filter(controller_id="a").exists()
