@@ -38,110 +38,55 @@ class MgmtError(Exception):
         self.message = message
 
 
-def not_found(message: str) -> MgmtError:
-    return MgmtError(
-        404, "hawkbit.server.error.repo.entityNotFound", _REPOSITORY + "EntityNotFoundException", message
-    )
+class _Kind:
+    """One of hawkBit's errors: ``errors.not_found("target 'x' does not exist")`` makes it."""
+
+    def __init__(self, status: int, code: str, exception_class: str) -> None:
+        self.status, self.code, self.exception_class = status, code, exception_class
+
+    def __call__(self, message: str) -> MgmtError:
+        return MgmtError(self.status, self.code, self.exception_class, message)
 
 
-def already_exists(message: str) -> MgmtError:
-    return MgmtError(
-        409,
-        "hawkbit.server.error.repo.entityAlreadyExists",
-        _REPOSITORY + "EntityAlreadyExistsException",
-        message,
-    )
-
-
-def bad_request(message: str) -> MgmtError:
-    return MgmtError(
-        400,
-        "hawkbit.server.error.repo.constraintViolation",
-        "jakarta.validation.ConstraintViolationException",
-        message,
-    )
-
-
-def body_not_readable(message: str) -> MgmtError:
-    return MgmtError(
-        400, "hawkbit.server.error.rest.body.notReadable", _REST + "MessageNotReadableException", message
-    )
-
-
-def sort_syntax(message: str) -> MgmtError:
-    return MgmtError(
-        400,
-        "hawkbit.server.error.rest.param.sortParamSyntax",
-        _REST + "SortParameterSyntaxErrorException",
-        message,
-    )
-
-
-def sort_field(message: str) -> MgmtError:
-    return MgmtError(
-        400,
-        "hawkbit.server.error.rest.param.invalidField",
-        _REST + "SortParameterUnsupportedFieldException",
-        message,
-    )
-
-
-def sort_direction(message: str) -> MgmtError:
-    return MgmtError(
-        400,
-        "hawkbit.server.error.rest.param.invalidDirection",
-        _REST + "SortParameterUnsupportedDirectionException",
-        message,
-    )
-
-
-def rsql_syntax(message: str) -> MgmtError:
-    return MgmtError(
-        400,
-        "hawkbit.server.error.rest.param.rsqlParamSyntax",
-        _REPOSITORY + "RSQLParameterSyntaxException",
-        message,
-    )
-
-
-def rsql_field(message: str) -> MgmtError:
-    return MgmtError(
-        400,
-        "hawkbit.server.error.rest.param.rsqlInvalidField",
-        _REPOSITORY + "RSQLParameterUnsupportedFieldException",
-        message,
-    )
-
-
-def insufficient_permission(message: str) -> MgmtError:
-    return MgmtError(
-        403,
-        "hawkbit.server.error.insufficientPermission",
-        _REPOSITORY + "InsufficientPermissionException",
-        message,
-    )
-
-
-def locked(message: str) -> MgmtError:
-    return MgmtError(423, "hawkbit.server.error.locked", _REPOSITORY + "LockedException", message)
-
-
-def config_key_invalid(message: str) -> MgmtError:
-    return MgmtError(
-        400,
-        "hawkbit.server.error.configKeyInvalid",
-        _REPOSITORY + "TenantConfigurationKeyInvalidException",
-        message,
-    )
-
-
-def config_value_invalid(message: str) -> MgmtError:
-    return MgmtError(
-        400,
-        "hawkbit.server.error.configValueInvalid",
-        _REPOSITORY + "TenantConfigurationValidatorException",
-        message,
-    )
+not_found = _Kind(404, "hawkbit.server.error.repo.entityNotFound", _REPOSITORY + "EntityNotFoundException")
+already_exists = _Kind(
+    409, "hawkbit.server.error.repo.entityAlreadyExists", _REPOSITORY + "EntityAlreadyExistsException"
+)
+bad_request = _Kind(
+    400, "hawkbit.server.error.repo.constraintViolation", "jakarta.validation.ConstraintViolationException"
+)
+body_not_readable = _Kind(
+    400, "hawkbit.server.error.rest.body.notReadable", _REST + "MessageNotReadableException"
+)
+sort_syntax = _Kind(
+    400, "hawkbit.server.error.rest.param.sortParamSyntax", _REST + "SortParameterSyntaxErrorException"
+)
+sort_field = _Kind(
+    400, "hawkbit.server.error.rest.param.invalidField", _REST + "SortParameterUnsupportedFieldException"
+)
+sort_direction = _Kind(
+    400,
+    "hawkbit.server.error.rest.param.invalidDirection",
+    _REST + "SortParameterUnsupportedDirectionException",
+)
+rsql_syntax = _Kind(
+    400, "hawkbit.server.error.rest.param.rsqlParamSyntax", _REPOSITORY + "RSQLParameterSyntaxException"
+)
+rsql_field = _Kind(
+    400,
+    "hawkbit.server.error.rest.param.rsqlInvalidField",
+    _REPOSITORY + "RSQLParameterUnsupportedFieldException",
+)
+insufficient_permission = _Kind(
+    403, "hawkbit.server.error.insufficientPermission", _REPOSITORY + "InsufficientPermissionException"
+)
+locked = _Kind(423, "hawkbit.server.error.locked", _REPOSITORY + "LockedException")
+config_key_invalid = _Kind(
+    400, "hawkbit.server.error.configKeyInvalid", _REPOSITORY + "TenantConfigurationKeyInvalidException"
+)
+config_value_invalid = _Kind(
+    400, "hawkbit.server.error.configValueInvalid", _REPOSITORY + "TenantConfigurationValidatorException"
+)
 
 
 def from_domain_error(exc: domain.DomainError) -> MgmtError:

@@ -35,9 +35,11 @@ from django.db.models import (
     Exists,
     Expression,
     F,
+    Func,
     Lookup,
     OuterRef,
     Q,
+    TextField,
 )
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.lookups import (
@@ -333,6 +335,23 @@ class _UpperLike(Lookup):
         return f"UPPER({lhs}) LIKE UPPER({rhs}) ESCAPE '\\'", (*lhs_params, *rhs_params)
 
 
+class _AsText(Func):
+    """A text field as it is; an IP address field as its address text (PostgreSQL's ``inet``
+    has no UPPER or LIKE, and compares with text only through ``HOST()``)."""
+
+    output_field = TextField()
+
+    def as_sql(  # type: ignore[override]  # Func's template arguments are never used here
+        self, compiler: Any, connection: Any, **extra_context: Any
+    ) -> tuple[str, Any]:
+        source = self.get_source_expressions()[0]
+        sql, params = compiler.compile(source)
+        internal_type = source.output_field.get_internal_type()
+        if internal_type in ("GenericIPAddressField", "IPAddressField"):
+            return connection.ops.lookup_cast("contains", internal_type) % sql, params
+        return sql, params
+
+
 class _RelatedMatch(Expression):
     """True when the queried model has a row matching ``condition`` through a relation.
 
@@ -546,6 +565,8 @@ class _Target:
             return F(self.field.related_key[1])
         if self.field.json_key:
             return KeyTextTransform(self.key, self.field.lookup)
+        if self.field.type == "string":
+            return _AsText(F(self.field.lookup))
         return F(self.field.lookup)
 
     def row(self, condition: Q) -> Q:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from django.db import transaction
+from django.db.models import QuerySet
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -19,8 +20,8 @@ from mgmt import errors, rsql
 from mgmt.paging import paged_response
 from mgmt.representations import software as representations
 from mgmt.views.software_common import (
+    CollectionView,
     SoftwareView,
-    deleted_mode,
     entity_id,
     entry,
     flag,
@@ -89,39 +90,28 @@ def _render(request: Request, release: Software) -> dict[str, Any]:
     return representations.distribution_set(request, release)
 
 
-class SetsView(SoftwareView):
-    paged = True
+class SetsView(CollectionView):
     required_permissions = {"GET": ["READ_DISTRIBUTION_SET"], "POST": ["CREATE_DISTRIBUTION_SET"]}
+    sort_fields = SET_SORT
+    query_fields = SET_QUERY
 
-    def get(self, request: Request) -> Response:
-        return paged_response(
-            request,
-            selectors.releases_list(deleted_mode=deleted_mode(request)),
-            render=lambda item: representations.distribution_set(request, item),
-            sort_fields=SET_SORT,
-            default_sort=["pk"],
-            query_fields=SET_QUERY,
+    def items(self, deleted_mode: str) -> QuerySet[Software]:
+        return selectors.releases_list(deleted_mode=deleted_mode)
+
+    def render(self, request: Request, item: Software) -> dict[str, Any]:
+        return representations.distribution_set(request, item)
+
+    def create(self, body: dict[str, Any], where: str) -> Software:
+        unsupported_flag(body, "locked", current=False, where=where)
+        unsupported_flag(body, "requiredMigrationStep", current=False, where=where)
+        return services.release_create(
+            name=text(body, "name", required=True, where=where) or "",
+            version=text(body, "version", required=True, where=where) or "",
+            description=text(body, "description", where=where) or "",
+            modules=_modules(id_list(body.get("modules"), f"{where}modules")),
+            # hawkBit gives a set created without a type the tenant's default type.
+            type_key=text(body, "type", where=where) or selectors.DEFAULT_SET_TYPE,
         )
-
-    def post(self, request: Request) -> Response:
-        bodies = [entry(item, f"[{index}].") for index, item in enumerate(self.body_list(request))]
-        created = []
-        with transaction.atomic():  # all of the list or none of it
-            for index, body in enumerate(bodies):
-                where = f"[{index}]."
-                unsupported_flag(body, "locked", current=False, where=where)
-                unsupported_flag(body, "requiredMigrationStep", current=False, where=where)
-                release = services.release_create(
-                    name=text(body, "name", required=True, where=where) or "",
-                    version=text(body, "version", required=True, where=where) or "",
-                    description=text(body, "description", where=where) or "",
-                    modules=_modules(id_list(body.get("modules"), f"{where}modules")),
-                    # hawkBit gives a set created without a type the tenant's default type.
-                    type_key=text(body, "type", where=where) or selectors.DEFAULT_SET_TYPE,
-                )
-                created.append(release.pk)
-        releases = selectors.releases_list(deleted_mode="INCLUDE_SOFT_DELETED").filter(pk__in=created)
-        return Response([_render(request, item) for item in releases.order_by("pk")], status=201)
 
 
 class SetView(SoftwareView):
@@ -247,37 +237,26 @@ def _set_type(pk: int) -> DistributionSetType:
     )
 
 
-class SetTypesView(SoftwareView):
-    paged = True
+class SetTypesView(CollectionView):
     required_permissions = {"GET": ["READ_DISTRIBUTION_SET_TYPE"], "POST": ["CREATE_DISTRIBUTION_SET_TYPE"]}
+    sort_fields = SET_TYPE_SORT
+    query_fields = SET_TYPE_QUERY
 
-    def get(self, request: Request) -> Response:
-        return paged_response(
-            request,
-            selectors.set_types_list(deleted_mode=deleted_mode(request)),
-            render=lambda item: representations.set_type(request, item),
-            sort_fields=SET_TYPE_SORT,
-            default_sort=["pk"],
-            query_fields=SET_TYPE_QUERY,
+    def items(self, deleted_mode: str) -> QuerySet[DistributionSetType]:
+        return selectors.set_types_list(deleted_mode=deleted_mode)
+
+    def render(self, request: Request, item: DistributionSetType) -> dict[str, Any]:
+        return representations.set_type(request, item)
+
+    def create(self, body: dict[str, Any], where: str) -> DistributionSetType:
+        return services.set_type_create(
+            key=text(body, "key", required=True, where=where) or "",
+            name=text(body, "name", required=True, where=where) or "",
+            description=text(body, "description", where=where) or "",
+            colour=text(body, "colour", where=where) or "",
+            mandatory=id_list(body.get("mandatorymodules"), f"{where}mandatorymodules"),
+            optional=id_list(body.get("optionalmodules"), f"{where}optionalmodules"),
         )
-
-    def post(self, request: Request) -> Response:
-        bodies = [entry(item, f"[{index}].") for index, item in enumerate(self.body_list(request))]
-        created = []
-        with transaction.atomic():  # all of the list or none of it
-            for index, body in enumerate(bodies):
-                where = f"[{index}]."
-                created.append(
-                    services.set_type_create(
-                        key=text(body, "key", required=True, where=where) or "",
-                        name=text(body, "name", required=True, where=where) or "",
-                        description=text(body, "description", where=where) or "",
-                        colour=text(body, "colour", where=where) or "",
-                        mandatory=id_list(body.get("mandatorymodules"), f"{where}mandatorymodules"),
-                        optional=id_list(body.get("optionalmodules"), f"{where}optionalmodules"),
-                    )
-                )
-        return Response([representations.set_type(request, item) for item in created], status=201)
 
 
 class SetTypeView(SoftwareView):

@@ -3,13 +3,15 @@ request bodies field by field (a 400 names the field), ``soft_deleted_mode``, lo
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
+from django.db import transaction
 from django.db.models import Model, QuerySet
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from mgmt import errors
+from mgmt import errors, rsql
+from mgmt.paging import paged_response
 from mgmt.views.base import MgmtView
 from software import selectors
 from software.exceptions import ChecksumMismatch, ModuleTypeNotAllowed, SoftwareLocked, TypeInUse
@@ -54,6 +56,42 @@ def _software_error(exc: Exception) -> errors.MgmtError | None:
 class SoftwareView(MgmtView):
     def handle_exception(self, exc: Exception) -> Response:
         return super().handle_exception(_software_error(exc) or exc)
+
+
+class CollectionView(SoftwareView):
+    """A hawkBit collection: GET answers a page of it, POST takes a list of new entries and
+    creates all of them or none, answering 201 with each as GET would show it."""
+
+    paged = True
+    sort_fields: ClassVar[dict[str, str]]
+    query_fields: ClassVar[dict[str, rsql.Field]]
+
+    def items(self, deleted_mode: str) -> QuerySet[Any]:
+        raise NotImplementedError
+
+    def render(self, request: Request, item: Any) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def create(self, body: dict[str, Any], where: str) -> Model:
+        """Create one entry from its body; ``where`` (``[2].``) prefixes the field in errors."""
+        raise NotImplementedError
+
+    def get(self, request: Request) -> Response:
+        return paged_response(
+            request,
+            self.items(deleted_mode(request)),
+            render=lambda item: self.render(request, item),
+            sort_fields=self.sort_fields,
+            default_sort=["pk"],
+            query_fields=self.query_fields,
+        )
+
+    def post(self, request: Request) -> Response:
+        bodies = [entry(item, f"[{index}].") for index, item in enumerate(self.body_list(request))]
+        with transaction.atomic():
+            created = [self.create(body, f"[{index}].").pk for index, body in enumerate(bodies)]
+        items = self.items("INCLUDE_SOFT_DELETED").filter(pk__in=created).order_by("pk")
+        return Response([self.render(request, item) for item in items], status=201)
 
 
 def deleted_mode(request: Request) -> str:

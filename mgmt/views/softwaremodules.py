@@ -13,6 +13,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import QuerySet
 from django.http import HttpResponseBase, UnreadablePostError
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.renderers import JSONRenderer
@@ -24,8 +25,8 @@ from mgmt import errors, rsql
 from mgmt.paging import paged_response
 from mgmt.representations import software as representations
 from mgmt.views.software_common import (
+    CollectionView,
     SoftwareView,
-    deleted_mode,
     entry,
     flag,
     get_or_404,
@@ -35,7 +36,7 @@ from mgmt.views.software_common import (
 from software import selectors, services
 from software.downloads import serve_artifact
 from software.exceptions import PackageTooLarge, StorageFull
-from software.models import Artifact, SoftwareModule, SoftwareModuleMetadata
+from software.models import Artifact, SoftwareModule, SoftwareModuleMetadata, SoftwareModuleType
 
 # hawkBit's SoftwareModuleTypeFields / SoftwareModuleFields (createdBy and lastModified* we lack).
 MODULE_TYPE_SORT = {
@@ -89,40 +90,29 @@ class _AnyMediaRenderer(JSONRenderer):
 # --- module types ---------------------------------------------------------------------------
 
 
-class ModuleTypesView(SoftwareView):
-    paged = True
+class ModuleTypesView(CollectionView):
     required_permissions = {"GET": ["READ_SOFTWARE_MODULE_TYPE"], "POST": ["CREATE_SOFTWARE_MODULE_TYPE"]}
+    sort_fields = MODULE_TYPE_SORT
+    query_fields = MODULE_TYPE_QUERY
 
-    def get(self, request: Request) -> Response:
-        return paged_response(
-            request,
-            selectors.module_types_list(deleted_mode=deleted_mode(request)),
-            render=lambda item: representations.module_type(request, item),
-            sort_fields=MODULE_TYPE_SORT,
-            default_sort=["pk"],
-            query_fields=MODULE_TYPE_QUERY,
+    def items(self, deleted_mode: str) -> QuerySet[SoftwareModuleType]:
+        return selectors.module_types_list(deleted_mode=deleted_mode)
+
+    def render(self, request: Request, item: SoftwareModuleType) -> dict[str, Any]:
+        return representations.module_type(request, item)
+
+    def create(self, body: dict[str, Any], where: str) -> SoftwareModuleType:
+        max_assignments = whole_number(body, "maxAssignments", where=where)
+        if whole_number(body, "minArtifacts", where=where) not in (None, 0):
+            # We require no artifacts of a module; saying otherwise would be a lie.
+            raise errors.bad_request(f"{where}minArtifacts other than 0 is not supported")
+        return services.module_type_create(
+            key=text(body, "key", required=True, where=where) or "",
+            name=text(body, "name", required=True, where=where) or "",
+            max_assignments=1 if max_assignments is None else max_assignments,
+            description=text(body, "description", where=where) or "",
+            colour=text(body, "colour", where=where) or "",
         )
-
-    def post(self, request: Request) -> Response:
-        bodies = [entry(item, f"[{index}].") for index, item in enumerate(self.body_list(request))]
-        created = []
-        with transaction.atomic():  # all of the list or none of it
-            for index, body in enumerate(bodies):
-                where = f"[{index}]."
-                max_assignments = whole_number(body, "maxAssignments", where=where)
-                if whole_number(body, "minArtifacts", where=where) not in (None, 0):
-                    # We require no artifacts of a module; saying otherwise would be a lie.
-                    raise errors.bad_request(f"{where}minArtifacts other than 0 is not supported")
-                created.append(
-                    services.module_type_create(
-                        key=text(body, "key", required=True, where=where) or "",
-                        name=text(body, "name", required=True, where=where) or "",
-                        max_assignments=1 if max_assignments is None else max_assignments,
-                        description=text(body, "description", where=where) or "",
-                        colour=text(body, "colour", where=where) or "",
-                    )
-                )
-        return Response([representations.module_type(request, item) for item in created], status=201)
 
 
 class ModuleTypeView(SoftwareView):
@@ -160,39 +150,25 @@ def _module(pk: int) -> SoftwareModule:
     return get_or_404(selectors.modules_list(deleted_mode="INCLUDE_SOFT_DELETED"), pk, "software module")
 
 
-class ModulesView(SoftwareView):
-    paged = True
+class ModulesView(CollectionView):
     required_permissions = {"GET": ["READ_SOFTWARE_MODULE"], "POST": ["CREATE_SOFTWARE_MODULE"]}
+    sort_fields = MODULE_SORT
+    query_fields = MODULE_QUERY
 
-    def get(self, request: Request) -> Response:
-        return paged_response(
-            request,
-            selectors.modules_list(deleted_mode=deleted_mode(request)),
-            render=lambda item: representations.module(request, item),
-            sort_fields=MODULE_SORT,
-            default_sort=["pk"],
-            query_fields=MODULE_QUERY,
-        )
+    def items(self, deleted_mode: str) -> QuerySet[SoftwareModule]:
+        return selectors.modules_list(deleted_mode=deleted_mode)
 
-    def post(self, request: Request) -> Response:
-        bodies = [entry(item, f"[{index}].") for index, item in enumerate(self.body_list(request))]
-        created = []
-        with transaction.atomic():  # all of the list or none of it
-            for index, body in enumerate(bodies):
-                where = f"[{index}]."
-                created.append(
-                    services.module_create(
-                        type_key=text(body, "type", required=True, where=where) or "",
-                        name=text(body, "name", required=True, where=where) or "",
-                        version=text(body, "version", required=True, where=where) or "",
-                        vendor=text(body, "vendor", where=where) or "",
-                        description=text(body, "description", where=where) or "",
-                        encrypted=bool(flag(body, "encrypted", where=where)),
-                    ).pk
-                )
-        modules = selectors.modules_list(deleted_mode="INCLUDE_SOFT_DELETED").filter(pk__in=created)
-        return Response(
-            [representations.module(request, item) for item in modules.order_by("pk")], status=201
+    def render(self, request: Request, item: SoftwareModule) -> dict[str, Any]:
+        return representations.module(request, item)
+
+    def create(self, body: dict[str, Any], where: str) -> SoftwareModule:
+        return services.module_create(
+            type_key=text(body, "type", required=True, where=where) or "",
+            name=text(body, "name", required=True, where=where) or "",
+            version=text(body, "version", required=True, where=where) or "",
+            vendor=text(body, "vendor", where=where) or "",
+            description=text(body, "description", where=where) or "",
+            encrypted=bool(flag(body, "encrypted", where=where)),
         )
 
 

@@ -76,3 +76,27 @@ def test_target_metadata_and_attributes_filter_by_key_and_value(mgmt):
     assert [t["controllerId"] for t in mgmt.get("targets", q="metadata.room!=kitchen").json()["content"]] == [
         "garage"
     ]
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("ipAddress==10.0.0.7", ["a"]),
+        ("ipAddress==10.0.*", ["a"]),
+        ("ipAddress=in=(10.0.0.7,192.168.1.1)", ["a"]),
+        ("ipAddress!=10.0.0.7", ["b", "c"]),
+        ("ipAddress=lt=2", ["a"]),
+    ],
+)
+def test_the_ip_address_filters_as_text_on_every_database(mgmt, query, expected):
+    # PostgreSQL stores it as inet, which has no UPPER or LIKE: a 500 before.
+    from devices.models import Device
+
+    make_device("a")
+    make_device("b")
+    make_device("c")
+    Device.objects.filter(controller_id="a").update(last_ip="10.0.0.7")
+    Device.objects.filter(controller_id="b").update(last_ip="2001:db8::1")
+    response = mgmt.get("targets", q=query)
+    assert response.status_code == 200, response.content
+    assert [target["controllerId"] for target in response.json()["content"]] == expected
