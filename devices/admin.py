@@ -16,6 +16,7 @@ from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.db.models import Q
 from django.db.models.fields.json import KT
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
@@ -216,7 +217,8 @@ class DeviceForm(DeploymentOptionsFormMixin, forms.ModelForm):
             self.initial.update(initial_from(DeploymentOptions.from_json(self.instance.assignment_options)))
         field = cast("forms.ModelChoiceField[Software] | None", self.fields.get("assigned_software"))
         if field is not None:
-            software = Software.objects.all()
+            # A deleted release is offered only to the device that has it assigned already.
+            software = Software.objects.filter(Q(deleted=False) | Q(pk=self.instance.assigned_software_id))
             if self.instance.pk:
                 hardware_id = self.instance.hardware_id
                 # Without reported hardware nothing can be checked: every software is offered.

@@ -51,6 +51,10 @@ class Device(models.Model):
     # The hawkBit controllerId; DDI allows up to 256 characters.
     controller_id = models.CharField("device id", max_length=256, unique=True)
     name = models.CharField(max_length=255, blank=True)
+    # hawkBit's target description: the operator's note about the device.
+    description = models.CharField(max_length=512, blank=True)
+    # hawkBit's target address as an operator gave it (a URI); a polling device's own is http://<last_ip>.
+    address = models.CharField(max_length=512, blank=True)
     hardware = models.ForeignKey(
         "devices.Hardware",
         on_delete=models.PROTECT,
@@ -156,6 +160,27 @@ class Device(models.Model):
     def token_state(self) -> str:
         """none, readable, legacy (not readable yet) or unreadable (keys changed): TokenState."""
         return token_state(self.token_hash, self.token_encrypted)
+
+
+class DeviceMetadata(models.Model):
+    """One operator-owned key/value note on a device (hawkBit's target metadata).
+
+    Unlike ``Device.attributes`` (what the device reports about itself), these belong to the
+    operators: the device never sees nor changes them.
+    """
+
+    device = models.ForeignKey("devices.Device", on_delete=models.CASCADE, related_name="metadata")
+    key = models.CharField(max_length=128)
+    value = models.CharField(max_length=4000, blank=True)
+
+    class Meta:
+        verbose_name_plural = "device metadata"
+        constraints = [
+            models.UniqueConstraint(fields=["device", "key"], name="devices_devicemetadata_unique_key")
+        ]
+
+    def __str__(self) -> str:
+        return self.key
 
 
 class TenantConfiguration(models.Model):

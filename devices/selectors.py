@@ -17,7 +17,7 @@ from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from devices import tenant_config as _tenant_config
-from devices.models import Device, TenantConfiguration, TenantConfigurationChange
+from devices.models import Device, DeviceMetadata, TenantConfiguration, TenantConfigurationChange
 from goosebit_project.lib import tokens
 from goosebit_project.lib.config import poll_seconds
 from goosebit_project.lib.errors import Conflict, NotFound
@@ -258,3 +258,22 @@ def devices_with_presence(*, devices: QuerySet[Device], presence: str, now=None)
     if presence == "never":
         return devices.filter(last_seen__isnull=True)
     raise ValueError(f"unknown presence {presence!r}")
+
+
+# --- operator metadata ------------------------------------------------------------------------
+
+
+def device_metadata_list(*, device: Device) -> QuerySet[DeviceMetadata]:
+    return DeviceMetadata.objects.filter(device=device).order_by("key")
+
+
+def device_metadata_get(*, device: Device, key: str) -> DeviceMetadata:
+    entry = DeviceMetadata.objects.filter(device=device, key=key).first()
+    if entry is None:
+        raise NotFound(f"device {device.controller_id} has no metadata {key!r}")
+    return entry
+
+
+def next_poll_expected(last_seen: datetime) -> datetime:
+    """When a device that polled at ``last_seen`` should poll next (hawkBit's nextExpectedRequestAt)."""
+    return last_seen + timedelta(seconds=poll_seconds(tenant_config().polling_time))

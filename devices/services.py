@@ -24,9 +24,9 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from devices import tenant_config as _tenant_config
-from devices.models import Device, Hardware, TenantConfiguration, TenantConfigurationChange
+from devices.models import Device, DeviceMetadata, Hardware, TenantConfiguration, TenantConfigurationChange
 from goosebit_project.lib import tokens
-from goosebit_project.lib.errors import Conflict, InvalidInput, QuotaExceeded
+from goosebit_project.lib.errors import Conflict, InvalidInput, NotFound, QuotaExceeded
 from goosebit_project.lib.tokens import MAX_TOKEN_LENGTH, generate_token
 
 # hawkBit's allowed characters for attribute keys and values.
@@ -419,6 +419,32 @@ def _clean_name(name: str) -> str:
     return name
 
 
+MAX_DESCRIPTION_LENGTH = 512
+
+
+MAX_ADDRESS_LENGTH = 512
+_ADDRESS = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^\s]+$")
+
+
+def _clean_address(address: str) -> str:
+    """hawkBit's target address: a URI such as ``https://192.168.1.100`` or ``amqp://exchange/x``."""
+    address = (address or "").strip()
+    if address and (len(address) > MAX_ADDRESS_LENGTH or not _ADDRESS.match(address)):
+        raise InvalidInput(
+            f"a device address is a URI of at most {MAX_ADDRESS_LENGTH} characters, like https://192.168.1.100"
+        )
+    return address
+
+
+def _clean_description(description: str) -> str:
+    description = (description or "").strip()
+    if len(description) > MAX_DESCRIPTION_LENGTH:
+        raise InvalidInput(f"a device description is at most {MAX_DESCRIPTION_LENGTH} characters")
+    if "\x00" in description:
+        raise InvalidInput("a device description must not contain NUL characters")
+    return description
+
+
 def device_validate_controller_id(*, controller_id: str) -> str:
     """Return ``controller_id`` if an operator may register it, else raise InvalidInput."""
     controller_id = controller_id or ""
@@ -442,6 +468,8 @@ def device_create(
     feed: str = "default",
     token: str | None = None,
     generate: bool | None = None,
+    description: str = "",
+    address: str = "",
 ) -> Device:
     """Pre-register a device (e.g. with its token for strict authentication) before it polls.
 
@@ -460,6 +488,8 @@ def device_create(
     device = Device(
         controller_id=controller_id,
         name=_clean_name(name),
+        description=_clean_description(description),
+        address=_clean_address(address),
         feed=_clean_feed(feed),
         state=Device.State.UNKNOWN,
     )
@@ -473,15 +503,38 @@ def device_create(
     return device
 
 
-def device_update(*, device: Device, name: str | None = None, feed: str | None = None) -> Device:
-    """Rename a device or change its feed without touching its update mode.
+def device_update(
+    *,
+    device: Device,
+    name: str | None = None,
+    feed: str | None = None,
+    description: str | None = None,
+    request_attributes: bool | None = None,
+    address: str | None = None,
+) -> Device:
+    """Rename or describe a device or change its feed without touching its update mode.
 
     (device_set_feed is "follow this feed": it also switches to rollout mode.)
+    ``request_attributes=True`` asks the device to send its configData again on its next poll
+    (hawkBit's requestAttributes); only the device itself clears it, by sending them.
     """
+    if request_attributes is False:
+        raise InvalidInput(
+            "request_attributes can only be set (the device clears it by sending its attributes)"
+        )
     fields = []
     if name is not None:
         device.name = _clean_name(name)
         fields.append("name")
+    if description is not None:
+        device.description = _clean_description(description)
+        fields.append("description")
+    if request_attributes:
+        device.request_attributes = True
+        fields.append("request_attributes")
+    if address is not None:
+        device.address = _clean_address(address)
+        fields.append("address")
     if feed is not None:
         device.feed = _clean_feed(feed)
         fields.append("feed")
@@ -495,10 +548,86 @@ def device_delete(*, device: Device) -> None:
     device.delete()
 
 
-# --- operator decisions from the admin --------------------------------------------------------
-# The admin edits one device through device_configure and many through the devices_* functions
-# below. The bulk functions write with one UPDATE so that "select all 20,000 devices of this feed"
-# stays one statement; their rules are the same as the single-device functions above.
+# --- operator metadata (hawkBit's target metadata) ---------------------------------------------
+
+MAX_METADATA_KEY_LENGTH = 128
+MAX_METADATA_VALUE_LENGTH = 4000
+# hawkBit's default quota maxMetaDataEntriesPerTarget.
+MAX_METADATA_PER_DEVICE = 100
+
+
+def _clean_metadata_key(key: Any) -> str:
+    if not isinstance(key, str) or not key.strip():
+        raise InvalidInput("a metadata key must be a non-empty string")
+    if len(key) > MAX_METADATA_KEY_LENGTH:
+        raise InvalidInput(f"a metadata key is at most {MAX_METADATA_KEY_LENGTH} characters")
+    if "\x00" in key or "/" in key:
+        # The key is a path segment of /rest/v1/targets/{id}/metadata/{key}.
+        raise InvalidInput("a metadata key must not contain '/' or NUL characters")
+    return key
+
+
+def _clean_metadata_value(value: Any) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise InvalidInput("a metadata value must be a string")
+    if len(value) > MAX_METADATA_VALUE_LENGTH:
+        raise InvalidInput(f"a metadata value is at most {MAX_METADATA_VALUE_LENGTH} characters")
+    if "\x00" in value:
+        raise InvalidInput("a metadata value must not contain NUL characters")
+    return value
+
+
+def _check_metadata_quota(device: Device, adding: int) -> None:
+    count = DeviceMetadata.objects.filter(device=device).count()
+    if count + adding > MAX_METADATA_PER_DEVICE:
+        raise QuotaExceeded(
+            f"device {device.controller_id} may hold at most {MAX_METADATA_PER_DEVICE} metadata entries "
+            f"({count} stored, {adding} more requested)"
+        )
+
+
+@transaction.atomic
+def device_metadata_create(*, device: Device, entries: list[tuple[Any, Any]]) -> list[DeviceMetadata]:
+    """Add operator metadata; Conflict if a key exists already (on the device or twice in entries)."""
+    cleaned = [(_clean_metadata_key(key), _clean_metadata_value(value)) for key, value in entries]
+    keys = [key for key, _ in cleaned]
+    duplicates = sorted({key for key in keys if keys.count(key) > 1})
+    if duplicates:
+        raise Conflict(f"metadata key {duplicates[0]!r} is given more than once")
+    existing = (
+        DeviceMetadata.objects.filter(device=device, key__in=keys).values_list("key", flat=True).first()
+    )
+    if existing is not None:
+        raise Conflict(f"device {device.controller_id} has metadata {existing!r} already")
+    _check_metadata_quota(device, len(cleaned))
+    try:
+        with transaction.atomic():
+            return DeviceMetadata.objects.bulk_create(
+                [DeviceMetadata(device=device, key=key, value=value) for key, value in cleaned]
+            )
+    except IntegrityError:
+        raise Conflict(f"device {device.controller_id} got one of these metadata keys meanwhile") from None
+
+
+@transaction.atomic
+def device_metadata_set(*, device: Device, key: str, value: Any) -> DeviceMetadata:
+    """Set one metadata value, creating the key if the device has none (hawkBit's PUT)."""
+    key, value = _clean_metadata_key(key), _clean_metadata_value(value)
+    entry = DeviceMetadata.objects.select_for_update().filter(device=device, key=key).first()
+    if entry is None:
+        _check_metadata_quota(device, 1)
+        return DeviceMetadata.objects.create(device=device, key=key, value=value)
+    entry.value = value
+    entry.save(update_fields=["value"])
+    return entry
+
+
+def device_metadata_delete(*, device: Device, key: str) -> None:
+    deleted, _ = DeviceMetadata.objects.filter(device=device, key=key).delete()
+    if not deleted:
+        raise NotFound(f"device {device.controller_id} has no metadata {key!r}")
 
 
 def devices_update_fields(devices: QuerySet[Device], **fields: Any) -> int:

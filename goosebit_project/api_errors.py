@@ -19,15 +19,16 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from goosebit_project.lib.errors import DomainError
 
 
-def _flatten(detail: Any, prefix: str = "") -> list[str]:
+def flatten_validation_errors(detail: Any, prefix: str = "") -> list[str]:
+    """DRF's nested validation errors as flat sentences prefixed with the field path."""
     if isinstance(detail, dict):
         messages: list[str] = []
         for field, value in detail.items():
             label = "" if field in ("non_field_errors", "__all__") else f"{prefix}{field}"
-            messages += _flatten(value, f"{label}." if label else prefix)
+            messages += flatten_validation_errors(value, f"{label}." if label else prefix)
         return messages
     if isinstance(detail, list):
-        return [message for item in detail for message in _flatten(item, prefix)]
+        return [message for item in detail for message in flatten_validation_errors(item, prefix)]
     label = prefix.rstrip(".")
     return [f"{label}: {detail}" if label else str(detail)]
 
@@ -39,5 +40,5 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         exc = exceptions.ValidationError(detail=as_serializer_error(exc))
     response = drf_exception_handler(exc, context)
     if response is not None and isinstance(exc, exceptions.ValidationError):
-        response.data = {"detail": "; ".join(_flatten(exc.detail))}
+        response.data = {"detail": "; ".join(flatten_validation_errors(exc.detail))}
     return response

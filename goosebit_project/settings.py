@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "software",
     "rollouts",
     "ddi",
+    "mgmt",
 ]
 
 MIDDLEWARE = [
@@ -419,6 +420,8 @@ SPECTACULAR_SETTINGS = {
         "RolloutStatusEnum": "rollouts.models.Rollout.Status",
         "ActionStatusEnum": "rollouts.models.Action.Status",
     },
+    # hawkBit's /rest/v1 has a document of its own (/rest/v1/openapi.json, mgmt.schema).
+    "PREPROCESSING_HOOKS": ["mgmt.schema.without_management_api"],
 }
 
 # --- login throttling (django-axes; see goosebit_project.login_throttle) ---------------------

@@ -1,4 +1,6 @@
-"""URL layout: admin for operators, /api/v1 for integrations, /<tenant>/controller/v1 for devices."""
+"""URL layout: admin for operators, /api/v1 and hawkBit's /rest/v1 for integrations,
+/<tenant>/controller/v1 for devices.
+"""
 
 from django.contrib import admin
 from django.urls import include, path
@@ -19,5 +21,6 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/", include("goosebit_project.api_urls")),
+    path("rest/v1/", include("mgmt.urls")),
     path("", include("ddi.urls")),
 ]

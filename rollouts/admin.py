@@ -15,7 +15,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
@@ -136,10 +136,15 @@ class RolloutForm(DeploymentOptionsFormMixin, forms.ModelForm):
         super().__init__(*args, **kwargs)
         field = cast("forms.ModelChoiceField[Software] | None", self.fields.get("software"))
         if field is not None:
+            # A deleted release is never rolled out again (a rollout that has one keeps showing it).
+            # A field made from the ForeignKey always has its queryset.
+            offered = cast("QuerySet[Software]", field.queryset).filter(
+                Q(deleted=False) | Q(pk=self.instance.software_id)
+            )
+            field.queryset = offered
             # Highest version first, each with the boards it fits: what an operator chooses by.
             software = sorted(
-                # A field made from the ForeignKey always has its queryset.
-                cast("QuerySet[Software]", field.queryset).prefetch_related("compatibility"),
+                offered.prefetch_related("compatibility"),
                 key=lambda item: (Version(item.version), item.created),
                 reverse=True,
             )

@@ -29,7 +29,14 @@ from rollouts.models import Rollout
 from software import services
 from software.downloads import serve_artifact
 from software.exceptions import SoftwareError, SoftwareInUse
-from software.models import Artifact, Software, SoftwareModule, SoftwareModuleMetadata, SoftwareModuleType
+from software.models import (
+    Artifact,
+    DistributionSetType,
+    Software,
+    SoftwareModule,
+    SoftwareModuleMetadata,
+    SoftwareModuleType,
+)
 
 
 class SoftwareAddForm(forms.ModelForm):
@@ -188,7 +195,8 @@ class SoftwareAdmin(RefuseHiddenActionsMixin, HistoryGoesWithItsOwnerMixin, admi
         "download",
     ]
     list_display_links = ["version"]
-    list_filter = [("compatibility", admin.RelatedOnlyFieldListFilter)]
+    # Soft-deleted releases (kept for device history, never offered again) stay listed, filterable.
+    list_filter = [("compatibility", admin.RelatedOnlyFieldListFilter), "deleted", "type"]
     search_fields = [
         "name",
         "version",
@@ -468,7 +476,7 @@ class SoftwareModuleForm(forms.ModelForm):
 class SoftwareModuleAdmin(RefuseHiddenActionsMixin, admin.ModelAdmin):
     form = SoftwareModuleForm
     list_display = ["name", "version", "type", "artifact_count", "release_list", "created"]
-    list_filter = ["type"]
+    list_filter = ["type", "deleted"]
     search_fields = ["name", "version", "vendor", "artifacts__filename", "artifacts__sha256"]
     inlines = [ModuleMetadataInline, ArtifactInline]
     ordering = ["-pk"]
@@ -557,9 +565,19 @@ class SoftwareModuleAdmin(RefuseHiddenActionsMixin, admin.ModelAdmin):
         return serve_artifact(request, artifact)
 
 
+@admin.register(DistributionSetType)
+class DistributionSetTypeAdmin(admin.ModelAdmin):
+    list_display = ["key", "name", "description", "deleted"]
+    search_fields = ["key", "name"]
+    filter_horizontal = ["mandatory_types", "optional_types"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["key", "deleted"] if obj is not None else ["deleted"]
+
+
 @admin.register(SoftwareModuleType)
 class SoftwareModuleTypeAdmin(admin.ModelAdmin):
-    list_display = ["key", "name", "max_assignments", "description"]
+    list_display = ["key", "name", "max_assignments", "description", "deleted"]
     search_fields = ["key", "name"]
 
     def get_readonly_fields(self, request, obj=None):

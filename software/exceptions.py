@@ -8,7 +8,7 @@ admin shows them on the form; ``import_software`` prints them.
 
 from __future__ import annotations
 
-from goosebit_project.lib.errors import Conflict, InvalidInput
+from goosebit_project.lib.errors import Conflict, InvalidInput, NotFound
 
 
 class SoftwareError(InvalidInput):
@@ -41,3 +41,29 @@ class SoftwareConflict(SoftwareError, Conflict):
 
 class SoftwareInUse(SoftwareConflict):
     """The software cannot be deleted while rollouts or device history reference it."""
+
+
+class SoftwareLocked(SoftwareInUse):
+    """A module or release that devices were offered cannot change (hawkBit: locked, 423)."""
+
+
+class SoftwareNotFound(SoftwareError, NotFound):
+    """What the request names does not exist (a metadata key, a module of a release...)."""
+
+    status_code = 404
+
+
+class ChecksumMismatch(SoftwareError):
+    """An upload's given checksum does not match its content; ``algorithm`` says which one."""
+
+    def __init__(self, message: str, *, algorithm: str) -> None:
+        super().__init__(message)
+        self.algorithm = algorithm
+
+
+class ModuleTypeNotAllowed(SoftwareError):
+    """A release's type does not allow a module of this type (hawkBit: modules.unsupported)."""
+
+
+class TypeInUse(SoftwareInUse):
+    """A type's definition cannot change while releases use it (hawkBit: entityReadOnly, 403)."""

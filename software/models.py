@@ -33,7 +33,22 @@ class Software(models.Model):
     description = models.TextField(blank=True)
     modules = models.ManyToManyField("software.SoftwareModule", related_name="releases", blank=True)
     compatibility = models.ManyToManyField("devices.Hardware", related_name="software", blank=True)
+    # hawkBit's distribution set type: which module types the release must and may hold. Null
+    # only for rows written before types existed; they read as the default type (os_app).
+    type = models.ForeignKey(
+        "software.DistributionSetType",
+        on_delete=models.PROTECT,
+        related_name="releases",
+        null=True,
+        blank=True,
+    )
+    # Soft-deleted (hawkBit): kept because device history or a rollout refers to it, but never
+    # offered to a new assignment, rollout or "latest" device.
+    deleted = models.BooleanField(default=False)
     created = models.DateTimeField(auto_now_add=True)
+    # Locked by an operator (hawkBit's locked flag); offering it to a device locks it as well.
+    locked = models.BooleanField(default=False)
+    updated = models.DateTimeField(auto_now=True)
 
     class Meta:
         verbose_name_plural = "software"
@@ -73,6 +88,36 @@ class SoftwareModuleType(models.Model):
     description = models.TextField(blank=True)
     # How many modules of this type one release may hold (hawkBit: maxAssignments).
     max_assignments = models.PositiveIntegerField(default=1)
+    colour = models.CharField(max_length=16, blank=True)
+    # Soft-deleted (hawkBit): modules of this type still exist; no new module may use it.
+    deleted = models.BooleanField(default=False)
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class DistributionSetType(models.Model):
+    """hawkBit's distribution set type: the module types a release must hold and may hold."""
+
+    key = models.CharField(max_length=64, unique=True)
+    name = models.CharField(max_length=128)
+    description = models.TextField(blank=True)
+    colour = models.CharField(max_length=16, blank=True)
+    mandatory_types = models.ManyToManyField(
+        "software.SoftwareModuleType", related_name="mandatory_in", blank=True
+    )
+    optional_types = models.ManyToManyField(
+        "software.SoftwareModuleType", related_name="optional_in", blank=True
+    )
+    # Soft-deleted (hawkBit): releases of this type still exist; no new release may use it.
+    deleted = models.BooleanField(default=False)
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["pk"]
 
     def __str__(self) -> str:
         return self.name
@@ -88,7 +133,12 @@ class SoftwareModule(models.Model):
     description = models.TextField(blank=True)
     # hawkBit's flag for artifacts a device must decrypt; shown as chunk "encrypted": true.
     encrypted = models.BooleanField(default=False)
+    # Soft-deleted (hawkBit): a release still holds it, so it stays for that release's sake.
+    deleted = models.BooleanField(default=False)
     created = models.DateTimeField(auto_now_add=True)
+    # Locked by an operator (hawkBit's locked flag); offering it to a device locks it as well.
+    locked = models.BooleanField(default=False)
+    updated = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["pk"]
@@ -118,6 +168,23 @@ class SoftwareModuleMetadata(models.Model):
         return self.key
 
 
+class ReleaseMetadata(models.Model):
+    """Key/value pairs on a release (hawkBit: distribution set metadata), for operators' tools."""
+
+    software = models.ForeignKey("software.Software", on_delete=models.CASCADE, related_name="metadata")
+    key = models.CharField(max_length=128)
+    value = models.CharField(max_length=4000, blank=True)
+
+    class Meta:
+        verbose_name_plural = "release metadata"
+        constraints = [
+            models.UniqueConstraint(fields=["software", "key"], name="software_releasemetadata_unique_key")
+        ]
+
+    def __str__(self) -> str:
+        return self.key
+
+
 class Artifact(models.Model):
     """One file of a module: stored (content-addressed) or at a remote URL, hashed at intake."""
 
@@ -136,6 +203,7 @@ class Artifact(models.Model):
     # What the parser found (sw-description description, RAUC bundle format, ...).
     metadata = models.JSONField(default=dict, blank=True)
     created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["pk"]

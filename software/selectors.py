@@ -6,10 +6,20 @@ import functools
 from dataclasses import dataclass, field
 
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Prefetch, Q, QuerySet
 
 from devices.models import Hardware
-from software.models import Artifact, Software, SoftwareModule, SoftwareModuleMetadata, SoftwareModuleType
+from software.models import (
+    Artifact,
+    DistributionSetType,
+    Software,
+    SoftwareModule,
+    SoftwareModuleMetadata,
+    SoftwareModuleType,
+)
+
+# hawkBit's tenant default distribution set type: a release created without one gets it.
+DEFAULT_SET_TYPE = "os_app"
 
 
 def software_list() -> QuerySet[Software]:
@@ -17,6 +27,26 @@ def software_list() -> QuerySet[Software]:
     return Software.objects.prefetch_related("compatibility", "modules__type", "modules__artifacts").order_by(
         "-created", "-pk"
     )
+
+
+def distribution_set_type_default() -> DistributionSetType | None:
+    return DistributionSetType.objects.filter(key=DEFAULT_SET_TYPE, deleted=False).first()
+
+
+def distribution_set_type_default_for(*, module_type_ids: set[int]) -> DistributionSetType | None:
+    """The default type for a release of modules of these types, or None when they do not fit it.
+
+    Releases made outside /rest/v1 (admin, /api/v1, uploads) name no type: they get the default
+    where their modules fit it and stay untyped (unrestricted) where they hold other types.
+    """
+    default = distribution_set_type_default()
+    if default is None:
+        return None
+    allowed = {
+        *default.mandatory_types.values_list("pk", flat=True),
+        *default.optional_types.values_list("pk", flat=True),
+    }
+    return default if module_type_ids <= allowed else None
 
 
 def software_get(*, pk: int) -> Software | None:
@@ -31,7 +61,7 @@ def software_compatible_with(*, hardware: Hardware | None) -> QuerySet[Software]
     """
     if hardware is None:
         return Software.objects.none()
-    return Software.objects.filter(compatibility=hardware).order_by("-created", "-pk")
+    return Software.objects.filter(compatibility=hardware, deleted=False).order_by("-created", "-pk")
 
 
 def software_is_compatible(*, software: Software, hardware: Hardware | None) -> bool:
@@ -114,3 +144,55 @@ def module_artifact(*, module_id: int, filename: str) -> Artifact | None:
 
 def module_artifacts(*, module_id: int) -> list[Artifact]:
     return list(Artifact.objects.filter(module_id=module_id).order_by("pk"))
+
+
+# hawkBit's soft_deleted_mode for lists: soft-deleted rows are hidden unless asked for.
+SOFT_DELETED_MODES = ("EXCLUDE_SOFT_DELETED", "INCLUDE_SOFT_DELETED", "ONLY_SOFT_DELETED")
+
+
+def _by_deleted(queryset: QuerySet, mode: str) -> QuerySet:
+    if mode == "ONLY_SOFT_DELETED":
+        return queryset.filter(deleted=True)
+    if mode == "INCLUDE_SOFT_DELETED":
+        return queryset
+    return queryset.filter(deleted=False)
+
+
+def module_types_list(*, deleted_mode: str = "EXCLUDE_SOFT_DELETED") -> QuerySet[SoftwareModuleType]:
+    return _by_deleted(SoftwareModuleType.objects.all(), deleted_mode)
+
+
+def set_types_list(*, deleted_mode: str = "EXCLUDE_SOFT_DELETED") -> QuerySet[DistributionSetType]:
+    return _by_deleted(DistributionSetType.objects.all(), deleted_mode)
+
+
+def _module_locked() -> ExpressionWrapper:
+    """A module is locked by an operator, or once a release holding it was offered to a device."""
+    offered = Exists(Software.objects.filter(modules=OuterRef("pk"), actions__isnull=False))
+    return ExpressionWrapper(Q(locked=True) | Q(offered), output_field=BooleanField())
+
+
+def modules_list(*, deleted_mode: str = "EXCLUDE_SOFT_DELETED") -> QuerySet[SoftwareModule]:
+    """Modules with their type and ``is_locked``; soft-deleted ones as ``deleted_mode`` says."""
+    modules = SoftwareModule.objects.select_related("type").annotate(is_locked=_module_locked())
+    return _by_deleted(modules, deleted_mode)
+
+
+def releases_list(*, deleted_mode: str = "EXCLUDE_SOFT_DELETED") -> QuerySet[Software]:
+    """Releases with type, modules and ``is_locked`` (by an operator, offered to devices or used
+    by a rollout)."""
+    # Through the reverse relations of actions and rollouts: software never imports rollouts.
+    locked = (
+        Q(locked=True)
+        | Q(Exists(Software.objects.filter(pk=OuterRef("pk"), actions__isnull=False)))
+        | Q(Exists(Software.objects.filter(pk=OuterRef("pk"), rollouts__isnull=False)))
+    )
+    releases = (
+        Software.objects.select_related("type")
+        .prefetch_related(
+            Prefetch("modules", queryset=modules_list(deleted_mode="INCLUDE_SOFT_DELETED").order_by("pk")),
+            "type__mandatory_types",
+        )
+        .annotate(is_locked=ExpressionWrapper(locked, output_field=BooleanField()))
+    )
+    return _by_deleted(releases, deleted_mode)

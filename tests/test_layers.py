@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # app -> the apps its domain modules must not import
 FORBIDDEN = {
     "devices": {"software", "rollouts", "ddi", "mgmt"},
+    "software": {"rollouts", "ddi", "mgmt"},
     "rollouts": {"ddi", "mgmt"},
 }
 DOMAIN_MODULES = ("models.py", "services.py", "selectors.py", "options.py", "tenant_config.py")

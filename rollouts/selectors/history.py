@@ -144,21 +144,23 @@ def updates_per_day(*, days: int = 14, now=None) -> list[DayCount]:
 def software_compatible_with_all(*, devices: QuerySet[Device]) -> list[Software]:
     """Software that fits the known hardware of every device of ``devices``, highest version first.
 
-    Devices that have not reported their hardware constrain nothing (they may be assigned any
-    software, see devices.services._check_compatible): if no device's hardware is known, every
-    software is listed. Empty when ``devices`` is.
+    Devices that have not reported their hardware constrain nothing, and a release that lists
+    no hardware fits every device (see rollouts.services.assignment._check_compatible): if no
+    device's hardware is known, every software is listed. Empty when ``devices`` is.
     """
     reported = set(devices.order_by().values_list("hardware_id", flat=True).distinct())
     boards = reported - {None}
     if not reported:
         return []
-    fitting = Software.objects.prefetch_related("compatibility")
+    fitting = Software.objects.filter(deleted=False).prefetch_related("compatibility")
     if boards:
-        fitting = (
-            fitting.filter(compatibility__in=boards)
+        fits_all = (
+            Software.objects.filter(compatibility__in=boards)
             .annotate(fits=Count("compatibility", distinct=True))
             .filter(fits=len(boards))
+            .values("pk")
         )
+        fitting = fitting.filter(Q(pk__in=fits_all) | Q(compatibility__isnull=True)).distinct()
     return sorted(fitting, key=lambda software: (Version(software.version), software.created), reverse=True)
 
 

@@ -100,7 +100,7 @@ def rollout_for_device(*, device: Device) -> Rollout | None:
 
 def software_latest_for(*, hardware_id: int) -> Software | None:
     """The highest version compatible with the hardware, by SWUpdate/semver ordering."""
-    candidates = list(Software.objects.filter(compatibility=hardware_id))
+    candidates = list(Software.objects.filter(compatibility=hardware_id, deleted=False))
     if not candidates:
         return None
     return max(candidates, key=lambda software: (Version(software.version), software.created))
@@ -241,7 +241,7 @@ def targets_for_devices(*, devices: Sequence[Device], include_held: bool = False
     latest: dict[int, Software] = {}
     if latest_boards:
         candidates: dict[int, list[Software]] = defaultdict(list)
-        for candidate in Software.objects.filter(compatibility__in=latest_boards).annotate(
+        for candidate in Software.objects.filter(compatibility__in=latest_boards, deleted=False).annotate(
             board=F("compatibility")
         ):
             candidates[candidate.board].append(candidate)

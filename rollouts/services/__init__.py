@@ -37,6 +37,7 @@ from rollouts.services.assignment import (
     device_force_action,
     device_force_quit,
     device_pin,
+    device_record_offline_install,
     device_report_attributes,
     device_retry,
     device_set_feed,
@@ -87,6 +88,7 @@ from rollouts.services.safety import (
 )
 
 __all__ = [
+    "device_record_offline_install",
     "ACTIVE_DEVICE_STATES",
     "AUTO_CONFIRM_FALLBACK_REMARK",
     "CLOSED_ACTION_STATUSES",

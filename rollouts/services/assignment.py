@@ -13,6 +13,7 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import Case, F, QuerySet, Value, When
+from django.utils import timezone
 
 from devices.models import Device
 from devices.services import (
@@ -23,9 +24,12 @@ from devices.services import (
 )
 from goosebit_project.lib.errors import Conflict, InvalidInput, NotAllowed
 from rollouts import selectors
-from rollouts.models import Action
+from rollouts.models import Action, ActionStatus
 from rollouts.options import DeploymentOptions
 from rollouts.services.actions import (
+    SERVER_PREFIX,
+    Execution,
+    Finished,
     action_cancel,
     action_force,
     action_force_quit,
@@ -40,9 +44,14 @@ def _check_compatible(*, device: Device, software: Software) -> None:
     """Refuse software the device's known hardware does not fit.
 
     A device that has not reported its hardware may be assigned anything, as in hawkBit: the
-    operator knows the device, and device_assignment_warnings says nothing was checked.
+    operator knows the device, and device_assignment_warnings says nothing was checked. So may
+    a release that lists no hardware at all (hawkBit's distribution sets have no such list, so
+    one made through /rest/v1 or a raw upload without hardware fits every device).
     """
-    if device.hardware_id is None:
+    if software.deleted and device.assigned_software_id != software.pk:
+        # Keeping an assignment made before the delete is fine; a new one is not.
+        raise InvalidInput(f"software {software.version} ({software.name}) is deleted: it cannot be assigned")
+    if device.hardware_id is None or not software.compatibility.exists():
         return
     if not software.compatibility.filter(pk=device.hardware_id).exists():
         raise InvalidInput(
@@ -57,6 +66,11 @@ def device_assignment_warnings(*, device: Device, software: Software) -> list[st
         return [
             f"device {device.controller_id} has not reported its hardware, so the compatibility of "
             f"software {software.version} ({software.name}) with it was not checked"
+        ]
+    if not software.compatibility.exists():
+        return [
+            f"software {software.version} ({software.name}) lists no compatible hardware, so its "
+            f"fit with {device.controller_id}'s hardware {device.hardware} was not checked"
         ]
     return []
 
@@ -271,8 +285,11 @@ def devices_unpin(*, devices: QuerySet[Device]) -> int:
 def devices_incompatible_with(*, devices: QuerySet[Device], software: Software) -> QuerySet[Device]:
     """The devices whose known hardware ``software`` does not fit.
 
-    Devices that have not reported their hardware are not among them (see _check_compatible).
+    Devices that have not reported their hardware are not among them, and none are for a
+    release that lists no hardware (see _check_compatible).
     """
+    if not software.compatibility.exists():
+        return devices.none()
     fitting = software.compatibility.values("pk")
     return devices.filter(hardware__isnull=False).exclude(hardware__in=fitting)
 
@@ -289,6 +306,8 @@ def devices_assign_software(
 
     Devices without reported hardware are assigned unchecked, like device_assign_software.
     """
+    if software.deleted:
+        raise InvalidInput(f"software {software.version} ({software.name}) is deleted: it cannot be assigned")
     incompatible = list(
         devices_incompatible_with(devices=devices, software=software)
         .order_by("controller_id")
@@ -352,3 +371,54 @@ def device_report_attributes(*, device: Device, data: dict[str, Any], mode: str 
         mode=mode,
         on_version_change=lambda changed: device_check_rollback(device=changed),
     )
+
+
+def device_record_offline_install(*, device: Device, software: Software) -> Action | None:
+    """hawkBit's offline assignment: ``software`` was installed outside the server (in the
+    factory, by hand): record it as assigned and installed without a round trip to the device.
+
+    A finished action with a success note stands for the install, so the device's history and
+    installedBase show it; the device is assigned ``software`` so the next poll offers nothing.
+    Returns None when there is nothing to record: an update is under way (the device is busy
+    with another plan) or the device has this software installed already. Refused when the
+    device's known hardware does not fit the software.
+    """
+    _check_compatible(device=device, software=software)
+    now = timezone.now()
+    with transaction.atomic():
+        # Lock the device row so a poll cannot create an action between our check and our write.
+        device = Device.objects.select_for_update().get(pk=device.pk)
+        if selectors.action_active_for_device(device=device) is not None:
+            return None
+        installed_id = device.installed_action_id
+        if installed_id is not None and (
+            Action.objects.filter(pk=installed_id).values_list("software_id", flat=True).first()
+            == software.pk
+        ):
+            return None
+        action = Action.objects.create(
+            device=device,
+            software=software,
+            reason=Action.Reason.ASSIGNED,
+            status=Action.Status.FINISHED,
+            finished_at=now,
+        )
+        ActionStatus.objects.create(
+            action=action,
+            source=ActionStatus.Source.SERVER,
+            execution=Execution.CLOSED,
+            finished=Finished.SUCCESS,
+            details=[SERVER_PREFIX + "installed offline: recorded by an operator without the device"],
+        )
+        Device.objects.filter(pk=device.pk).update(
+            update_mode=Device.UpdateMode.ASSIGNED,
+            assigned_software=software,
+            assignment_options={},
+            force_update=False,
+            installed_action=action,
+            sw_version=software.version,
+            state=Device.State.FINISHED,
+            progress=None,
+            updated=now,
+        )
+    return action

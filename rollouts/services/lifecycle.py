@@ -127,6 +127,8 @@ def rollout_create(
     feed = _clean_feed(feed)
     if software is None or software.pk is None or not Software.objects.filter(pk=software.pk).exists():
         raise InvalidInput("the rollout's software does not exist")
+    if software.deleted:
+        raise InvalidInput(f"software {software} is deleted: it cannot be rolled out")
     safety = {
         "pause_on_failure_percent": _default(
             pause_on_failure_percent, "GOOSEBIT_ROLLOUT_PAUSE_ON_FAILURE_PERCENT"

@@ -39,7 +39,7 @@ from django.db.models import ProtectedError
 from devices.models import Hardware
 from goosebit_project.lib.errors import is_no_space
 from goosebit_project.lib.versions import versions_equal
-from software import remote
+from software import remote, selectors
 from software.exceptions import (
     PackageTooLarge,
     RemoteFetchError,
@@ -181,7 +181,9 @@ def _check_collisions(version: str, hardware: list[Hardware], *, exclude: Softwa
     Versions compare by goosebit_project.lib.versions, so "1.0" clashes with "1.0.0" as it would
     for a device reporting either.
     """
-    others = Software.objects.exclude(pk=exclude.pk) if exclude is not None else Software.objects.all()
+    # A soft-deleted release is never offered again, so it no longer makes a version ambiguous.
+    live = Software.objects.filter(deleted=False)
+    others = live.exclude(pk=exclude.pk) if exclude is not None else live
     candidates = (
         others.filter(compatibility__in=hardware).prefetch_related("compatibility").distinct().order_by("pk")
     )
@@ -345,7 +347,11 @@ def _create_row(
         # A concurrent upload of the same bytes won the race past _check_duplicate.
         _check_duplicate(received.sha256)
         raise
-    software = Software.objects.create(name=name[:255], version=description.version)
+    software = Software.objects.create(
+        name=name[:255],
+        version=description.version,
+        type=selectors.distribution_set_type_default_for(module_type_ids={module_type.pk}),
+    )
     software.modules.add(module)
     software.compatibility.set(hardware)
     return software
@@ -507,13 +513,12 @@ def software_delete(*, software: Software) -> None:
     actions are being installed right now, and finished ones are the devices' update history,
     which must keep saying what was installed. Devices that had it assigned lose the assignment.
     """
-    from rollouts.models import Action
-
     rollouts = list(software.rollouts.order_by("pk").values_list("name", flat=True)[:4])
     if rollouts:
         names = ", ".join(repr(name) for name in rollouts[:3]) + (", ..." if len(rollouts) > 3 else "")
         raise SoftwareInUse(f"{software} cannot be deleted: it is used by rollout {names}")
-    active = software.actions.filter(status__in=Action.ACTIVE_STATUSES).count()
+    # The actions' model through the reverse relation: software never imports rollouts.
+    active = software.actions.filter(status__in=software.actions.model.ACTIVE_STATUSES).count()
     if active:
         raise SoftwareInUse(f"{software} cannot be deleted: it is being installed on {active} device(s)")
     finished = software.actions.count()

@@ -138,3 +138,40 @@ def test_a_device_that_never_reported_hardware_gets_its_assignment_and_a_retry(c
     install(client, "a", finished="failure")
     rollout_services.device_retry(device=Device.objects.get(pk=device.pk))
     assert offered_action_id(client, "a") not in (None, first)
+
+
+def test_a_release_that_lists_no_hardware_may_be_assigned_to_any_device_with_a_warning():
+    from rollouts import services as rollout_services
+    from tests.factories import make_device, make_hardware, make_software
+
+    device = make_device(hardware=make_hardware())
+    unrestricted = make_software("9.0.0", compatibility=[])
+    assert unrestricted.compatibility.count() == 0
+
+    rollout_services.device_assign_software(device=device, software=unrestricted)
+
+    device.refresh_from_db()
+    assert device.assigned_software == unrestricted
+    assert (
+        "lists no compatible hardware"
+        in rollout_services.device_assignment_warnings(device=device, software=unrestricted)[0]
+    )
+    assert not rollout_services.devices_incompatible_with(
+        devices=type(device).objects.all(), software=unrestricted
+    )
+
+
+def test_bulk_assignment_offers_releases_that_list_no_hardware():
+    from devices.models import Device
+    from rollouts import selectors as rollout_selectors
+    from tests.factories import make_device, make_hardware, make_software
+
+    make_device("a", hardware=make_hardware("a"))
+    make_device("b", hardware=make_hardware("b"))
+    unrestricted = make_software("3.0.0", compatibility=[])
+    only_a = make_software("2.0.0", compatibility=[make_hardware("a")])
+
+    offered = rollout_selectors.software_compatible_with_all(devices=Device.objects.all())
+
+    assert unrestricted in offered
+    assert only_a not in offered

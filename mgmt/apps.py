@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class MgmtConfig(AppConfig):
+    name = "mgmt"
+    verbose_name = "hawkBit Management API (/rest/v1)"
