@@ -5,7 +5,7 @@
   a whole number is a 400 naming the parameter.
 - ``sort=field:ASC,other:DESC``: field names are hawkBit's (matched case-insensitively, as its
   enums are); an unknown field or direction is a 400 with hawkBit's error code.
-- ``q=`` is RSQL/FIQL over the fields hawkBit documents for the resource (mgmt.rsql).
+- ``q=`` is RSQL/FIQL over the fields hawkBit documents for the resource (goosebit_project.lib.rsql).
 - The answer is ``{"content": [...], "total": N, "size": n}``: ``size`` is the page's length.
 """
 
@@ -18,7 +18,8 @@ from django.db.models import QuerySet
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from mgmt import errors, rsql
+from goosebit_project.lib import rsql
+from mgmt import errors
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500

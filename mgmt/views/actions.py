@@ -18,8 +18,9 @@ from django.db.models import BooleanField, Case, CharField, QuerySet, Value, Whe
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from goosebit_project.lib import rsql
 from goosebit_project.lib.errors import Gone, NotAllowed, NotFound
-from mgmt import errors, rsql
+from mgmt import errors
 from mgmt.paging import paged_response
 from mgmt.views.base import MgmtView, link, millis, without_none
 from mgmt.views.targets import UPDATE_STATUS, UPDATE_STATUS_WORDS, device_or_404

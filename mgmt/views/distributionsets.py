@@ -16,7 +16,8 @@ from django.db.models import QuerySet
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from mgmt import errors, rsql
+from goosebit_project.lib import rsql
+from mgmt import errors
 from mgmt.paging import paged_response
 from mgmt.representations import software as representations
 from mgmt.views.software_common import (

@@ -10,7 +10,8 @@ from django.db.models import Model, QuerySet
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from mgmt import errors, rsql
+from goosebit_project.lib import rsql
+from mgmt import errors
 from mgmt.paging import paged_response
 from mgmt.views.base import MgmtView
 from software import selectors

@@ -20,8 +20,9 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from goosebit_project.lib import rsql
 from goosebit_project.lib.errors import is_no_space
-from mgmt import errors, rsql
+from mgmt import errors
 from mgmt.paging import paged_response
 from mgmt.representations import software as representations
 from mgmt.views.software_common import (

@@ -21,8 +21,9 @@ from rest_framework.response import Response
 from devices import selectors as device_selectors
 from devices import services as device_services
 from devices.models import Device, DeviceMetadata
+from goosebit_project.lib import rsql
 from goosebit_project.lib.errors import Conflict, InvalidInput, NotFound
-from mgmt import errors, permissions, rsql
+from mgmt import errors, permissions
 from mgmt.paging import paged_response
 from mgmt.views.base import MgmtView, link, millis, without_none
 from rollouts import selectors as rollout_selectors

@@ -6,7 +6,8 @@ import pytest
 from rest_framework.request import Request
 from rest_framework.test import APIRequestFactory
 
-from mgmt import errors, paging, permissions, rsql
+from goosebit_project.lib import rsql
+from mgmt import errors, paging, permissions
 from tests.mgmt.conftest import MgmtClient
 
 pytestmark = pytest.mark.django_db

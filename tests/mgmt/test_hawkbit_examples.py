@@ -697,23 +697,6 @@ def test_entities_name_who_created_and_changed_them(mgmt: MgmtClient):
 
 
 # --------------------------------------------------------------------------- docs/query-parameters.md
-def _q_is_built() -> bool:
-    from mgmt import rsql
-
-    try:
-        rsql.compile_query("name==x", {"name": rsql.Field("name")})
-    except rsql.RsqlError as exc:
-        return "not supported yet" not in str(exc)
-    return True
-
-
-needs_q = pytest.mark.xfail(
-    not _q_is_built(),
-    strict=True,
-    reason="q= (RSQL) is not built on this branch: mgmt/rsql.py is the placeholder",
-)
-
-
 def _names(response) -> list[str]:
     assert response.status_code == 200, (response.status_code, response.content[:300])
     body = response.json()
@@ -770,7 +753,6 @@ def fiql_targets(mgmt: MgmtClient) -> list[str]:
     return FIQL_TARGETS
 
 
-@needs_q
 @pytest.mark.parametrize(
     ("q", "expected"),
     [
@@ -792,7 +774,6 @@ def test_the_documented_fiql_examples_on_targets(mgmt: MgmtClient, fiql_targets,
     assert set(_names(mgmt.get("targets", q=q, limit=500))) == expected
 
 
-@needs_q
 @pytest.mark.parametrize(
     ("operator", "expected"), [("=lt=", [0]), ("=le=", [0, 1]), ("=gt=", [2]), ("=ge=", [1, 2])]
 )

@@ -1,7 +1,7 @@
 """Every q= and sort= field a /rest/v1 list declares compiles and runs against its queryset.
 
 A typo in a lookup would otherwise only show as a 500 the first time someone queries that
-field; here each field is queried once, through mgmt.rsql exactly as a request would.
+field; here each field is queried once, through goosebit_project.lib.rsql exactly as a request would.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from devices.models import DeviceMetadata
-from mgmt import rsql
+from goosebit_project.lib import rsql
 from mgmt.views import actions, distributionsets, softwaremodules, targets
 from software.models import DistributionSetType, Software, SoftwareModule, SoftwareModuleType
 from tests.factories import make_action, make_device, make_software

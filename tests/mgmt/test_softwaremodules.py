@@ -630,7 +630,7 @@ def test_the_module_list_costs_the_same_queries_for_one_module_or_many(mgmt):
 def test_q_is_compiled_over_hawkbits_field_names(mgmt, monkeypatch, path, fields):
     from django.db.models import Q
 
-    from mgmt import rsql
+    from goosebit_project.lib import rsql
 
     seen: dict[str, set[str]] = {}
 

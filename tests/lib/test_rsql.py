@@ -1,4 +1,4 @@
-"""hawkBit's q= language compiled by mgmt.rsql, run against this project's real models."""
+"""hawkBit's q= language compiled by goosebit_project.lib.rsql, run against this project's real models."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from devices.models import Device
-from mgmt.rsql import Field, RsqlError, compile_query
+from goosebit_project.lib.rsql import Field, RsqlError, compile_query
 from software.models import Software, SoftwareModule, SoftwareModuleMetadata
 from tests.factories import make_device, make_module
 
