@@ -30,6 +30,7 @@ from devices.models import Device
 from devices.services import InvalidAttributes
 from goosebit_project.lib.addresses import request_address
 from goosebit_project.lib.errors import DomainError, InvalidInput, NotFound
+from rollouts import options as deployment_options
 from rollouts import services as rollout_services
 from rollouts.models import Action, ActionStatus
 from rollouts.services import LogQuotaExceeded
@@ -270,11 +271,14 @@ def root(request: HttpRequest, ctx: DdiContext) -> HttpResponse:
         links["configData"] = {"href": f"{base}/configData"}
     # A device that never said who it is polls faster, so registration completes quickly.
     registering = device.request_attributes and device.hardware_id is None
-    sleep = (
-        settings.GOOSEBIT_POLL_TIME_REGISTRATION
-        if registering
-        else device_selectors.tenant_config().polling_time
-    )
+    if registering:
+        sleep = settings.GOOSEBIT_POLL_TIME_REGISTRATION
+    else:
+        tenant = device_selectors.tenant_config()
+        # A device waiting for a maintenance window polls more often as the window nears.
+        sleep = deployment_options.polling_time(
+            action, default=tenant.polling_time, poll_count=tenant.maintenance_window_poll_count
+        )
     payload: dict[str, Any] = {"config": {"polling": {"sleep": sleep}}}
     if links:
         payload["_links"] = links

@@ -107,6 +107,17 @@ def _authorities(key: str, value: Any) -> str:
     return joined
 
 
+MAX_POLL_COUNT = 100
+
+
+def _poll_count(key: str, value: Any) -> int:
+    """A whole number of polls from 1 to MAX_POLL_COUNT (JSON number or its digits)."""
+    text = str(value).strip() if isinstance(value, int | str) and not isinstance(value, bool) else ""
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_POLL_COUNT:
+        raise InvalidInput(f"{key} must be a whole number from 1 to {MAX_POLL_COUNT}, got {value!r}")
+    return int(text)
+
+
 # --- defaults from the environment -------------------------------------------------------
 
 
@@ -123,7 +134,7 @@ def _default_overdue() -> str:
 class Key:
     name: str
     label: str
-    kind: str  # "duration", "boolean", "secret" or "authorities": how the admin shows it
+    kind: str  # "duration", "boolean", "count", "secret" or "authorities": how the admin shows it
     help: str
     default: Callable[[], Any]
     parse: Callable[[str, Any], Any]
@@ -148,6 +159,15 @@ KEYS: dict[str, Key] = {
             "How long past its polling time a device is shown as overdue, HH:mm:ss.",
             _default_overdue,
             _overdue_time,
+        ),
+        Key(
+            "maintenanceWindowPollCount",
+            "Polls before a maintenance window",
+            "count",
+            "A device whose update waits for a maintenance window polls at least this many times "
+            "before the window opens: its polling time shrinks (never below 30 s) as the window nears.",
+            lambda: settings.GOOSEBIT_MAINTENANCE_WINDOW_POLL_COUNT,
+            _poll_count,
         ),
         Key(
             "authentication.targettoken.enabled",
@@ -236,6 +256,7 @@ def default_value(name: str) -> Any:
 class TenantConfig:
     polling_time: str
     polling_overdue_time: str
+    maintenance_window_poll_count: int
     target_token_enabled: bool
     gateway_token_enabled: bool
     gateway_token_key: str
@@ -274,6 +295,7 @@ def build(stored: dict[str, Any]) -> TenantConfig:
     return TenantConfig(
         polling_time=str(values["pollingTime"]),
         polling_overdue_time=str(values["pollingOverdueTime"]),
+        maintenance_window_poll_count=int(values["maintenanceWindowPollCount"]),
         target_token_enabled=bool(values["authentication.targettoken.enabled"]),
         gateway_token_enabled=bool(values["authentication.gatewaytoken.enabled"]),
         gateway_token_key=str(values["authentication.gatewaytoken.key"]),

@@ -263,6 +263,10 @@ GOOSEBIT_ROLLOUT_MAX_PARALLEL = config.parse_optional_int(
 # rollouts that require confirmation wait until the device confirms them (DDI confirmationBase).
 # It is the default of that runtime tenant setting; read it only through
 # rollouts.selectors.confirmation_flow_enabled().
+# hawkBit's maintenanceWindowPollCount default (the tenant setting overrides it at runtime).
+GOOSEBIT_MAINTENANCE_WINDOW_POLL_COUNT = config.parse_int(
+    "GOOSEBIT_MAINTENANCE_WINDOW_POLL_COUNT", _get("GOOSEBIT_MAINTENANCE_WINDOW_POLL_COUNT", "3"), minimum=1
+)
 GOOSEBIT_CONFIRMATION_FLOW = config.parse_bool(
     "GOOSEBIT_CONFIRMATION_FLOW", _get("GOOSEBIT_CONFIRMATION_FLOW", "false")
 )

@@ -23,6 +23,7 @@ from croniter import CroniterBadCronError, CroniterBadDateError, CroniterError, 
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from goosebit_project.lib.config import format_duration, poll_seconds
 from goosebit_project.lib.errors import InvalidInput
 from rollouts.models import Action
 
@@ -319,6 +320,32 @@ def window_lapsed(action: Action, *, at: datetime | None = None) -> bool:
 def window_closed(action: Action, *, at: datetime | None = None) -> bool:
     """The action has a maintenance window and it is closed now."""
     return offer(action, at=at).maintenance_window == "unavailable"
+
+
+# hawkBit's minPollingTime: a device near its window is never told to poll faster than this.
+MIN_POLLING_SECONDS = 30
+
+
+def polling_time(action: Action | None, *, default: str, poll_count: int, at: datetime | None = None) -> str:
+    """config.polling.sleep for a device whose ``action`` may wait for a maintenance window.
+
+    hawkBit's getPollingTimeForAction: until the next window opens the device polls at least
+    ``poll_count`` times, so it learns of the open window soon after it opens: the interval is
+    (window start - now) / poll_count, never longer than ``default`` nor shorter than 30 s
+    (nor than ``default`` if that is shorter still). Without a window, or with the window open
+    or lapsed, it is ``default``.
+    """
+    if action is None or not action.maintenance_schedule:
+        return default
+    current = at or now()
+    window = MaintenanceWindow(
+        action.maintenance_schedule, action.maintenance_duration, action.maintenance_timezone
+    ).window_at(current)
+    if window is None or window.start <= current:
+        return default
+    regular = poll_seconds(default)
+    seconds = int((window.start - current).total_seconds()) // max(1, poll_count)
+    return format_duration(max(min(seconds, regular), min(MIN_POLLING_SECONDS, regular)))
 
 
 def describe(holder: Any) -> str:

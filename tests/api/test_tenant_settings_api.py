@@ -27,6 +27,7 @@ def test_get_lists_every_key_with_hawkbits_value_shape(api, settings):
     assert list(body) == [
         "pollingTime",
         "pollingOverdueTime",
+        "maintenanceWindowPollCount",
         "authentication.targettoken.enabled",
         "authentication.gatewaytoken.enabled",
         "authentication.gatewaytoken.key",

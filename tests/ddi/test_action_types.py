@@ -22,6 +22,7 @@ from tests.ddi.helpers import (
     install,
     known_device,
     links_of,
+    poll,
     post_feedback,
     start_action,
 )
@@ -382,3 +383,49 @@ def test_a_started_update_whose_schedule_lapsed_is_canceled_through_the_device(d
     assert set(links) == {"cancelAction"}
     action.refresh_from_db()
     assert action.status == Action.Status.CANCELING
+
+
+def _sleep(client) -> str:
+    return poll(client, "dev-1")["config"]["polling"]["sleep"]
+
+
+@pytest.mark.parametrize(
+    ("now", "sleep"),
+    [
+        # Daily window at 03:00 UTC, polling time 00:01:00, three polls before the window:
+        (DAY.replace(hour=1), "00:01:00"),  # two hours away: the regular interval
+        (DAY.replace(hour=2, minute=57), "00:01:00"),  # 3 min / 3 = exactly the regular one
+        (DAY.replace(hour=2, minute=58), "00:00:40"),  # 2 min / 3
+        (DAY.replace(hour=2, minute=59, second=30), "00:00:30"),  # 10 s, but never below 30 s
+        (DAY.replace(hour=3, minute=30), "00:01:00"),  # open: the regular interval
+    ],
+)
+def test_a_device_polls_more_often_as_its_maintenance_window_nears(ddi_client, monkeypatch, now, sleep):
+    _action(**NIGHTLY)
+    _at(monkeypatch, now)
+    assert _sleep(ddi_client) == sleep
+
+
+def test_the_maintenance_window_poll_count_is_a_runtime_tenant_setting(ddi_client, monkeypatch):
+    from devices import services as device_services
+
+    _action(**NIGHTLY)
+    _at(monkeypatch, DAY.replace(hour=2, minute=55))
+    device_services.tenant_setting_set(key="maintenanceWindowPollCount", value=5)
+    assert _sleep(ddi_client) == "00:01:00"  # 5 min / 5
+    device_services.tenant_setting_set(key="maintenanceWindowPollCount", value=10)
+    assert _sleep(ddi_client) == "00:00:30"  # 5 min / 10
+
+
+def test_a_device_without_a_window_keeps_the_regular_polling_time(ddi_client):
+    _action()
+    assert _sleep(ddi_client) == "00:01:00"
+
+
+@pytest.mark.parametrize("value", [0, 101, "3.5", True, None, "x"])
+def test_the_poll_count_refuses_what_is_not_a_count(value):
+    from devices import services as device_services
+    from goosebit_project.lib.errors import InvalidInput
+
+    with pytest.raises(InvalidInput, match="maintenanceWindowPollCount must be a whole number"):
+        device_services.tenant_setting_set(key="maintenanceWindowPollCount", value=value)
