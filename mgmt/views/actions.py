@@ -10,6 +10,7 @@ device (or the server) reported, as hawkBit's DDI resource records them.
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 from typing import Any
 
@@ -321,7 +322,9 @@ class TargetActionConfirmationView(MgmtView):
     required_permissions = {"PUT": ["UPDATE_TARGET"]}
 
     def put(self, request: Request, controller_id: str, action_id: str) -> Response:
-        feedback = _confirmation(self.body_object(request))
+        feedback = dataclasses.replace(
+            _confirmation(self.body_object(request)), by=request.user.get_username()
+        )
         action = device_action_or_404(controller_id, action_id)
         try:
             rollout_services.action_record_confirmation(action=action, feedback=feedback)

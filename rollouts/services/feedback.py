@@ -337,6 +337,12 @@ class ConfirmationFeedback:
     confirmed: bool
     code: int | None = None
     details: list[str] = field(default_factory=list)
+    # Who answered in the device's name (an operator through /rest/v1); empty: the device itself.
+    by: str = ""
+
+    @property
+    def who(self) -> str:
+        return f"operator {self.by}" if self.by else "the device"
 
 
 def action_record_confirmation(*, action: Action, feedback: ConfirmationFeedback) -> Action:
@@ -375,7 +381,7 @@ def action_record_confirmation(*, action: Action, feedback: ConfirmationFeedback
         )
         channel = ActionStatus.Channel.CONFIRMATION
         if feedback.confirmed:
-            _confirm(action, note="the device confirmed the update: it proceeds")
+            _confirm(action, note=f"{feedback.who} confirmed the update: it proceeds")
         elif revoke:
             Action.objects.filter(pk=action.pk, status=Action.Status.PENDING).update(
                 status=Action.Status.WAIT_FOR_CONFIRMATION
@@ -387,14 +393,14 @@ def action_record_confirmation(*, action: Action, feedback: ConfirmationFeedback
             server_note(
                 action,
                 Execution.WAITING,
-                "the device revoked its confirmation: the update waits for confirmation again",
+                f"{feedback.who} revoked the confirmation: the update waits for confirmation again",
                 channel=channel,
             )
         else:
             server_note(
                 action,
                 Execution.WAITING,
-                "the device denied the update: it keeps waiting for confirmation",
+                f"{feedback.who} denied the update: it keeps waiting for confirmation",
                 channel=channel,
             )
     return action

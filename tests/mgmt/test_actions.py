@@ -390,6 +390,8 @@ def test_confirming_lets_the_update_proceed(mgmt, client, waiting):
     assert Action.objects.get(pk=action.pk).status == Action.Status.PENDING
     assert ddi_helpers.offered_action_id(client, "d") == action.pk
     assert ActionStatus.objects.filter(action=action, execution="confirmed", code=7).exists()
+    notes = ActionStatus.objects.filter(action=action, source=ActionStatus.Source.SERVER)
+    assert any("operator hawkbit confirmed the update" in " ".join(note.details) for note in notes)
 
 
 def test_denying_keeps_it_waiting(mgmt, waiting):
@@ -397,6 +399,8 @@ def test_denying_keeps_it_waiting(mgmt, waiting):
     body = {"confirmation": "denied", "details": ["not now"]}
     assert mgmt.put(f"targets/d/actions/{action.pk}/confirmation", body).status_code == 204
     assert Action.objects.get(pk=action.pk).status == Action.Status.WAIT_FOR_CONFIRMATION
+    notes = ActionStatus.objects.filter(action=action, source=ActionStatus.Source.SERVER)
+    assert any("operator hawkbit denied the update" in " ".join(note.details) for note in notes)
 
 
 def test_confirmation_of_a_closed_action_is_410_and_of_one_not_waiting_404(mgmt, running):
