@@ -374,7 +374,8 @@ def targets_for_devices(*, devices: Sequence[Device], include_held: bool = False
     took the feed last) (tests/devices/test_selectors.py checks
     that both agree) to a whole page: one query for the software of the boards in "latest" mode,
     one for the rollouts that own the (feed, board) pairs in "rollout" mode, and two for the
-    active auto-assignments and which devices they match. ``devices`` must
+    active auto-assignments (this worker's, read once per generation) and which devices they
+    match (only while some are active). ``devices`` must
     have ``assigned_software`` loaded (select_related) to avoid a query per assigned device.
     """
     latest_boards = {
@@ -418,7 +419,8 @@ def targets_for_devices(*, devices: Sequence[Device], include_held: bool = False
             owners.setdefault((holding.feed, holding.board), holding)
 
     eligible = [d.pk for d in devices if _auto_assign_eligible(d)]
-    assignments = auto_assignments_active() if eligible else []
+    # Display only (never delivery): this worker's list of active auto-assignments will do.
+    assignments = _worker_targets.auto_assignments() if eligible else []
     auto_assigned = auto_assignments_matching(device_ids=eligible, assignments=assignments)
 
     targets: dict[int, Target | None] = {}
