@@ -114,3 +114,12 @@ def test_fuzzed_count_queries_never_5xx(admin_client, q):
     response = admin_client.get(COUNT, {"q": q.replace("\x00", "")})
     assert response.status_code in (200, 400)
     assert set(response.json()) <= {"count", "error"}
+
+
+def test_operators_use_saved_filters_and_viewers_only_see_them(client, operator, viewer):
+    client.force_login(operator)
+    assert client.get(COUNT, {"q": "name==*"}).json() == {"count": 0}
+    assert client.get("/admin/rollouts/devicefilter/add/").status_code == 200
+    client.force_login(viewer)
+    assert client.get(COUNT, {"q": "name==*"}).status_code == 200
+    assert client.get("/admin/rollouts/devicefilter/add/").status_code == 403
