@@ -32,14 +32,15 @@ from django.views.decorators.debug import sensitive_post_parameters
 from devices import display, selectors, services
 from devices.models import Device, Hardware
 from goosebit_project.admin_mixins import HistoryGoesWithItsOwnerMixin, RefuseHiddenActionsMixin
-from goosebit_project.lib.errors import DomainError
+from goosebit_project.lib.errors import DomainError, InvalidInput
 from goosebit_project.lib.tokens import MAX_TOKEN_LENGTH
 from goosebit_project.lib.versions import Version, versions_equal
 from rollouts import selectors as rollout_selectors
 from rollouts import services as rollout_services
 from rollouts.forms import OPTION_FORM_FIELDS, DeploymentOptionsFormMixin, initial_from
-from rollouts.models import Action, Rollout
+from rollouts.models import Action, DeviceFilter, Rollout
 from rollouts.options import DeploymentOptions
+from rollouts.selectors.device_queries import device_query_compile, queryable
 from software.models import Software
 
 ACTION_TEMPLATES = "admin/devices/device/"
@@ -146,6 +147,32 @@ class RolloutFilter(admin.SimpleListFilter):
         if rollout is None or (bucket and bucket not in rollout_selectors.ROLLOUT_BUCKETS):
             raise IncorrectLookupParameters(f"rollout filter {value!r}")
         return rollout_selectors.devices_in_rollout(devices=queryset, rollout=rollout, bucket=bucket or None)
+
+
+class SavedFilterFilter(admin.SimpleListFilter):
+    """Devices a saved filter (rollouts.DeviceFilter) matches: ``?saved_filter=<id>``, so bulk
+    actions apply to exactly those devices."""
+
+    title = "saved filter"
+    parameter_name = "saved_filter"
+
+    def lookups(self, request, model_admin):
+        return [
+            (str(pk), name)
+            for pk, name in DeviceFilter.objects.order_by("name").values_list("pk", "name")[:50]
+        ]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value is None:
+            return queryset
+        saved = DeviceFilter.objects.filter(pk=int(value)).first() if value.isdigit() else None
+        if saved is None:
+            raise IncorrectLookupParameters(f"saved filter {value!r}")
+        try:
+            return queryable(queryset).filter(device_query_compile(query=saved.query))
+        except InvalidInput as error:
+            raise IncorrectLookupParameters(error.message) from None
 
 
 class InstalledSoftwareFilter(admin.SimpleListFilter):
@@ -340,6 +367,7 @@ class DeviceAdmin(RefuseHiddenActionsMixin, HistoryGoesWithItsOwnerMixin, admin.
         "feed",
         ("hardware", admin.RelatedOnlyFieldListFilter),
         RolloutFilter,
+        SavedFilterFilter,
         InstalledSoftwareFilter,
     ]
     search_fields = [

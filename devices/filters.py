@@ -7,6 +7,9 @@ from django.db.models import Q, QuerySet
 
 from devices.models import Device
 from goosebit_project.api_filters import IdFilter, WordChoiceFilter
+from goosebit_project.lib.errors import InvalidInput
+from rollouts.models import DeviceFilter
+from rollouts.selectors.device_queries import device_query_compile, queryable
 
 # README's glossary: the word clients filter by for each stored device state.
 DEVICE_STATE_WORDS: dict[str, str] = {
@@ -39,9 +42,35 @@ class DeviceFilterSet(django_filters.FilterSet):
         method="filter_search", help_text="part of the controller id, name, installed version or IP"
     )
 
+    filter = IdFilter(method="filter_saved", help_text="id of a saved device filter: the devices it matches")
+    q = django_filters.CharFilter(
+        method="filter_query", help_text="a device query (RSQL, as saved filters and /rest/v1 q=)"
+    )
+
     class Meta:
         model = Device
-        fields = ["state", "update_mode", "feed", "hardware", "hardware_model", "sw_version", "search"]
+        fields = [
+            "state",
+            "update_mode",
+            "feed",
+            "hardware",
+            "hardware_model",
+            "sw_version",
+            "search",
+            "filter",
+            "q",
+        ]
+
+    def filter_saved(self, queryset: QuerySet[Device], name: str, value: int) -> QuerySet[Device]:
+        saved = DeviceFilter.objects.filter(pk=value).values_list("query", flat=True).first()
+        if saved is None:
+            raise InvalidInput(f"saved filter {value} does not exist")
+        return queryable(queryset).filter(device_query_compile(query=saved))
+
+    def filter_query(self, queryset: QuerySet[Device], name: str, value: str) -> QuerySet[Device]:
+        if not value.strip():
+            return queryset
+        return queryable(queryset).filter(device_query_compile(query=value))
 
     def filter_search(self, queryset: QuerySet[Device], name: str, value: str) -> QuerySet[Device]:
         value = value.strip()

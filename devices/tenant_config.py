@@ -229,6 +229,14 @@ KEYS: dict[str, Key] = {
             lambda: False,
             _boolean,
         ),
+        Key(
+            "auto.assignment.approval.enabled",
+            "Auto-assignment approval",
+            "boolean",
+            "A saved filter's auto-assignment reaches devices only once a second operator approved it.",
+            lambda: settings.GOOSEBIT_AUTO_ASSIGNMENT_APPROVAL,
+            _boolean,
+        ),
     )
 }
 
@@ -264,6 +272,7 @@ class TenantConfig:
     header_authorities: tuple[str, ...]
     confirmation_flow_enabled: bool
     rollout_approval_enabled: bool
+    auto_assignment_approval_enabled: bool
 
     @property
     def device_auth_enabled(self) -> bool:
@@ -303,6 +312,7 @@ def build(stored: dict[str, Any]) -> TenantConfig:
         header_authorities=tuple(part.lower() for part in re.split(r"[,;]", authorities) if part.strip()),
         confirmation_flow_enabled=bool(values["user.confirmation.flow.enabled"]),
         rollout_approval_enabled=bool(values["rollout.approval.enabled"]),
+        auto_assignment_approval_enabled=bool(values["auto.assignment.approval.enabled"]),
     )
 
 

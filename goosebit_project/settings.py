@@ -270,6 +270,10 @@ GOOSEBIT_MAINTENANCE_WINDOW_POLL_COUNT = config.parse_int(
 GOOSEBIT_CONFIRMATION_FLOW = config.parse_bool(
     "GOOSEBIT_CONFIRMATION_FLOW", _get("GOOSEBIT_CONFIRMATION_FLOW", "false")
 )
+# Default of the tenant setting auto.assignment.approval.enabled (saved filters' auto-assignment).
+GOOSEBIT_AUTO_ASSIGNMENT_APPROVAL = config.parse_bool(
+    "GOOSEBIT_AUTO_ASSIGNMENT_APPROVAL", _get("GOOSEBIT_AUTO_ASSIGNMENT_APPROVAL", "false")
+)
 GOOSEBIT_TRACK_DEVICE_IP = config.parse_bool(
     "GOOSEBIT_TRACK_DEVICE_IP", _get("GOOSEBIT_TRACK_DEVICE_IP", "true")
 )

@@ -6,12 +6,19 @@ Path ids are plain ``str`` segments: the views parse them, so a malformed id is 
 
 from django.urls import path
 
-from mgmt.views import actions, assignments, targets
+from mgmt.views import actions, assignments, targetfilters, targets
 
 _TARGET = "targets/<str:controller_id>"
 _ACTION = _TARGET + "/actions/<str:action_id>"
 
 urlpatterns = [
+    path("targetfilters", targetfilters.TargetFiltersView.as_view(), name="targetfilters"),
+    path("targetfilters/<str:filter_id>", targetfilters.TargetFilterView.as_view(), name="targetfilter"),
+    path(
+        "targetfilters/<str:filter_id>/autoAssignDS",
+        targetfilters.TargetFilterAutoAssignView.as_view(),
+        name="targetfilter-auto-assign-ds",
+    ),
     path("targets", targets.TargetsView.as_view(), name="targets"),
     path(_TARGET, targets.TargetView.as_view(), name="target"),
     path(_TARGET + "/attributes", targets.TargetAttributesView.as_view(), name="target-attributes"),

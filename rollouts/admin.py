@@ -553,3 +553,7 @@ class ActionAdmin(admin.ModelAdmin):
 
     def changelist_view(self, request, extra_context=None):
         return super().changelist_view(request, {"title": "Update history", **(extra_context or {})})
+
+
+# Saved device filters (hawkBit's target filters) have their own admin module.
+from rollouts import admin_device_filters  # noqa: E402, F401

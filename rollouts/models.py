@@ -147,6 +147,9 @@ class Action(DeploymentOptionFields):
         ROLLOUT = "rollout", "Rollout"
         LATEST = "latest", "Latest"
         ASSIGNED = "assigned", "Assigned"
+        # A saved filter's auto-assignment (DeviceFilter): its own reason, so history tells it
+        # from an operator's explicit assignment, which outranks it.
+        AUTO_ASSIGNED = "auto_assigned", "Auto-assigned by a saved filter"
         FORCED = "forced", "Forced by an operator"
 
     ACTIVE_STATUSES = (Status.PENDING, Status.WAIT_FOR_CONFIRMATION, Status.RUNNING, Status.CANCELING)
@@ -270,3 +273,58 @@ class ActionStatus(models.Model):
 
     def __str__(self) -> str:
         return f"{self.execution}/{self.finished}"
+
+
+class DeviceFilter(models.Model):
+    """A saved device query (rollouts.selectors.device_queries), optionally auto-assigning a release.
+
+    hawkBit's target filter query. With ``auto_assign_software`` set, every device in rollout or
+    latest mode that matches, now or later, is offered that release on its next poll
+    (rollouts.selectors.targets): nothing is fanned out when the filter is saved.
+    """
+
+    class AutoAssignStatus(models.TextChoices):
+        NONE = "none", "No auto-assignment"
+        WAITING_FOR_APPROVAL = "waiting_for_approval", "Waiting for approval"
+        ACTIVE = "active", "Active"
+        DENIED = "denied", "Denied"
+
+    name = models.CharField(max_length=128, unique=True)
+    # Validated by compiling it, in rollouts.services.filters (the model cannot import the fields).
+    query = models.TextField(max_length=4096)
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+    created_by = models.CharField(max_length=150, blank=True)
+    updated_by = models.CharField(max_length=150, blank=True)
+
+    auto_assign_software = models.ForeignKey(
+        "software.Software",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="auto_assigning_filters",
+    )
+    # rollouts.options.DeploymentOptions.as_json: action type, forcetime, weight, window.
+    auto_assign_options = models.JSONField(default=dict, blank=True)
+    auto_assign_confirmation_required = models.BooleanField(default=True)
+    auto_assign_status = models.CharField(
+        max_length=24, choices=AutoAssignStatus.choices, default=AutoAssignStatus.NONE
+    )
+    # Who set the auto-assignment and who approved or denied it (four eyes: never the same).
+    auto_assign_set_by = models.CharField(max_length=150, blank=True)
+    auto_assign_set_at = models.DateTimeField(null=True, blank=True)
+    auto_assign_decided_by = models.CharField(max_length=150, blank=True)
+    auto_assign_decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            # An auto-assignment status other than "none" needs a release, and "none" has none.
+            models.CheckConstraint(
+                condition=Q(auto_assign_status="none", auto_assign_software__isnull=True)
+                | (~Q(auto_assign_status="none") & Q(auto_assign_software__isnull=False)),
+                name="rollouts_devicefilter_auto_assign_has_software",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name

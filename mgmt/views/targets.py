@@ -13,7 +13,6 @@ import ipaddress
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Case, CharField, QuerySet, Value, When
 from django.utils.cache import add_never_cache_headers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -29,21 +28,14 @@ from mgmt.views.base import MgmtView, link, millis, without_none
 from rollouts import selectors as rollout_selectors
 from rollouts import services as rollout_services
 
-# hawkBit's TargetUpdateStatus, read from our device state. An update under way (waiting, its
-# consent pending, installing or being canceled) is hawkBit's "pending"; a rollback counts as an
-# error, since the device no longer runs what it was updated to.
-UPDATE_STATUS: dict[str, str] = {
-    Device.State.UNKNOWN: "unknown",
-    Device.State.REGISTERED: "registered",
-    Device.State.PENDING: "pending",
-    Device.State.WAIT_FOR_CONFIRMATION: "pending",
-    Device.State.RUNNING: "pending",
-    Device.State.CANCELING: "pending",
-    Device.State.FINISHED: "in_sync",
-    Device.State.ERROR: "error",
-    Device.State.ROLLED_BACK: "error",
-}
-UPDATE_STATUS_WORDS = ("unknown", "in_sync", "pending", "error", "registered")
+# The device query language lives in the domain (saved filters use it too).
+from rollouts.selectors.device_queries import (  # noqa: F401  (re-exported for the other views)
+    TARGET_QUERY_FIELDS,
+    UPDATE_STATUS,
+    UPDATE_STATUS_WORDS,
+    targets_queryset,
+    with_update_status,
+)
 
 TARGET_SORT_FIELDS = {
     "id": "controller_id",
@@ -59,48 +51,11 @@ TARGET_SORT_FIELDS = {
     "lastTargetQuery": "last_seen",
 }
 
-TARGET_QUERY_FIELDS: dict[str, rsql.Field] = {
-    "id": rsql.Field("controller_id"),
-    "controllerId": rsql.Field("controller_id"),
-    "name": rsql.Field("name"),
-    "description": rsql.Field("description"),
-    "createdAt": rsql.Field("created", type="timestamp"),
-    "lastModifiedAt": rsql.Field("updated", type="timestamp"),
-    "updateStatus": rsql.Field(
-        "update_status", type="enum", choices={word: word for word in UPDATE_STATUS_WORDS}
-    ),
-    "address": rsql.Field("last_ip"),
-    "ipAddress": rsql.Field("last_ip"),
-    "lastControllerRequestAt": rsql.Field("last_seen", type="timestamp"),
-    "lastTargetQuery": rsql.Field("last_seen", type="timestamp"),
-    "assignedDS.name": rsql.Field("assigned_software__name"),
-    "assignedDS.version": rsql.Field("assigned_software__version"),
-    "installedDS.name": rsql.Field("installed_action__software__name"),
-    "installedDS.version": rsql.Field("installed_action__software__version"),
-    "attribute": rsql.Field("attributes", json_key=True),
-    "metadata": rsql.Field("metadata", related_key=("metadata__key", "metadata__value")),
-}
-
 METADATA_SORT_FIELDS = {"key": "key", "value": "value"}
 
 MAX_CONTROLLER_ID_LENGTH = device_services.MAX_CONTROLLER_ID_LENGTH
 MAX_NAME_LENGTH = 255  # Device.name (hawkBit allows 128: every hawkBit name fits)
 MAX_ADDRESS_LENGTH = 512
-
-
-def with_update_status(queryset: QuerySet[Device]) -> QuerySet[Device]:
-    """Devices annotated with hawkBit's updateStatus word, so q= and sort= can use it."""
-    return queryset.annotate(
-        update_status=Case(
-            *[When(state=state, then=Value(word)) for state, word in UPDATE_STATUS.items()],
-            default=Value("unknown"),
-            output_field=CharField(),
-        )
-    )
-
-
-def targets_queryset() -> QuerySet[Device]:
-    return with_update_status(Device.objects.select_related("installed_action"))
 
 
 def device_or_404(controller_id: str) -> Device:

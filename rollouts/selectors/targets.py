@@ -11,17 +11,25 @@ from typing import cast
 
 from django.core.cache import cache
 from django.db.models import (
+    BooleanField,
+    Case,
+    Exists,
     F,
+    OuterRef,
+    Q,
     Value,
+    When,
 )
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from devices import tenant_config
 from devices.models import Device
+from goosebit_project.lib.errors import InvalidInput
 from goosebit_project.lib.versions import Version
-from rollouts.models import Action, Rollout
-from rollouts.options import WEIGHT_IF_ABSENT
+from rollouts.models import Action, DeviceFilter, Rollout
+from rollouts.options import WEIGHT_IF_ABSENT, DeploymentOptions
+from rollouts.selectors.device_queries import device_query_compile, queryable
 from software.models import Software
 
 # A rollout in any of these states owns its feed: a paused or stopped newer rollout keeps devices
@@ -46,12 +54,25 @@ def confirmation_flow_enabled() -> bool:
 
 
 @dataclass(frozen=True)
+class AutoAssignment:
+    """An active auto-assignment of a saved filter (rollouts.DeviceFilter), compiled once."""
+
+    filter_id: int
+    filter_name: str
+    condition: Q
+    software: Software
+    options: DeploymentOptions
+    confirmation_required: bool
+
+
+@dataclass(frozen=True)
 class Target:
     """What a device should run, and why."""
 
     software: Software
     reason: str
     rollout: Rollout | None = None
+    auto_assignment: AutoAssignment | None = None
 
     @property
     def held(self) -> bool:
@@ -106,11 +127,112 @@ def software_latest_for(*, hardware_id: int) -> Software | None:
     return max(candidates, key=lambda software: (Version(software.version), software.created))
 
 
+# --- auto-assignment by saved filters ---------------------------------------------------------
+#
+# Evaluated on the poll, never fanned out: a device in rollout or latest mode whose known hardware
+# fits the release and which matches an active auto-assigning filter gets that release. Several
+# match: the heaviest weight (none counts as the heaviest, as for rollouts), then the newest filter.
+
+
+def auto_assignments_active() -> list[AutoAssignment]:
+    """Every active auto-assignment, in precedence order (one query). A stored query that no
+    longer compiles (the fields changed) is skipped rather than failing every poll."""
+    found = []
+    filters = (
+        DeviceFilter.objects.filter(
+            auto_assign_status=DeviceFilter.AutoAssignStatus.ACTIVE,
+            auto_assign_software__deleted=False,
+        )
+        .select_related("auto_assign_software")
+        .order_by("-created", "-id")
+    )
+    for device_filter in filters:
+        try:
+            condition = device_query_compile(query=device_filter.query)
+        except InvalidInput:
+            continue
+        found.append(
+            AutoAssignment(
+                filter_id=device_filter.pk,
+                filter_name=device_filter.name,
+                condition=condition,
+                software=cast(Software, device_filter.auto_assign_software),
+                options=DeploymentOptions.from_json(device_filter.auto_assign_options),
+                confirmation_required=device_filter.auto_assign_confirmation_required,
+            )
+        )
+    # Stable: within one weight, the newest filter stays first.
+    found.sort(key=lambda a: -(a.options.weight if a.options.weight is not None else WEIGHT_IF_ABSENT))
+    return found
+
+
+def _auto_assign_alias(assignment: AutoAssignment) -> str:
+    return f"auto_assign_{assignment.filter_id}"
+
+
+def _auto_assign_matches(assignment: AutoAssignment) -> Case:
+    """True for a device the filter selects and whose hardware the release fits (a release
+    that lists no hardware fits every device, as for an operator's assignment)."""
+    compatibility = Software.compatibility.through.objects.filter(software_id=assignment.software.pk)
+    fits = Exists(compatibility.filter(hardware_id=OuterRef("hardware_id"))) | ~Exists(compatibility)
+    return Case(
+        When(assignment.condition & fits, then=Value(True)),
+        default=Value(False),
+        output_field=BooleanField(),
+    )
+
+
+def _auto_assign_eligible(device: Device) -> bool:
+    return device.hardware_id is not None and device.update_mode in (
+        Device.UpdateMode.ROLLOUT,
+        Device.UpdateMode.LATEST,
+    )
+
+
+def auto_assignments_matching(
+    *, device_ids: Sequence[int], assignments: Sequence[AutoAssignment]
+) -> dict[int, AutoAssignment]:
+    """The winning auto-assignment of each device that has one: ONE query for all of them."""
+    if not device_ids or not assignments:
+        return {}
+    aliases = {_auto_assign_alias(a): _auto_assign_matches(a) for a in assignments}
+    rows = queryable(Device.objects.filter(pk__in=device_ids)).annotate(**aliases).values_list("pk", *aliases)
+    winners: dict[int, AutoAssignment] = {}
+    for pk, *matched in rows:
+        winner = next((a for a, hit in zip(assignments, matched, strict=True) if hit), None)
+        if winner is not None:
+            winners[pk] = winner
+    return winners
+
+
+def auto_assignment_for_device(
+    *, device: Device, assignments: Sequence[AutoAssignment] | None = None
+) -> AutoAssignment | None:
+    """The auto-assignment the device gets (None: none applies). Without ``assignments`` they are
+    read fresh, unless this worker knows there are none (see _WorkerTargets: at worst a new one
+    is seen a second late)."""
+    if not _auto_assign_eligible(device):
+        return None
+    if assignments is None:
+        if not _worker_targets.auto_assignments():
+            return None
+        assignments = auto_assignments_active()
+    return auto_assignments_matching(device_ids=[device.pk], assignments=assignments).get(device.pk)
+
+
+def _auto_assigned_target(assignment: AutoAssignment) -> Target:
+    return Target(
+        software=assignment.software, reason=Action.Reason.AUTO_ASSIGNED, auto_assignment=assignment
+    )
+
+
 def target_for_device(*, device: Device, include_held: bool = False) -> Target | None:
     """What the device should run according to its update mode (None: nothing to offer).
 
-    ``include_held`` also returns the software of a paused or stopped rollout that owns the
-    device (Target.held), for screens that show why nothing is offered; never for delivery.
+    Precedence: pinned (nothing) > explicit assignment > a saved filter's auto-assignment >
+    latest / the feed's rollout. ``include_held`` also returns the software of a paused or
+    stopped rollout that owns the device (Target.held), for screens that show why nothing is
+    offered; never for delivery.
     """
     mode = device.update_mode
     if mode == Device.UpdateMode.PINNED:
@@ -122,6 +244,9 @@ def target_for_device(*, device: Device, include_held: bool = False) -> Target |
         return Target(software=cast(Software, device.assigned_software), reason=Action.Reason.ASSIGNED)
     if device.hardware_id is None:
         return None
+    auto = auto_assignment_for_device(device=device)
+    if auto is not None:
+        return _auto_assigned_target(auto)
     if mode == Device.UpdateMode.LATEST:
         software = software_latest_for(hardware_id=device.hardware_id)
         return Target(software=software, reason=Action.Reason.LATEST) if software else None
@@ -166,6 +291,9 @@ class _WorkerTargets:
         self.generation: int | None = None
         self.checked = float("-inf")
         self.entries: dict[tuple, tuple[float, CachedTarget | None]] = {}
+        # The active auto-assignments, read once per generation (None: not read yet).
+        self._auto_assignments: list[AutoAssignment] | None = None
+        self._auto_assignments_expire = float("-inf")
 
     def current_generation(self) -> int:
         now = time.monotonic()
@@ -173,12 +301,22 @@ class _WorkerTargets:
             generation = cache.get(_GENERATION_KEY, 0)
             if generation != self.generation:
                 self.entries = {}
+                self._auto_assignments = None
                 self.generation = generation
             self.checked = now
         return cast(int, self.generation)  # set above when it was None
 
+    def auto_assignments(self) -> list[AutoAssignment]:
+        self.current_generation()
+        now = time.monotonic()
+        if self._auto_assignments is None or self._auto_assignments_expire <= now:
+            self._auto_assignments = auto_assignments_active()
+            self._auto_assignments_expire = now + TARGET_CACHE_SECONDS
+        return self._auto_assignments
+
     def reset(self, generation: int) -> None:
         self.entries = {}
+        self._auto_assignments = None
         self.generation = generation
         self.checked = time.monotonic()
 
@@ -207,6 +345,13 @@ def cached_target_for_device(*, device: Device) -> CachedTarget | None:
     unknown_hardware = device.hardware_id is None and mode != Device.UpdateMode.ASSIGNED
     if mode == Device.UpdateMode.PINNED or unknown_hardware:
         return None
+    if _auto_assign_eligible(device):
+        # Which filters a device matches depends on the device itself, not on a shared key: one
+        # query per poll while any auto-assignment is active, none otherwise.
+        assignments = _worker_targets.auto_assignments()
+        auto = auto_assignment_for_device(device=device, assignments=assignments) if assignments else None
+        if auto is not None:
+            return CachedTarget(auto.software.pk, auto.software.version)
     _worker_targets.current_generation()
     key = _target_cache_key(device)
     now = time.monotonic()
@@ -220,13 +365,15 @@ def cached_target_for_device(*, device: Device) -> CachedTarget | None:
 
 
 def targets_for_devices(*, devices: Sequence[Device], include_held: bool = False) -> dict[int, Target | None]:
-    """rollouts.selectors.target_for_device for many devices in at most two queries.
+    """rollouts.selectors.target_for_device for many devices in at most four queries.
 
     The device list shows every row's target; asking target_for_device per row would cost one or
     two queries per device. This applies the same rules (and rollout_for_device's order of who
     took the feed last) (tests/devices/test_selectors.py checks
     that both agree) to a whole page: one query for the software of the boards in "latest" mode,
-    one for the rollouts that own the (feed, board) pairs in "rollout" mode. ``devices`` must
+    one for the rollouts that own the (feed, board) pairs in "rollout" mode, and two for the
+    active auto-assignments (this worker's, read once per generation) and which devices they
+    match (only while some are active). ``devices`` must
     have ``assigned_software`` loaded (select_related) to avoid a query per assigned device.
     """
     latest_boards = {
@@ -269,12 +416,19 @@ def targets_for_devices(*, devices: Sequence[Device], include_held: bool = False
         for holding in rollouts:
             owners.setdefault((holding.feed, holding.board), holding)
 
+    eligible = [d.pk for d in devices if _auto_assign_eligible(d)]
+    # Display only (never delivery): this worker's list of active auto-assignments will do.
+    assignments = _worker_targets.auto_assignments() if eligible else []
+    auto_assigned = auto_assignments_matching(device_ids=eligible, assignments=assignments)
+
     targets: dict[int, Target | None] = {}
     for device in devices:
         target = None
         mode = device.update_mode
         if mode == Device.UpdateMode.PINNED:
             pass
+        elif device.pk in auto_assigned and mode != Device.UpdateMode.ASSIGNED:
+            target = _auto_assigned_target(auto_assigned[device.pk])
         elif mode == Device.UpdateMode.ASSIGNED:
             # Same rule as rollouts.selectors.target_for_device: no known hardware needed.
             if device.assigned_software_id is not None:

@@ -4,6 +4,7 @@
 ``feedback``: what devices report (DDI feedback, confirmation, auto-confirm);
 ``safety``: the automatic pause and the end of a rollout, from Actions alone;
 ``lifecycle``: rollouts created, changed, started, paused, resumed, stopped, deleted;
+``filters``: saved device filters and their auto-assignment (approval, four eyes);
 ``assignment``: operator decisions about what a device runs (mode, feed, assignment, retry).
 """
 
@@ -67,6 +68,17 @@ from rollouts.services.feedback import (
     device_activate_auto_confirm,
     device_deactivate_auto_confirm,
 )
+from rollouts.services.filters import (
+    MAX_FILTER_NAME_LENGTH,
+    MAX_QUERY_LENGTH,
+    device_filter_approve,
+    device_filter_clear_auto_assign,
+    device_filter_create,
+    device_filter_delete,
+    device_filter_deny,
+    device_filter_set_auto_assign,
+    device_filter_update,
+)
 from rollouts.services.lifecycle import (
     MAX_NAME_LENGTH,
     MAX_SETTING,
@@ -88,6 +100,15 @@ from rollouts.services.safety import (
 )
 
 __all__ = [
+    "MAX_FILTER_NAME_LENGTH",
+    "MAX_QUERY_LENGTH",
+    "device_filter_approve",
+    "device_filter_clear_auto_assign",
+    "device_filter_create",
+    "device_filter_delete",
+    "device_filter_deny",
+    "device_filter_set_auto_assign",
+    "device_filter_update",
     "device_record_offline_install",
     "ACTIVE_DEVICE_STATES",
     "AUTO_CONFIRM_FALLBACK_REMARK",

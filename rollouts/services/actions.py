@@ -122,9 +122,12 @@ def _lock_action_creation() -> None:
 
 
 def _target_options(device: Device, target: selectors.Target) -> DeploymentOptions:
-    """How the target is offered: the rollout's options, the assignment's, or the defaults."""
+    """How the target is offered: the rollout's options, the saved filter's (auto-assignment),
+    the assignment's, or the defaults."""
     if target.rollout is not None:
         return DeploymentOptions.of(target.rollout)
+    if target.auto_assignment is not None:
+        return target.auto_assignment.options
     if target.reason == Action.Reason.ASSIGNED:
         # Deferred on the poll's device row: loads (one query) only when an action is created.
         return DeploymentOptions.from_json(device.assignment_options)
@@ -207,6 +210,8 @@ def _confirmation_required(device: Device, target: selectors.Target) -> bool:
     assignment's setting; ``latest`` mode (gooseBit's own) always asks."""
     if target.rollout is not None:
         return target.rollout.confirmation_required
+    if target.auto_assignment is not None:
+        return target.auto_assignment.confirmation_required
     if target.reason == Action.Reason.ASSIGNED:
         return device.assigned_confirmation_required
     return True

@@ -35,6 +35,7 @@ def test_get_lists_every_key_with_hawkbits_value_shape(api, settings):
         "authentication.header.authority",
         "user.confirmation.flow.enabled",
         "rollout.approval.enabled",
+        "auto.assignment.approval.enabled",
     ]
     row = TenantConfiguration.objects.get(key="pollingTime")
     assert body["pollingTime"] == {

@@ -73,7 +73,7 @@ def test_list_shows_every_key_and_masks_the_gateway_key_unless_revealed(cli):
     code, out, _ = cli("list")
     assert code == 0
     lines = out.splitlines()
-    assert len(lines) == 10
+    assert len(lines) == 11
     assert 'authentication.gatewaytoken.key = "********" (set by manage.py; default "")' in lines
     assert "gw-key-123" not in out
 

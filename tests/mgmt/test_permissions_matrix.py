@@ -26,7 +26,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from mgmt.permissions import PERMISSIONS
 from mgmt.views.base import MgmtView
-from rollouts.models import ActionStatus
+from rollouts.models import ActionStatus, DeviceFilter
 from tests.factories import make_action, make_device, make_software
 from tests.mgmt.conftest import MgmtClient
 
@@ -93,6 +93,16 @@ MATRIX: list[Endpoint] = [
     E("GET", "targets/{target}/autoConfirm", RT),
     E("POST", "targets/{target}/autoConfirm/activate", UT, body={"initiator": "matrix", "remark": "r"}),
     E("POST", "targets/{target}/autoConfirm/deactivate", UT),
+    # MgmtTargetFilterQueryRestApi (TargetFilterQueryManagement: permission group TARGET; the
+    # auto-assigned set is read through DistributionSetManagement)
+    E("GET", "targetfilters", RT),
+    E("POST", "targetfilters", CT, body={"name": "matrix-filter", "query": "name==*"}),
+    E("GET", "targetfilters/{filter}", RT),
+    E("PUT", "targetfilters/{filter}", UT, body={"name": "matrix-renamed"}),
+    E("DELETE", "targetfilters/{filter}", DT),
+    E("GET", "targetfilters/{filter}/autoAssignDS", RT, RDS),
+    E("POST", "targetfilters/{filter}/autoAssignDS", UT, RDS, body={"id": "{ds:int}", "type": "soft"}),
+    E("DELETE", "targetfilters/{filter}/autoAssignDS", UT),
     # MgmtActionRestApi (DeploymentManagement)
     E("GET", "actions", RT),
     E("GET", "actions/{action}", RT),
@@ -254,6 +264,7 @@ def world(mgmt: MgmtClient) -> dict[str, Any]:
         "key": "matrix-key",
         "config": next(iter(mgmt.get("system/configs").json())),
         "dstype": 0,
+        "filter": DeviceFilter.objects.create(name="matrix-world", query="name==*").pk,
     }
     # Metadata and set types through the API itself: their storage is the building branches' choice.
     owners = (
