@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 from django.db import IntegrityError, models, transaction
 
 from devices.models import Device, DeviceTag
+from devices.services import MAX_CONTROLLER_ID_LENGTH
 from goosebit_project.lib.errors import Conflict, InvalidInput, NotFound
 
 T = TypeVar("T", bound=models.Model)
@@ -114,12 +115,22 @@ def _batch(values: Any, what: str) -> list[Any]:
     return list(values)
 
 
+def queryable_controller_ids(ids: list[str]) -> list[str]:
+    """The ids a device could have: a NUL (which PostgreSQL refuses in a query) or an overlong id
+    matches no device, so it is not sent to the database."""
+    return [cid for cid in ids if "\x00" not in cid and len(cid) <= MAX_CONTROLLER_ID_LENGTH]
+
+
 def _device_pks(controller_ids: Any) -> list[int]:
     """The devices' primary keys, in one query; an unknown controller id is refused by name."""
     ids = _batch(controller_ids, "devices")
     if not all(isinstance(cid, str) for cid in ids):
         raise InvalidInput("devices must be a list of device ids (strings)")
-    found = dict(Device.objects.filter(controller_id__in=ids).values_list("controller_id", "pk"))
+    found = dict(
+        Device.objects.filter(controller_id__in=queryable_controller_ids(ids)).values_list(
+            "controller_id", "pk"
+        )
+    )
     missing = [cid for cid in dict.fromkeys(ids) if cid not in found]
     if missing:
         shown = ", ".join(repr(cid[:64]) for cid in missing[:5])

@@ -79,6 +79,9 @@ TARGET_QUERY_FIELDS: dict[str, rsql.Field] = {
     "installedDS.version": rsql.Field("installed_action__software__version"),
     "attribute": rsql.Field("attributes", json_key=True),
     "metadata": rsql.Field("metadata", related_key=("metadata__key", "metadata__value")),
+    # hawkBit's TargetFields.TAG: ``tag==prod`` matches the targets with a tag of that name.
+    "tag": rsql.Field("tags__name"),
+    "tag.name": rsql.Field("tags__name"),
 }
 
 METADATA_SORT_FIELDS = {"key": "key", "value": "value"}
