@@ -15,6 +15,7 @@ from software.api.serializers import HardwareSerializer
 class DeviceSerializer(serializers.ModelSerializer):
     hardware = HardwareSerializer(read_only=True)
     has_token = serializers.BooleanField(read_only=True)
+    tags = serializers.SlugRelatedField(many=True, read_only=True, slug_field="name")
 
     class Meta:
         model = Device
@@ -40,6 +41,7 @@ class DeviceSerializer(serializers.ModelSerializer):
             "auto_confirm_remark",
             "auto_confirm_activated_at",
             "attributes",
+            "tags",
             "created",
             "updated",
         ]

@@ -85,6 +85,7 @@ class SoftwareSerializer(serializers.ModelSerializer):
     )
     metadata = serializers.JSONField(source="package.metadata", read_only=True, allow_null=True)
     download_url = serializers.SerializerMethodField()
+    tags = serializers.SlugRelatedField(many=True, read_only=True, slug_field="name")
 
     class Meta:
         model = Software
@@ -105,6 +106,7 @@ class SoftwareSerializer(serializers.ModelSerializer):
             "compatibility",
             "metadata",
             "modules",
+            "tags",
             "created",
             "download_url",
         ]
