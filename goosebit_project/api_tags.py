@@ -8,7 +8,7 @@ software.change_software) besides viewing the tag, as hawkBit asks UPDATE_TARGET
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 from django.db.models import Count, Model, QuerySet
@@ -62,7 +62,7 @@ class TagViewSet(viewsets.GenericViewSet):
             "name", "pk"
         )
 
-    def get_permissions(self) -> list[BasePermission]:
+    def get_permissions(self) -> Sequence[Any]:
         if self.action in ("assign", "unassign"):
             return [TaggedChangePermission()]
         return super().get_permissions()
