@@ -16,7 +16,7 @@ from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Count, Q, QuerySet
 from django.db.models.fields.json import KT
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
@@ -30,7 +30,7 @@ from django.utils.text import smart_split
 from django.views.decorators.debug import sensitive_post_parameters
 
 from devices import display, selectors, services
-from devices.models import Device, Hardware
+from devices.models import Device, DeviceTag, Hardware
 from goosebit_project.admin_mixins import HistoryGoesWithItsOwnerMixin, RefuseHiddenActionsMixin
 from goosebit_project.lib.errors import DomainError, InvalidInput
 from goosebit_project.lib.tokens import MAX_TOKEN_LENGTH
@@ -366,6 +366,7 @@ class DeviceAdmin(RefuseHiddenActionsMixin, HistoryGoesWithItsOwnerMixin, admin.
         "update_mode",
         "feed",
         ("hardware", admin.RelatedOnlyFieldListFilter),
+        ("tags", admin.RelatedOnlyFieldListFilter),
         RolloutFilter,
         SavedFilterFilter,
         InstalledSoftwareFilter,
@@ -1076,6 +1077,22 @@ class DeviceAdmin(RefuseHiddenActionsMixin, HistoryGoesWithItsOwnerMixin, admin.
             rollout_services.device_force_action,
             "The update is forced now: the device is told so on its next poll.",
         )
+
+
+@admin.register(DeviceTag)
+class DeviceTagAdmin(admin.ModelAdmin):
+    """Device tags: created here or through the APIs; assigned in bulk through /api/v1 and /rest/v1."""
+
+    list_display = ["name", "description", "colour", "device_count"]
+    search_fields = ["name", "description"]
+    fields = ["name", "description", "colour"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[DeviceTag]:
+        return super().get_queryset(request).annotate(devices_tagged=Count("devices"))
+
+    @admin.display(description="devices", ordering="devices_tagged")
+    def device_count(self, tag: DeviceTag) -> int:
+        return tag.devices_tagged  # type: ignore[attr-defined]
 
 
 # The Tenant settings page (devices.tenant_admin) registers itself with the admin site.

@@ -1,12 +1,12 @@
-"""Filters of the device list (API): ?state=&update_mode=&feed=&hardware=&search=."""
+"""Filters of the device list (API): ?state=&update_mode=&feed=&hardware=&tag=&search=."""
 
 from __future__ import annotations
 
 import django_filters
 from django.db.models import Q, QuerySet
 
-from devices.models import Device
-from goosebit_project.api_filters import IdFilter, WordChoiceFilter
+from devices.models import Device, DeviceTag
+from goosebit_project.api_filters import IdFilter, TagNameFilter, WordChoiceFilter
 from goosebit_project.lib.errors import InvalidInput
 from rollouts.models import DeviceFilter
 from rollouts.selectors.device_queries import device_query_compile, queryable
@@ -38,6 +38,9 @@ class DeviceFilterSet(django_filters.FilterSet):
     hardware = IdFilter(field_name="hardware_id", help_text="hardware id")
     hardware_model = django_filters.CharFilter(field_name="hardware__model")
     sw_version = django_filters.CharFilter()
+    tag = TagNameFilter(
+        queryset=DeviceTag.objects.all(), help_text="a tag name; repeat it for devices carrying all of them"
+    )
     search = django_filters.CharFilter(
         method="filter_search", help_text="part of the controller id, name, installed version or IP"
     )
@@ -56,6 +59,7 @@ class DeviceFilterSet(django_filters.FilterSet):
             "hardware",
             "hardware_model",
             "sw_version",
+            "tag",
             "search",
             "filter",
             "q",

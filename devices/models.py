@@ -26,6 +26,20 @@ class Hardware(models.Model):
         return f"{self.model} {self.revision}"
 
 
+class DeviceTag(models.Model):
+    """An operator's label on devices (hawkBit's target tag), to find and group them."""
+
+    # hawkBit's NamedEntity and Tag lengths, so every hawkBit tag fits.
+    name = models.CharField(max_length=128, unique=True)
+    description = models.CharField(max_length=512, blank=True)
+    colour = models.CharField(max_length=16, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class Device(models.Model):
     class UpdateMode(models.TextChoices):
         ROLLOUT = "rollout", "Rollout (follows its feed)"
@@ -114,6 +128,8 @@ class Device(models.Model):
     auto_confirm_initiator = models.CharField(max_length=64, blank=True)
     auto_confirm_remark = models.CharField(max_length=512, blank=True)
     auto_confirm_activated_at = models.DateTimeField(null=True, blank=True)
+
+    tags = models.ManyToManyField("devices.DeviceTag", related_name="devices", blank=True)
 
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)

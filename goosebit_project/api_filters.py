@@ -7,6 +7,8 @@ from typing import Any
 import django_filters
 from django import forms
 from django.db.models import QuerySet
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 
 MAX_ID = 2**63 - 1  # the largest BigAutoField value
 
@@ -45,3 +47,14 @@ class WordChoiceFilter(django_filters.MultipleChoiceFilter):
 
     def filter(self, qs: QuerySet[Any], value: list[str]) -> QuerySet[Any]:
         return super().filter(qs, [self.stored.get(item, item) for item in value or []])
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class TagNameFilter(django_filters.ModelMultipleChoiceFilter):
+    """``?tag=a&tag=b``: the objects carrying every named tag; an unknown name is a 400."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("field_name", "tags__name")
+        kwargs.setdefault("to_field_name", "name")
+        kwargs.setdefault("conjoined", True)
+        super().__init__(*args, **kwargs)

@@ -7,6 +7,7 @@ from django.urls import URLPattern, path
 
 from mgmt.views import distributionsets as sets
 from mgmt.views import softwaremodules as modules
+from mgmt.views import tags
 
 urlpatterns: list[URLPattern] = [
     path("softwaremoduletypes", modules.ModuleTypesView.as_view(), name="softwaremoduletypes"),
@@ -57,6 +58,18 @@ urlpatterns: list[URLPattern] = [
         "distributionsets/<int:pk>/metadata/<str:key>",
         sets.SetMetadataView.as_view(),
         name="distributionset-metadata",
+    ),
+    path("distributionsettags", tags.SetTagsView.as_view(), name="distributionsettags"),
+    path("distributionsettags/<str:tag_id>", tags.SetTagView.as_view(), name="distributionsettag"),
+    path(
+        "distributionsettags/<str:tag_id>/assigned",
+        tags.SetTagAssignedView.as_view(),
+        name="distributionsettag-assigned",
+    ),
+    path(
+        "distributionsettags/<str:tag_id>/assigned/<str:ds_id>",
+        tags.SetTagAssignedOneView.as_view(),
+        name="distributionsettag-assigned-one",
     ),
     path("distributionsettypes", sets.SetTypesView.as_view(), name="distributionsettypes"),
     path("distributionsettypes/<int:pk>", sets.SetTypeView.as_view(), name="distributionsettype"),

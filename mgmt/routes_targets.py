@@ -6,10 +6,11 @@ Path ids are plain ``str`` segments: the views parse them, so a malformed id is 
 
 from django.urls import path
 
-from mgmt.views import actions, assignments, targetfilters, targets
+from mgmt.views import actions, assignments, tags, targetfilters, targets
 
 _TARGET = "targets/<str:controller_id>"
 _ACTION = _TARGET + "/actions/<str:action_id>"
+_TARGET_TAG = "targettags/<str:tag_id>"
 
 urlpatterns = [
     path("targetfilters", targetfilters.TargetFiltersView.as_view(), name="targetfilters"),
@@ -45,6 +46,15 @@ urlpatterns = [
     path(_ACTION + "/status", actions.TargetActionStatusView.as_view(), name="target-action-status"),
     path(_TARGET + "/assignedDS", assignments.TargetAssignedDSView.as_view(), name="target-assigned-ds"),
     path(_TARGET + "/installedDS", assignments.TargetInstalledDSView.as_view(), name="target-installed-ds"),
+    path(_TARGET + "/tags", tags.TargetTagsOfTargetView.as_view(), name="target-tags"),
+    path("targettags", tags.TargetTagsView.as_view(), name="targettags"),
+    path(_TARGET_TAG, tags.TargetTagView.as_view(), name="targettag"),
+    path(_TARGET_TAG + "/assigned", tags.TargetTagAssignedView.as_view(), name="targettag-assigned"),
+    path(
+        _TARGET_TAG + "/assigned/<str:controller_id>",
+        tags.TargetTagAssignedOneView.as_view(),
+        name="targettag-assigned-one",
+    ),
     path("actions", actions.ActionsView.as_view(), name="actions"),
     path("actions/<str:action_id>", actions.ActionView.as_view(), name="action"),
     path(

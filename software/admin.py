@@ -14,7 +14,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.contrib.admin.views.main import ORDER_VAR, ChangeList
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, OuterRef, Subquery
+from django.db.models import Count, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.http import Http404, HttpRequest
 from django.shortcuts import redirect
@@ -32,6 +32,7 @@ from software.exceptions import SoftwareError, SoftwareInUse
 from software.models import (
     Artifact,
     DistributionSetType,
+    ReleaseTag,
     Software,
     SoftwareModule,
     SoftwareModuleMetadata,
@@ -196,7 +197,12 @@ class SoftwareAdmin(RefuseHiddenActionsMixin, HistoryGoesWithItsOwnerMixin, admi
     ]
     list_display_links = ["version"]
     # Soft-deleted releases (kept for device history, never offered again) stay listed, filterable.
-    list_filter = [("compatibility", admin.RelatedOnlyFieldListFilter), "deleted", "type"]
+    list_filter = [
+        ("compatibility", admin.RelatedOnlyFieldListFilter),
+        ("tags", admin.RelatedOnlyFieldListFilter),
+        "deleted",
+        "type",
+    ]
     search_fields = [
         "name",
         "version",
@@ -583,3 +589,19 @@ class SoftwareModuleTypeAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         # The key is the chunk part devices see; renaming it would silently change deployments.
         return ["key"] if obj is not None else []
+
+
+@admin.register(ReleaseTag)
+class ReleaseTagAdmin(admin.ModelAdmin):
+    """Release tags: created here or through the APIs; assigned in bulk through /api/v1 and /rest/v1."""
+
+    list_display = ["name", "description", "colour", "release_count"]
+    search_fields = ["name", "description"]
+    fields = ["name", "description", "colour"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ReleaseTag]:
+        return super().get_queryset(request).annotate(releases_tagged=Count("releases"))
+
+    @admin.display(description="releases", ordering="releases_tagged")
+    def release_count(self, tag: ReleaseTag) -> int:
+        return tag.releases_tagged  # type: ignore[attr-defined]

@@ -5,7 +5,8 @@ from __future__ import annotations
 import django_filters
 
 from devices.models import Hardware
-from software.models import ImageFormat, Software
+from goosebit_project.api_filters import TagNameFilter
+from software.models import ImageFormat, ReleaseTag, Software
 
 
 class SoftwareFilterSet(django_filters.FilterSet):
@@ -21,10 +22,23 @@ class SoftwareFilterSet(django_filters.FilterSet):
     model = django_filters.CharFilter(field_name="compatibility__model", distinct=True)
     revision = django_filters.CharFilter(field_name="compatibility__revision", distinct=True)
     remote = django_filters.BooleanFilter(method="filter_remote")
+    tag = TagNameFilter(
+        queryset=ReleaseTag.objects.all(), help_text="a tag name; repeat it for releases carrying all of them"
+    )
 
     class Meta:
         model = Software
-        fields = ["name", "version", "image_format", "signed", "hardware", "model", "revision", "remote"]
+        fields = [
+            "name",
+            "version",
+            "image_format",
+            "signed",
+            "hardware",
+            "model",
+            "revision",
+            "remote",
+            "tag",
+        ]
 
     def filter_remote(self, queryset, name, value):
         """Releases with an artifact at a remote URL (or, with false, with none)."""

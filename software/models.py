@@ -49,6 +49,7 @@ class Software(models.Model):
     # Locked by an operator (hawkBit's locked flag); offering it to a device locks it as well.
     locked = models.BooleanField(default=False)
     updated = models.DateTimeField(auto_now=True)
+    tags = models.ManyToManyField("software.ReleaseTag", related_name="releases", blank=True)
 
     class Meta:
         verbose_name_plural = "software"
@@ -78,6 +79,20 @@ class Software(models.Model):
             return package.get_image_format_display()
         count = len(self.modules.all())
         return f"{count} module{'' if count == 1 else 's'}"
+
+
+class ReleaseTag(models.Model):
+    """An operator's label on releases (hawkBit's distribution set tag)."""
+
+    # hawkBit's NamedEntity and Tag lengths, so every hawkBit tag fits.
+    name = models.CharField(max_length=128, unique=True)
+    description = models.CharField(max_length=512, blank=True)
+    colour = models.CharField(max_length=16, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class SoftwareModuleType(models.Model):

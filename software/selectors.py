@@ -12,6 +12,7 @@ from devices.models import Hardware
 from software.models import (
     Artifact,
     DistributionSetType,
+    ReleaseTag,
     Software,
     SoftwareModule,
     SoftwareModuleMetadata,
@@ -24,9 +25,12 @@ DEFAULT_SET_TYPE = "os_app"
 
 def software_list() -> QuerySet[Software]:
     """Every release, newest first, with compatibility, modules and artifacts prefetched."""
-    return Software.objects.prefetch_related("compatibility", "modules__type", "modules__artifacts").order_by(
-        "-created", "-pk"
-    )
+    return Software.objects.prefetch_related(
+        "compatibility",
+        "modules__type",
+        "modules__artifacts",
+        Prefetch("tags", queryset=ReleaseTag.objects.order_by("name")),
+    ).order_by("-created", "-pk")
 
 
 def distribution_set_type_default() -> DistributionSetType | None:

@@ -3,6 +3,8 @@ holders of devices.view_device_token); their hashes and ciphertexts never leave 
 
 from __future__ import annotations
 
+from typing import Any
+
 from rest_framework import serializers
 
 from devices.models import Device
@@ -15,6 +17,9 @@ from software.api.serializers import HardwareSerializer
 class DeviceSerializer(serializers.ModelSerializer):
     hardware = HardwareSerializer(read_only=True)
     has_token = serializers.BooleanField(read_only=True)
+    tags: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        many=True, read_only=True, slug_field="name"
+    )
 
     class Meta:
         model = Device
@@ -40,6 +45,7 @@ class DeviceSerializer(serializers.ModelSerializer):
             "auto_confirm_remark",
             "auto_confirm_activated_at",
             "attributes",
+            "tags",
             "created",
             "updated",
         ]

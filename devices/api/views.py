@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import Prefetch
 from django.utils.cache import add_never_cache_headers
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, mixins, status, viewsets
@@ -18,7 +19,7 @@ from rest_framework.response import Response
 from devices import selectors, services
 from devices.api import serializers
 from devices.filters import DeviceFilterSet
-from devices.models import Device
+from devices.models import Device, DeviceTag
 from goosebit_project.lib.errors import InvalidInput
 from rollouts import services as rollout_services
 from rollouts.api.serializers import deployment_options
@@ -35,7 +36,11 @@ class DeviceViewSet(
 ):
     """Devices, addressed by their controller id."""
 
-    queryset = Device.objects.select_related("hardware").order_by("controller_id", "id")
+    queryset = (
+        Device.objects.select_related("hardware")
+        .prefetch_related(Prefetch("tags", queryset=DeviceTag.objects.order_by("name")))
+        .order_by("controller_id", "id")
+    )
     serializer_class = serializers.DeviceSerializer
     filterset_class = DeviceFilterSet
     lookup_field = "controller_id"

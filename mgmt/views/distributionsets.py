@@ -35,7 +35,7 @@ from mgmt.views.softwaremodules import METADATA_QUERY, METADATA_SORT, MODULE_SOR
 from software import selectors, services
 from software.models import DistributionSetType, Software, SoftwareModule
 
-# hawkBit's DistributionSetFields / DistributionSetTypeFields (without tags, metadata, valid and
+# hawkBit's DistributionSetFields / DistributionSetTypeFields (without valid and
 # the createdBy/lastModified* fields, which we do not have).
 SET_SORT = {
     "id": "pk",
@@ -58,6 +58,9 @@ SET_QUERY = {
     "modules.name": rsql.Field("modules__name"),
     "metadata": rsql.Field("metadata", related_key=("metadata__key", "metadata__value")),
     "createdAt": rsql.Field("created", type="timestamp"),
+    # hawkBit's DistributionSetFields.TAG.
+    "tag": rsql.Field("tags__name"),
+    "tag.name": rsql.Field("tags__name"),
 }
 SET_TYPE_SORT = {
     "id": "pk",

@@ -58,7 +58,9 @@ DEVICE_QUERY_FIELDS: dict[str, rsql.Field] = {
     "swVersion": rsql.Field("sw_version"),
     "reportedVersion": rsql.Field("sw_version"),
     "overdue": rsql.Field("overdue", type="boolean"),
-    # "tag": the device tags (devices.DeviceTag) go here once they exist.
+    # hawkBit's TargetFields.TAG: ``tag==prod`` matches the devices with a tag of that name.
+    "tag": rsql.Field("tags__name"),
+    "tag.name": rsql.Field("tags__name"),
 }
 # Kept under hawkBit's name for /rest/v1/targets.
 TARGET_QUERY_FIELDS = DEVICE_QUERY_FIELDS

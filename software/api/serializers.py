@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.urls import reverse
 from rest_framework import serializers
 
@@ -85,6 +87,9 @@ class SoftwareSerializer(serializers.ModelSerializer):
     )
     metadata = serializers.JSONField(source="package.metadata", read_only=True, allow_null=True)
     download_url = serializers.SerializerMethodField()
+    tags: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        many=True, read_only=True, slug_field="name"
+    )
 
     class Meta:
         model = Software
@@ -105,6 +110,7 @@ class SoftwareSerializer(serializers.ModelSerializer):
             "compatibility",
             "metadata",
             "modules",
+            "tags",
             "created",
             "download_url",
         ]

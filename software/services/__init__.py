@@ -1,7 +1,8 @@
 """Writes to the software repository. Every entry point (API, admin, command) calls these.
 
 ``intake``: package and raw-file uploads (stream, hash, parse, store, record);
-``catalog``: modules, artifacts, metadata and releases composed of modules.
+``catalog``: modules, artifacts, metadata and releases composed of modules;
+``tags``: release tags, assigned and removed in bulk.
 """
 
 from software.services.catalog import (
@@ -37,6 +38,15 @@ from software.services.intake import (
     software_delete,
     upload_temp_cleanup,
     upload_temp_dir,
+)
+from software.services.tags import (
+    release_tag_assign,
+    release_tag_assign_releases,
+    release_tag_create,
+    release_tag_delete,
+    release_tag_unassign,
+    release_tag_unassign_releases,
+    release_tag_update,
 )
 from software.services.types import (
     module_type_create,
@@ -75,6 +85,13 @@ __all__ = [
     "release_delete_metadata",
     "release_remove_module",
     "release_type",
+    "release_tag_assign",
+    "release_tag_assign_releases",
+    "release_tag_create",
+    "release_tag_delete",
+    "release_tag_unassign",
+    "release_tag_unassign_releases",
+    "release_tag_update",
     "release_set_locked",
     "release_update",
     "release_update_metadata",

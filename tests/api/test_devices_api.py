@@ -59,6 +59,7 @@ def test_list_shows_devices_without_any_token_material(api):
                 "auto_confirm_remark": "",
                 "auto_confirm_activated_at": None,
                 "attributes": {"hw_boardname": "board"},
+                "tags": [],
                 "created": response.json()["results"][0]["created"],
                 "updated": response.json()["results"][0]["updated"],
             }

@@ -100,6 +100,7 @@ def expected(software: Software) -> dict:
                 "created": module.created.isoformat().replace("+00:00", "Z"),
             }
         ],
+        "tags": list(software.tags.order_by("name").values_list("name", flat=True)),
         "created": software.created.isoformat().replace("+00:00", "Z"),
         "download_url": f"http://testserver{LIST}{software.pk}/download/",
     }

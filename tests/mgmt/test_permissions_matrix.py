@@ -24,9 +24,11 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from devices.models import DeviceTag
 from mgmt.permissions import PERMISSIONS
 from mgmt.views.base import MgmtView
 from rollouts.models import ActionStatus, DeviceFilter
+from software.models import ReleaseTag
 from tests.factories import make_action, make_device, make_software
 from tests.mgmt.conftest import MgmtClient
 
@@ -160,6 +162,29 @@ MATRIX: list[Endpoint] = [
     E("POST", "distributionsettypes/{dstype}/optionalmoduletypes", UDST, body={"id": "{smtype:int}"}),
     E("GET", "distributionsettypes/{dstype}/optionalmoduletypes/{smtype}", RDST),
     E("DELETE", "distributionsettypes/{dstype}/optionalmoduletypes/{smtype}", UDST),
+    # MgmtTargetTagRestApi (TargetTagManagement: permission group TARGET)
+    E("GET", "targets/{target}/tags", RT),
+    E("GET", "targettags", RT),
+    E("POST", "targettags", CT, body=[{"name": "matrix-new", "colour": "red"}]),
+    E("GET", "targettags/{ttag}", RT),
+    E("PUT", "targettags/{ttag}", UT, body={"description": "by the matrix"}),
+    E("DELETE", "targettags/{ttag}", DT),
+    E("GET", "targettags/{ttag}/assigned", RT),
+    E("POST", "targettags/{ttag}/assigned", UT, body=["{target}"]),
+    E("DELETE", "targettags/{ttag}/assigned", UT),
+    E("POST", "targettags/{ttag}/assigned/{target}", UT),
+    E("DELETE", "targettags/{ttag}/assigned/{target}", UT),
+    # MgmtDistributionSetTagRestApi (DistributionSetTagManagement: DISTRIBUTION_SET)
+    E("GET", "distributionsettags", RDS),
+    E("POST", "distributionsettags", CDS, body=[{"name": "matrix-new"}]),
+    E("GET", "distributionsettags/{dstag}", RDS),
+    E("PUT", "distributionsettags/{dstag}", UDS, body={"colour": "blue"}),
+    E("DELETE", "distributionsettags/{dstag}", DDS),
+    E("GET", "distributionsettags/{dstag}/assigned", RDS),
+    E("POST", "distributionsettags/{dstag}/assigned", UDS, body=["{ds:int}"]),
+    E("DELETE", "distributionsettags/{dstag}/assigned", UDS),
+    E("POST", "distributionsettags/{dstag}/assigned/{ds}", UDS),
+    E("DELETE", "distributionsettags/{dstag}/assigned/{ds}", UDS),
     # already on the integration branch
     E("GET", "userinfo"),
     E("GET", "system/configs", "READ_TENANT_CONFIGURATION"),
@@ -265,6 +290,8 @@ def world(mgmt: MgmtClient) -> dict[str, Any]:
         "config": next(iter(mgmt.get("system/configs").json())),
         "dstype": 0,
         "filter": DeviceFilter.objects.create(name="matrix-world", query="name==*").pk,
+        "ttag": DeviceTag.objects.create(name="matrix-tag").pk,
+        "dstag": ReleaseTag.objects.create(name="matrix-tag").pk,
     }
     # Metadata and set types through the API itself: their storage is the building branches' choice.
     owners = (
