@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -184,22 +185,31 @@ def action_record_feedback(*, action: Action, channel: str, feedback: Feedback) 
     return action
 
 
+# A skip reported this soon after the window opened answers a deployment fetched before it did.
+SKIP_GRACE = timedelta(seconds=60)
+
+
 def _window_skip_note(action: Action, feedback: Feedback) -> str | None:
     """The note for a device that "finished" an update it was told to skip for its window.
 
     SWUpdate answers ``update: skip`` with closed/success "Skipped Update." (ddi.md §3.3) without
     installing anything. Outside the maintenance window that must not finish an update meant to
     install: the action stays open and is offered again, with a new ``c``, once the window opens.
-    A closed/success counts as such a skip when the window is closed now and the device has not
-    reported any work on the action (a device that installed inside the window and confirms after
-    a reboot has sent progress first). Download-only updates finish on it instead.
+    A closed/success counts as such a skip when the window is closed now, or opened less than
+    SKIP_GRACE ago (the device fetched the deployment, still saying skip, just before the window
+    opened), and the device has not reported any work on the action (a device that installed
+    inside the window and confirms after a reboot has sent progress first). Download-only updates
+    finish on it instead.
     """
     if feedback.execution != Execution.CLOSED or feedback.finished == Finished.FAILURE:
         return None
     if action.action_type == Action.ActionType.DOWNLOAD_ONLY or not action.maintenance_schedule:
         return None
     now = deployment_options.now()
-    if not deployment_options.window_closed(action, at=now):
+    closed_lately = deployment_options.window_closed(action, at=now) or deployment_options.window_closed(
+        action, at=now - SKIP_GRACE
+    )
+    if not closed_lately:
         return None
     worked = (
         ActionStatus.objects.filter(action_id=action.pk, source=ActionStatus.Source.DEVICE)
@@ -211,7 +221,12 @@ def _window_skip_note(action: Action, feedback: Feedback) -> str | None:
     window = deployment_options.DeploymentOptions.of(action).maintenance_window
     assert window is not None  # maintenance_schedule is set
     upcoming = window.window_at(now)
-    when = upcoming.start.strftime("%Y-%m-%d %H:%M:%S UTC") if upcoming else "never (the schedule has lapsed)"
+    if upcoming is None:
+        when = "never (the schedule has lapsed)"
+    elif upcoming.start <= now:
+        when = "now (the window has just opened)"
+    else:
+        when = upcoming.start.strftime("%Y-%m-%d %H:%M:%S UTC")
     return (
         "the device skipped the update outside its maintenance window; it stays open and is "
         f"offered again when the window opens: {when}"

@@ -429,3 +429,31 @@ def test_the_poll_count_refuses_what_is_not_a_count(value):
 
     with pytest.raises(InvalidInput, match="maintenanceWindowPollCount must be a whole number"):
         device_services.tenant_setting_set(key="maintenanceWindowPollCount", value=value)
+
+
+@pytest.mark.parametrize(
+    ("seconds_after_opening", "status"),
+    [(5, Action.Status.RUNNING), (59, Action.Status.RUNNING), (120, Action.Status.FINISHED)],
+)
+def test_a_skip_that_arrives_just_after_the_window_opened_is_still_a_skip(
+    ddi_client, monkeypatch, seconds_after_opening, status
+):
+    # SWUpdate fetched the deployment (update: skip) a moment before the window opened and
+    # reports "Skipped Update." a moment after: it installed nothing, so the update stays open.
+    device = known_device("dev-1", sw_version="1.0.0")
+    _at(monkeypatch, DAY.replace(hour=2, minute=59, second=59))
+    window = deployment_options_validate(
+        maintenance_window={"schedule": "0 0 3 ? * *", "duration": "01:00:00", "timezone": "+00:00"}
+    )
+    services.device_assign_software(device=device, software=make_software("2.0.0"), options=window)
+    action = Action.objects.get(device=device)
+    assert _deployment(ddi_client, action)["update"] == "skip"
+
+    _at(monkeypatch, DAY.replace(hour=3) + timedelta(seconds=seconds_after_opening))
+    skip = feedback_body("closed", "success", ["Skipped Update."])
+    assert post_feedback(ddi_client, "dev-1", action.pk, skip).status_code == 200
+
+    action.refresh_from_db()
+    assert action.status == status
+    if status == Action.Status.RUNNING:
+        assert _deployment(ddi_client, action)["update"] == "forced"
