@@ -10,7 +10,17 @@ from tests.factories import make_device
 
 pytestmark = pytest.mark.django_db
 
-FLEET_MODELS = ["device", "hardware", "software", "rollout", "action", "actionstatus", "devicefilter"]
+FLEET_MODELS = [
+    "device",
+    "hardware",
+    "software",
+    "rollout",
+    "action",
+    "actionstatus",
+    "devicefilter",
+    "devicetag",
+    "releasetag",
+]
 
 
 def codenames(group: str) -> set[str]:
