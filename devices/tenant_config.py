@@ -225,8 +225,8 @@ KEYS: dict[str, Key] = {
             "rollout.approval.enabled",
             "Rollout approval",
             "boolean",
-            "A rollout must be approved before it can start.",
-            lambda: False,
+            "A rollout must be approved by another operator before it can start (four eyes).",
+            lambda: settings.GOOSEBIT_ROLLOUT_APPROVAL,
             _boolean,
         ),
         Key(

@@ -274,6 +274,10 @@ GOOSEBIT_CONFIRMATION_FLOW = config.parse_bool(
 GOOSEBIT_AUTO_ASSIGNMENT_APPROVAL = config.parse_bool(
     "GOOSEBIT_AUTO_ASSIGNMENT_APPROVAL", _get("GOOSEBIT_AUTO_ASSIGNMENT_APPROVAL", "false")
 )
+# Default of the tenant setting rollout.approval.enabled (four eyes before a rollout starts).
+GOOSEBIT_ROLLOUT_APPROVAL = config.parse_bool(
+    "GOOSEBIT_ROLLOUT_APPROVAL", _get("GOOSEBIT_ROLLOUT_APPROVAL", "false")
+)
 GOOSEBIT_TRACK_DEVICE_IP = config.parse_bool(
     "GOOSEBIT_TRACK_DEVICE_IP", _get("GOOSEBIT_TRACK_DEVICE_IP", "true")
 )

@@ -63,12 +63,18 @@ class DeploymentOptionFields(models.Model):
 
 
 class Rollout(DeploymentOptionFields):
-    """Ships one software to every device of a feed.
+    """Ships one software to the devices of a feed, of a saved query, or both, group by group.
 
     Its progress is always aggregated from its Actions; there are no counters that can drift.
+    Which group a device belongs to is decided by rollouts.selectors.groups from the group's
+    query and the id boundary frozen at start, never by rows per device: nothing fans out.
     """
 
     class Status(models.TextChoices):
+        # hawkBit's WAITING_FOR_APPROVAL / APPROVAL_DENIED (tenant setting rollout.approval.enabled).
+        WAITING_FOR_APPROVAL = "waiting_for_approval", "Waiting for approval"
+        APPROVAL_DENIED = "approval_denied", "Approval denied"
+        # hawkBit's READY: created (and approved), not started; with start_at it starts by itself.
         DRAFT = "draft", "Draft"
         RUNNING = "running", "Running"
         PAUSED = "paused", "Paused"
@@ -76,9 +82,27 @@ class Rollout(DeploymentOptionFields):
         FINISHED = "finished", "Finished"
 
     name = models.CharField(max_length=255)
-    feed = models.CharField(max_length=255)
+    description = models.TextField(blank=True, max_length=512)
+    # Which devices in rollout mode it targets: those of ``feed`` ("" = of any feed) that match
+    # ``query`` (an RSQL device query, "" = all), and with ``retry_of`` only those whose update in
+    # that rollout failed. At least one of the three narrows it (a check constraint).
+    feed = models.CharField(max_length=255, blank=True)
+    query = models.TextField(blank=True, max_length=4096)
+    retry_of = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="retries"
+    )
     software = models.ForeignKey("software.Software", on_delete=models.PROTECT, related_name="rollouts")
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
+    status = models.CharField(max_length=24, choices=Status.choices, default=Status.DRAFT)
+    # Dynamic: devices that come to match after the start join the last group (hawkBit's dynamic
+    # rollouts; today's feed rollouts). Otherwise only devices registered before the start
+    # (by id, frozen in the groups' boundaries) are ever offered it.
+    dynamic = models.BooleanField(default=True)
+    # Scheduled start (hawkBit's startAt): a draft starts by itself once this time has come.
+    start_at = models.DateTimeField(null=True, blank=True)
+    # Four eyes (rollout.approval.enabled): who approved or denied, and why.
+    approval_decided_by = models.CharField(max_length=150, blank=True)
+    approval_decided_at = models.DateTimeField(null=True, blank=True)
+    approval_remark = models.CharField(max_length=512, blank=True)
 
     # Safety: pause automatically when failures pile up; None disables a rule.
     pause_on_failure_percent = models.PositiveSmallIntegerField(null=True, blank=True)
@@ -109,8 +133,22 @@ class Rollout(DeploymentOptionFields):
         constraints = [
             *DeploymentOptionFields.Meta.constraints,
             models.CheckConstraint(
-                condition=Q(status__in=["draft", "running", "paused", "stopped", "finished"]),
+                condition=Q(
+                    status__in=[
+                        "waiting_for_approval",
+                        "approval_denied",
+                        "draft",
+                        "running",
+                        "paused",
+                        "stopped",
+                        "finished",
+                    ]
+                ),
                 name="rollouts_rollout_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=~Q(feed="") | ~Q(query="") | Q(retry_of__isnull=False),
+                name="rollouts_rollout_has_targets",
             ),
             models.CheckConstraint(
                 condition=Q(pause_on_failure_percent__isnull=True)
@@ -121,6 +159,91 @@ class Rollout(DeploymentOptionFields):
         indexes = [
             # Every poll of a device in rollout mode looks up the newest rollout of its feed.
             models.Index(fields=["feed", "status", "-created"], name="rollouts_rollout_feed_status"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RolloutGroup(models.Model):
+    """One wave of a rollout: which of its devices, and when the next wave starts or all pause.
+
+    Membership (rollouts.selectors.groups): a targeted device belongs to the first group, in
+    ``position`` order, whose ``query`` it matches (if any) and whose ``boundary`` its id does
+    not exceed. The size (``target_count`` or ``target_percentage`` of the devices still
+    unclaimed by earlier groups and matching ``query``) becomes ``boundary`` at the start: the
+    id of the group's last device, so the group is the same set of devices however often asked.
+    None means no upper bound (the last group of a dynamic rollout, or a draft's groups).
+    """
+
+    class Status(models.TextChoices):
+        SCHEDULED = "scheduled", "Scheduled"
+        RUNNING = "running", "Running"
+        # Its success condition held: the next group started (or the rollout paused after it).
+        FINISHED = "finished", "Finished"
+        # Its error condition held: the rollout paused ("emergency shutdown").
+        ERROR = "error", "Error"
+
+    class SuccessAction(models.TextChoices):
+        NEXT_GROUP = "next_group", "Start the next group"
+        PAUSE = "pause", "Pause the rollout after this group"
+
+    rollout = models.ForeignKey(Rollout, on_delete=models.CASCADE, related_name="groups")
+    position = models.PositiveSmallIntegerField()
+    name = models.CharField(max_length=128)
+    description = models.CharField(max_length=512, blank=True)
+    query = models.TextField(blank=True, max_length=4096)
+    # The group's size: a count, a share of the remaining devices, or neither (all remaining).
+    target_count = models.PositiveIntegerField(null=True, blank=True)
+    target_percentage = models.FloatField(null=True, blank=True)
+    # Success: this share of the group's devices runs the software (100 = all of them).
+    success_threshold = models.PositiveSmallIntegerField(default=100)
+    success_action = models.CharField(
+        max_length=16, choices=SuccessAction.choices, default=SuccessAction.NEXT_GROUP
+    )
+    # Error ("emergency shutdown"): this share failed, or this many; the rollout pauses.
+    error_threshold = models.PositiveSmallIntegerField(null=True, blank=True)
+    error_count = models.PositiveIntegerField(null=True, blank=True)
+    # None: the rollout's setting.
+    confirmation_required = models.BooleanField(null=True, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.SCHEDULED)
+    boundary = models.BigIntegerField(null=True, blank=True)
+    # The group's device count when it was frozen at the start (hawkBit's totalTargets then).
+    frozen_total = models.PositiveIntegerField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    status_reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["rollout", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["rollout", "position"], name="rollouts_group_position_unique"),
+            models.CheckConstraint(
+                condition=Q(status__in=["scheduled", "running", "finished", "error"]),
+                name="rollouts_group_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(success_action__in=["next_group", "pause"]),
+                name="rollouts_group_success_action_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(success_threshold__gte=1, success_threshold__lte=100),
+                name="rollouts_group_success_threshold_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(error_threshold__isnull=True)
+                | Q(error_threshold__gte=1, error_threshold__lte=100),
+                name="rollouts_group_error_threshold_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(target_percentage__isnull=True)
+                | Q(target_percentage__gt=0, target_percentage__lte=100),
+                name="rollouts_group_percentage_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(target_count__isnull=True) | Q(target_percentage__isnull=True),
+                name="rollouts_group_count_or_percentage",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -160,6 +283,13 @@ class Action(DeploymentOptionFields):
     software = models.ForeignKey("software.Software", on_delete=models.PROTECT, related_name="actions")
     rollout = models.ForeignKey(
         "rollouts.Rollout",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="actions",
+    )
+    rollout_group = models.ForeignKey(
+        "rollouts.RolloutGroup",
         on_delete=models.PROTECT,
         null=True,
         blank=True,

@@ -2,9 +2,22 @@
 
 ``targets``: what each device should run (precedence, per-worker cache);
 ``history``: a device's current and past actions, status logs, recent failures, trends;
-``stats``: rollout statistics, results, previews and warnings.
+``stats``: rollout statistics, results, previews and warnings;
+``membership``: which devices a rollout targets and which group each belongs to (as SQL);
+``group_stats``: per-group statistics, sizes and previews.
 """
 
+from rollouts.selectors.group_stats import (
+    GroupPreview,
+    GroupSize,
+    GroupStats,
+    devices_in_group,
+    group_size_of,
+    rollout_group_preview,
+    rollout_group_sizes,
+    rollout_group_stats,
+    rollout_groups_frozen_or_planned,
+)
 from rollouts.selectors.history import (
     FAILED_CHOICES,
     LOG_PAGE_LINES,
@@ -38,6 +51,7 @@ from rollouts.selectors.stats import (
     rollout_preview,
     rollout_results,
     rollout_stats,
+    rollout_targeted_condition,
     rollout_targeted_devices,
     rollout_warnings,
     rollouts_active,
@@ -53,8 +67,12 @@ from rollouts.selectors.targets import (
     CachedTarget,
     Target,
     cached_target_for_device,
+    conditional_holders,
     confirmation_flow_enabled,
+    rollout_candidates,
     rollout_for_device,
+    rollout_groups,
+    scheduled_start_due,
     software_latest_for,
     target_cache_invalidate,
     target_for_device,
@@ -63,6 +81,19 @@ from rollouts.selectors.targets import (
 )
 
 __all__ = [
+    "GroupPreview",
+    "GroupSize",
+    "GroupStats",
+    "devices_in_group",
+    "group_size_of",
+    "rollout_candidates",
+    "rollout_group_preview",
+    "rollout_group_sizes",
+    "rollout_group_stats",
+    "rollout_groups",
+    "rollout_groups_frozen_or_planned",
+    "rollout_targeted_condition",
+    "scheduled_start_due",
     "CachedTarget",
     "DELIVERING_STATUSES",
     "DayCount",
@@ -92,6 +123,7 @@ __all__ = [
     "action_statuses_newest_first",
     "active_update_count",
     "cached_target_for_device",
+    "conditional_holders",
     "confirmation_flow_enabled",
     "devices_in_rollout",
     "devices_with_failures",

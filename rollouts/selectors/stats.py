@@ -22,7 +22,15 @@ from devices.models import Device
 from goosebit_project.lib.versions import version_older, versions_equal
 from rollouts.models import Action, Rollout
 from rollouts.options import WEIGHT_IF_ABSENT
-from rollouts.selectors.targets import FEED_HOLDING_STATUSES, TOOK_FEED, WEIGHT_RANK, took_feed
+from rollouts.selectors.device_queries import queryable
+from rollouts.selectors.membership import rollout_own_condition
+from rollouts.selectors.targets import (
+    FEED_HOLDING_STATUSES,
+    TOOK_FEED,
+    WEIGHT_RANK,
+    conditional_holders,
+    took_feed,
+)
 from software.models import Software
 
 
@@ -80,36 +88,65 @@ def rollout_results(*, rollout: Rollout) -> RolloutResults:
 # --- statistics and previews ----------------------------------------------------------------
 
 
-def rollout_newer_holders(*, rollout: Rollout) -> QuerySet[Rollout]:
-    """Rollouts of the same feed that win over ``rollout`` where their hardware fits: heavier,
-    or as heavy and took the feed after it (rollout_for_device's PRECEDENCE)."""
+def _wins_over(rollout: Rollout) -> Q:
+    """Rollouts that take precedence over ``rollout`` (rollout_for_device's PRECEDENCE), over a
+    queryset annotated with weight_rank and took_feed."""
     took = took_feed(rollout)
     rank = WEIGHT_IF_ABSENT if rollout.weight is None else rollout.weight
     return (
-        Rollout.objects.filter(feed=rollout.feed, status__in=FEED_HOLDING_STATUSES)
-        .exclude(pk=rollout.pk)
-        .annotate(weight_rank=WEIGHT_RANK, took_feed=TOOK_FEED)
-        .filter(
-            Q(weight_rank__gt=rank)
-            | Q(weight_rank=rank, took_feed__gt=took)
-            | Q(weight_rank=rank, took_feed=took, pk__gt=rollout.pk)
-        )
+        Q(weight_rank__gt=rank)
+        | Q(weight_rank=rank, took_feed__gt=took)
+        | Q(weight_rank=rank, took_feed=took, pk__gt=rollout.pk)
     )
+
+
+def _wins_over_in_python(holder: Rollout, rollout: Rollout) -> bool:
+    """_wins_over for a holder read with its weight_rank and took_feed annotations."""
+    rank = WEIGHT_IF_ABSENT if rollout.weight is None else rollout.weight
+    holder_rank = (getattr(holder, "weight_rank"), getattr(holder, "took_feed"), holder.pk)  # noqa: B009
+    return holder_rank > (rank, took_feed(rollout), rollout.pk)
+
+
+def rollout_newer_holders(*, rollout: Rollout) -> QuerySet[Rollout]:
+    """Rollouts that win over ``rollout`` where they target the same devices: of the same feed or
+    of any feed, heavier, or as heavy and took the feed after it (rollout_for_device's PRECEDENCE)."""
+    holders = Rollout.objects.filter(status__in=FEED_HOLDING_STATUSES)
+    if rollout.feed:
+        holders = holders.filter(Q(feed=rollout.feed) | Q(feed=""))
+    return (
+        holders.exclude(pk=rollout.pk)
+        .annotate(weight_rank=WEIGHT_RANK, took_feed=TOOK_FEED)
+        .filter(_wins_over(rollout))
+    )
+
+
+def rollout_targeted_condition(rollout: Rollout) -> Q:
+    """The devices the rollout targets (over ``queryable``): its own condition, minus those a
+    rollout that wins over it claims (rollout_for_device's precedence). No query of its own:
+    rollouts that take every device of their feed are excluded in a subquery, and the few
+    with a query or a retry come from this worker's list of them."""
+    condition = rollout_own_condition(rollout)
+    claimed = (
+        rollout_newer_holders(rollout=rollout)
+        .filter(query="", retry_of__isnull=True)
+        .filter(Q(feed=OuterRef("feed")) | Q(feed=""), software__compatibility=OuterRef("hardware_id"))
+    )
+    condition &= ~Q(Exists(claimed))
+    for holder in conditional_holders():
+        if holder.pk == rollout.pk or (rollout.feed and holder.feed not in (rollout.feed, "")):
+            continue
+        if _wins_over_in_python(holder, rollout):
+            condition &= ~rollout_own_condition(holder)
+    return condition
 
 
 def rollout_targeted_devices(*, rollout: Rollout) -> QuerySet[Device]:
     """The devices this rollout is (or, for a draft, would be once started) responsible for.
 
-    Devices of its feed in rollout mode whose hardware the software fits, minus those a newer
-    rollout of the same feed claims for their hardware (rollout_for_device's precedence rule).
+    Devices in rollout mode whose hardware the software fits, of its feed, matching its query,
+    for a retry those that failed; minus those a rollout that wins over it claims.
     """
-    compatible = Software.compatibility.through.objects.filter(software_id=rollout.software_id).values(
-        "hardware_id"
-    )
-    claimed = rollout_newer_holders(rollout=rollout).filter(software__compatibility=OuterRef("hardware_id"))
-    return Device.objects.filter(
-        feed=rollout.feed, update_mode=Device.UpdateMode.ROLLOUT, hardware_id__in=compatible
-    ).filter(~Exists(claimed))
+    return queryable(Device.objects.all()).filter(rollout_targeted_condition(rollout))
 
 
 @dataclass(frozen=True)

@@ -26,10 +26,16 @@ from django.utils import timezone
 from devices import tenant_config
 from devices.models import Device
 from goosebit_project.lib.errors import InvalidInput
-from goosebit_project.lib.versions import Version
-from rollouts.models import Action, DeviceFilter, Rollout
+from goosebit_project.lib.versions import Version, versions_equal
+from rollouts.models import Action, DeviceFilter, Rollout, RolloutGroup
 from rollouts.options import WEIGHT_IF_ABSENT, DeploymentOptions
 from rollouts.selectors.device_queries import device_query_compile, queryable
+from rollouts.selectors.membership import (
+    group_for_device,
+    groups_for_devices,
+    rollout_is_conditional,
+    rollout_own_condition,
+)
 from software.models import Software
 
 # A rollout in any of these states owns its feed: a paused or stopped newer rollout keeps devices
@@ -73,12 +79,19 @@ class Target:
     reason: str
     rollout: Rollout | None = None
     auto_assignment: AutoAssignment | None = None
+    # The device's group in ``rollout``.
+    group: RolloutGroup | None = None
 
     @property
     def held(self) -> bool:
-        """The owning rollout is paused or stopped: this is what the device would get, and
-        nothing is offered meanwhile (only asked for with ``include_held``)."""
-        return self.rollout is not None and self.rollout.status not in DELIVERING_STATUSES
+        """The owning rollout is paused or stopped, or the device's group has not started yet:
+        this is what the device would get, and nothing is offered meanwhile (only asked for
+        with ``include_held``)."""
+        if self.rollout is None:
+            return False
+        if self.rollout.status not in DELIVERING_STATUSES:
+            return True
+        return self.group is not None and self.group.status == RolloutGroup.Status.SCHEDULED
 
 
 # "Newest" means the rollout that most recently took its feed: a draft created last week and
@@ -99,24 +112,83 @@ def took_feed(rollout: Rollout) -> datetime:
     return rollout.started_at or rollout.created
 
 
-def rollout_for_device(*, device: Device) -> Rollout | None:
-    """The rollout that owns this device: the newest one of its feed that fits its hardware.
-
-    Several rollouts on one feed can target different hardware (one per board).
-    """
-    if device.hardware_id is None or not device.feed:
-        return None
+def _candidates_query(*, feed: str, hardware_id: int):
     return (
         Rollout.objects.filter(
-            feed=device.feed,
+            Q(feed=feed) | Q(feed=""),
             status__in=FEED_HOLDING_STATUSES,
-            software__compatibility=device.hardware_id,
+            software__compatibility=hardware_id,
         )
         .select_related("software")
+        .prefetch_related("groups")
         .annotate(weight_rank=WEIGHT_RANK, took_feed=TOOK_FEED)
         .order_by(*PRECEDENCE)
-        .first()
     )
+
+
+CANDIDATES_CHUNK = 8
+
+
+def rollout_candidates(*, feed: str, hardware_id: int) -> list[Rollout]:
+    """The rollouts that may own devices of ``feed`` and this hardware, in precedence order, up to
+    and including the first one that takes every such device (no query, not a retry): the ones
+    after it can never win. Usually one query (the groups are prefetched: two)."""
+    found: list[Rollout] = []
+    offset = 0
+    while True:
+        chunk = list(
+            _candidates_query(feed=feed, hardware_id=hardware_id)[offset : offset + CANDIDATES_CHUNK]
+        )
+        for rollout in chunk:
+            found.append(rollout)
+            if not rollout_is_conditional(rollout):
+                return found
+        if len(chunk) < CANDIDATES_CHUNK:
+            return found
+        offset += CANDIDATES_CHUNK
+
+
+def rollouts_matching(*, device_ids: Sequence[int], rollouts: Sequence[Rollout]) -> dict[int, set[int]]:
+    """For each device, the ids of the (conditional) ``rollouts`` whose own condition it meets:
+    one query for all of them."""
+    if not device_ids or not rollouts:
+        return {}
+    aliases = {
+        f"rollout_{rollout.pk}": Case(
+            When(rollout_own_condition(rollout), then=Value(True)),
+            default=Value(False),
+            output_field=BooleanField(),
+        )
+        for rollout in rollouts
+    }
+    rows = queryable(Device.objects.filter(pk__in=device_ids)).annotate(**aliases).values_list("pk", *aliases)
+    return {
+        pk: {rollout.pk for rollout, hit in zip(rollouts, matched, strict=True) if hit}
+        for pk, *matched in rows
+    }
+
+
+def _owner(candidates: Sequence[Rollout], matched: set[int]) -> Rollout | None:
+    return next((r for r in candidates if not rollout_is_conditional(r) or r.pk in matched), None)
+
+
+def rollout_for_device(*, device: Device) -> Rollout | None:
+    """The rollout that owns this device: the first in precedence order that targets it.
+
+    Several rollouts on one feed can target different hardware (one per board), and a rollout
+    with a query (or a retry) owns only the devices it selects (one more query to tell).
+    """
+    if device.hardware_id is None:
+        return None
+    candidates = rollout_candidates(feed=device.feed, hardware_id=device.hardware_id)
+    conditional = [r for r in candidates if rollout_is_conditional(r)]
+    matched = rollouts_matching(device_ids=[device.pk], rollouts=conditional).get(device.pk, set())
+    return _owner(candidates, matched)
+
+
+def rollout_groups(rollout: Rollout) -> list[RolloutGroup]:
+    """The rollout's groups in order (prefetched by the target lookups: then no query)."""
+    return list(rollout.groups.all())
 
 
 def software_latest_for(*, hardware_id: int) -> Software | None:
@@ -251,9 +323,24 @@ def target_for_device(*, device: Device, include_held: bool = False) -> Target |
         software = software_latest_for(hardware_id=device.hardware_id)
         return Target(software=software, reason=Action.Reason.LATEST) if software else None
     rollout = rollout_for_device(device=device)
-    if rollout is None or (rollout.status not in DELIVERING_STATUSES and not include_held):
+    if rollout is None:
         return None
-    return Target(software=rollout.software, reason=Action.Reason.ROLLOUT, rollout=rollout)
+    return _rollout_target(
+        rollout,
+        group_for_device(device=device, groups=rollout_groups(rollout), dynamic=rollout.dynamic),
+        include_held,
+    )
+
+
+def _rollout_target(rollout: Rollout, group: RolloutGroup | None, include_held: bool) -> Target | None:
+    groups_known = bool(rollout_groups(rollout))
+    if group is None and groups_known:
+        # Targeted, but in no group: it came after the start of a rollout that is not dynamic.
+        return None
+    target = Target(software=rollout.software, reason=Action.Reason.ROLLOUT, rollout=rollout, group=group)
+    if target.held and not include_held:
+        return None
+    return target
 
 
 # --- the cached short-cut for steady polls --------------------------------------------------
@@ -278,9 +365,66 @@ _GENERATION_KEY = "rollouts:target-generation"
 
 
 @dataclass(frozen=True)
+class GroupGate:
+    """A group as the steady poll sees it: its id boundary and whether it is offered yet."""
+
+    boundary: int | None
+    delivering: bool
+
+
+@dataclass(frozen=True)
 class CachedTarget:
+    """What any device under one cache key may be offered, enough to tell "nothing to do".
+
+    ``versions``: every version a device under the key could be offered (more than one when a
+    rollout with a query, which owns only some of these devices, comes first). ``gates``: the
+    owning rollout's groups, when a device's group follows from its id alone.
+    """
+
     software_id: int
     version: str
+    alternatives: frozenset[str] = frozenset()
+    gates: tuple[GroupGate, ...] | None = None
+    dynamic: bool = True
+
+    def settles(self, device: Device) -> bool:
+        """Is there certainly nothing to do for this idle device? False: ask the database."""
+        if device.force_update:
+            return False
+        if all(versions_equal(version, device.sw_version) for version in (self.version, *self.alternatives)):
+            return True
+        if self.alternatives or self.gates is None:
+            return False
+        gate = next(
+            (gate for gate in self.gates if gate.boundary is None or device.pk <= gate.boundary),
+            self.gates[-1] if self.dynamic and self.gates else None,
+        )
+        # In no group, or its group has not started: it waits (the full path would say so too).
+        return gate is None or not gate.delivering
+
+
+def _rollout_cached_target(*, feed: str, hardware_id: int) -> CachedTarget | None:
+    """The cache entry for devices in rollout mode of one feed and hardware (see above)."""
+    candidates = rollout_candidates(feed=feed, hardware_id=hardware_id)
+    delivering = [r for r in candidates if r.status in DELIVERING_STATUSES]
+    if not delivering:
+        return None
+    first = candidates[0]
+    if not rollout_is_conditional(first):
+        if first.status not in DELIVERING_STATUSES:
+            return None
+        groups = rollout_groups(first)
+        gates = None
+        if groups and not any(group.query for group in groups):
+            gates = tuple(
+                GroupGate(group.boundary, group.status != RolloutGroup.Status.SCHEDULED) for group in groups
+            )
+        return CachedTarget(first.software.pk, first.software.version, gates=gates, dynamic=first.dynamic)
+    return CachedTarget(
+        delivering[0].software.pk,
+        delivering[0].software.version,
+        alternatives=frozenset(r.software.version for r in delivering[1:]),
+    )
 
 
 class _WorkerTargets:
@@ -294,6 +438,11 @@ class _WorkerTargets:
         # The active auto-assignments, read once per generation (None: not read yet).
         self._auto_assignments: list[AutoAssignment] | None = None
         self._auto_assignments_expire = float("-inf")
+        # Holding rollouts with a query or a retry (None: not read yet), read once per generation.
+        self._conditional: list[Rollout] | None = None
+        # When the next scheduled rollout start is due (None: none), read once per generation.
+        self._next_start: datetime | None = None
+        self._next_start_read = False
 
     def current_generation(self) -> int:
         now = time.monotonic()
@@ -302,6 +451,8 @@ class _WorkerTargets:
             if generation != self.generation:
                 self.entries = {}
                 self._auto_assignments = None
+                self._conditional = None
+                self._next_start_read = False
                 self.generation = generation
             self.checked = now
         return cast(int, self.generation)  # set above when it was None
@@ -314,14 +465,51 @@ class _WorkerTargets:
             self._auto_assignments_expire = now + TARGET_CACHE_SECONDS
         return self._auto_assignments
 
+    def next_start(self) -> datetime | None:
+        self.current_generation()
+        if not self._next_start_read:
+            self._next_start = (
+                Rollout.objects.filter(status=Rollout.Status.DRAFT, start_at__isnull=False)
+                .order_by("start_at")
+                .values_list("start_at", flat=True)
+                .first()
+            )
+            self._next_start_read = True
+        return self._next_start
+
+    def conditional_holders(self) -> list[Rollout]:
+        self.current_generation()
+        if self._conditional is None:
+            self._conditional = list(
+                Rollout.objects.filter(status__in=FEED_HOLDING_STATUSES)
+                .filter(~Q(query="") | Q(retry_of__isnull=False))
+                .annotate(weight_rank=WEIGHT_RANK, took_feed=TOOK_FEED)
+            )
+        return self._conditional
+
     def reset(self, generation: int) -> None:
         self.entries = {}
         self._auto_assignments = None
+        self._conditional = None
+        self._next_start_read = False
         self.generation = generation
         self.checked = time.monotonic()
 
 
 _worker_targets = _WorkerTargets()
+
+
+def conditional_holders() -> list[Rollout]:
+    """The feed-holding rollouts that own only some devices (a query or a retry), as this worker
+    last read them: no query in steady state (re-read on every target generation)."""
+    return _worker_targets.conditional_holders()
+
+
+def scheduled_start_due() -> bool:
+    """Has a draft's scheduled start come (rollouts.services.groups.rollouts_start_due starts
+    it)? Read once per target generation: a steady poll pays one comparison."""
+    due = _worker_targets.next_start()
+    return due is not None and due <= timezone.now()
 
 
 def target_cache_invalidate() -> None:
@@ -358,10 +546,66 @@ def cached_target_for_device(*, device: Device) -> CachedTarget | None:
     entry = _worker_targets.entries.get(key)
     if entry is not None and entry[0] > now:
         return entry[1]
-    target = target_for_device(device=device)
-    value = CachedTarget(target.software.pk, target.software.version) if target else None
+    value: CachedTarget | None
+    if device.update_mode == Device.UpdateMode.ROLLOUT:
+        value = _rollout_cached_target(feed=device.feed, hardware_id=cast(int, device.hardware_id))
+    else:
+        target = target_for_device(device=device)
+        value = CachedTarget(target.software.pk, target.software.version) if target else None
     _worker_targets.entries[key] = (now + TARGET_CACHE_SECONDS, value)
     return value
+
+
+def _rollout_owners(
+    devices: Sequence[Device], keys: set[tuple[str, int]]
+) -> dict[int, tuple[Rollout, RolloutGroup | None]]:
+    """Each rollout-mode device's owning rollout and its group there (rollout_for_device and
+    group_for_device for a page): one query for the rollouts (plus their groups), one for
+    which devices the rollouts with a query select (only if any), one per owning rollout whose
+    groups have queries."""
+    if not keys:
+        return {}
+    rollouts = (
+        Rollout.objects.filter(
+            Q(feed__in={feed for feed, _ in keys}) | Q(feed=""),
+            status__in=FEED_HOLDING_STATUSES,
+            software__compatibility__in={board for _, board in keys},
+        )
+        .annotate(board=F("software__compatibility"), weight_rank=WEIGHT_RANK, took_feed=TOOK_FEED)
+        .select_related("software")
+        .prefetch_related("groups")
+        .order_by(*PRECEDENCE)
+    )
+    candidates: dict[tuple[str, int], list[Rollout]] = defaultdict(list)
+    complete: set[tuple[str, int]] = set()
+    for rollout in cast(list[Rollout], rollouts):
+        for key in keys:
+            feed, board = key
+            if key in complete or getattr(rollout, "board") != board or rollout.feed not in (feed, ""):  # noqa: B009
+                continue
+            candidates[key].append(rollout)
+            if not rollout_is_conditional(rollout):
+                complete.add(key)
+    conditional = list(
+        {r.pk: r for found in candidates.values() for r in found if rollout_is_conditional(r)}.values()
+    )
+    matched = rollouts_matching(device_ids=[d.pk for d in devices], rollouts=conditional)
+    owned: dict[int, list[int]] = defaultdict(list)
+    owner_of: dict[int, Rollout] = {}
+    for device in devices:
+        owner = _owner(
+            candidates.get((device.feed, cast(int, device.hardware_id)), []), matched.get(device.pk, set())
+        )
+        if owner is not None:
+            owner_of[device.pk] = owner
+            owned[owner.pk].append(device.pk)
+    found: dict[int, tuple[Rollout, RolloutGroup | None]] = {}
+    for pks in owned.values():
+        rollout = owner_of[pks[0]]
+        groups = groups_for_devices(device_ids=pks, groups=rollout_groups(rollout), dynamic=rollout.dynamic)
+        for pk in pks:
+            found[pk] = (rollout, groups[pk])
+    return found
 
 
 def targets_for_devices(*, devices: Sequence[Device], include_held: bool = False) -> dict[int, Target | None]:
@@ -382,7 +626,7 @@ def targets_for_devices(*, devices: Sequence[Device], include_held: bool = False
     rollout_keys = {
         (d.feed, d.hardware_id)
         for d in devices
-        if d.update_mode == Device.UpdateMode.ROLLOUT and d.hardware_id and d.feed
+        if d.update_mode == Device.UpdateMode.ROLLOUT and d.hardware_id
     }
 
     latest: dict[int, Software] = {}
@@ -397,24 +641,9 @@ def targets_for_devices(*, devices: Sequence[Device], include_held: bool = False
             for board, found in candidates.items()
         }
 
-    owners: dict[tuple[str, int], Rollout] = {}
-    if rollout_keys:
-        rollouts = (
-            Rollout.objects.filter(
-                feed__in={feed for feed, _ in rollout_keys},
-                status__in=FEED_HOLDING_STATUSES,
-                software__compatibility__in={board for _, board in rollout_keys},
-            )
-            .annotate(
-                board=F("software__compatibility"),
-                weight_rank=WEIGHT_RANK,
-                took_feed=TOOK_FEED,
-            )
-            .select_related("software")
-            .order_by(*PRECEDENCE)
-        )
-        for holding in rollouts:
-            owners.setdefault((holding.feed, holding.board), holding)
+    owners = _rollout_owners(
+        [d for d in devices if d.update_mode == Device.UpdateMode.ROLLOUT and d.hardware_id], rollout_keys
+    )
 
     eligible = [d.pk for d in devices if _auto_assign_eligible(d)]
     # Display only (never delivery): this worker's list of active auto-assignments will do.
@@ -441,10 +670,8 @@ def targets_for_devices(*, devices: Sequence[Device], include_held: bool = False
             software = latest.get(device.hardware_id)
             if software is not None:
                 target = Target(software=software, reason=Action.Reason.LATEST)
-        else:
-            rollout = owners.get((device.feed, device.hardware_id))
-            delivering = rollout is not None and rollout.status in DELIVERING_STATUSES
-            if rollout is not None and (delivering or include_held):
-                target = Target(software=rollout.software, reason=Action.Reason.ROLLOUT, rollout=rollout)
+        elif device.pk in owners:
+            rollout, group = owners[device.pk]
+            target = _rollout_target(rollout, group, include_held)
         targets[device.pk] = target
     return targets

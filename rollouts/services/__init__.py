@@ -5,7 +5,8 @@
 ``safety``: the automatic pause and the end of a rollout, from Actions alone;
 ``lifecycle``: rollouts created, changed, started, paused, resumed, stopped, deleted;
 ``filters``: saved device filters and their auto-assignment (approval, four eyes);
-``assignment``: operator decisions about what a device runs (mode, feed, assignment, retry).
+``assignment``: operator decisions about what a device runs (mode, feed, assignment, retry);
+``groups``: rollout groups, frozen at start, advanced or paused by their conditions.
 """
 
 from rollouts.services.actions import (
@@ -79,15 +80,31 @@ from rollouts.services.filters import (
     device_filter_set_auto_assign,
     device_filter_update,
 )
+from rollouts.services.groups import (
+    MAX_GROUPS,
+    GroupSpec,
+    group_error_reason,
+    group_succeeded,
+    groups_canary,
+    groups_even,
+    groups_validate,
+    rollout_evaluate,
+    rollout_set_groups,
+    rollout_trigger_next_group,
+    rollouts_start_due,
+)
 from rollouts.services.lifecycle import (
     MAX_NAME_LENGTH,
     MAX_SETTING,
     UNSET,
     InvalidSetting,
+    rollout_approve,
     rollout_create,
     rollout_delete,
+    rollout_deny,
     rollout_pause,
     rollout_resume,
+    rollout_retry,
     rollout_start,
     rollout_stop,
     rollout_update,
@@ -100,6 +117,20 @@ from rollouts.services.safety import (
 )
 
 __all__ = [
+    "MAX_GROUPS",
+    "GroupSpec",
+    "group_error_reason",
+    "group_succeeded",
+    "groups_canary",
+    "groups_even",
+    "groups_validate",
+    "rollout_approve",
+    "rollout_deny",
+    "rollout_evaluate",
+    "rollout_retry",
+    "rollout_set_groups",
+    "rollout_trigger_next_group",
+    "rollouts_start_due",
     "MAX_FILTER_NAME_LENGTH",
     "MAX_QUERY_LENGTH",
     "device_filter_approve",

@@ -25,6 +25,7 @@ from rollouts import options as deployment_options
 from rollouts import selectors
 from rollouts.models import Action, ActionStatus
 from rollouts.options import DeploymentOptions
+from rollouts.services.groups import rollouts_start_due
 from rollouts.services.safety import rollout_check_safety
 
 ACTIVE_DEVICE_STATES = (
@@ -54,6 +55,9 @@ def device_reconcile(*, device: Device) -> Action | None:
 
     A steady poll (device idle and up to date) costs one query here: the target lookup.
     """
+    if selectors.scheduled_start_due():
+        # Pull-based scheduling: the first poll after a rollout's start time starts it.
+        rollouts_start_due()
     active = None
     if device.state in ACTIVE_DEVICE_STATES:
         active = selectors.action_active_for_device(device=device)
@@ -70,9 +74,7 @@ def device_reconcile(*, device: Device) -> Action | None:
     if active is None:
         # The steady poll: an idle device that runs its target needs no further query.
         cached = selectors.cached_target_for_device(device=device)
-        if cached is None:
-            return None
-        if not device.force_update and versions_equal(cached.version, device.sw_version):
+        if cached is None or cached.settles(device):
             return None
 
     target = selectors.target_for_device(device=device)
@@ -106,7 +108,11 @@ def _needs_update(device: Device, target: selectors.Target) -> bool:
     # Downloaded already: offered again only when the target now asks for an install.
     if latest.status == Action.Status.FINISHED and latest.action_type == Action.ActionType.DOWNLOAD_ONLY:
         return _target_options(device, target).action_type != Action.ActionType.DOWNLOAD_ONLY
-    # A failed or canceled attempt at this software waits for an operator retry.
+    # A failed or canceled attempt at this software waits for an operator retry; a retry rollout
+    # (rollout_retry) is one, for the attempts it retries.
+    if target.rollout is not None and target.rollout.retry_of_id is not None:
+        if latest.rollout_id == target.rollout.retry_of_id:
+            return True
     return latest.status not in (Action.Status.ERROR, Action.Status.CANCELED)
 
 
@@ -159,6 +165,7 @@ def _create_action(device: Device, target: selectors.Target, *, enforce_caps: bo
                 device=device,
                 software=target.software,
                 rollout=rollout,
+                rollout_group=target.group,
                 reason=Action.Reason.FORCED if device.force_update else target.reason,
                 status=Action.Status.WAIT_FOR_CONFIRMATION if wait else Action.Status.PENDING,
                 confirmation_required=required,
@@ -208,6 +215,8 @@ def _read_auto_confirm(device: Device) -> None:
 def _confirmation_required(device: Device, target: selectors.Target) -> bool:
     """hawkBit's confirmationRequired of what created the action: the rollout's or the
     assignment's setting; ``latest`` mode (gooseBit's own) always asks."""
+    if target.group is not None and target.group.confirmation_required is not None:
+        return target.group.confirmation_required
     if target.rollout is not None:
         return target.rollout.confirmation_required
     if target.auto_assignment is not None:

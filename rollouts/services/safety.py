@@ -2,22 +2,34 @@
 
 from __future__ import annotations
 
-from django.db import transaction
 from django.utils import timezone
 
 from rollouts import selectors
-from rollouts.models import Action, Rollout
+from rollouts.models import Action, Rollout, RolloutGroup
+from rollouts.services.cache import targets_changed
+from rollouts.services.groups import lock_rollout_checks, rollout_evaluate
+
+__all__ = ["rollout_check_finished", "rollout_check_safety", "targets_changed"]
 
 
 def rollout_check_safety(*, rollout: Rollout) -> bool:
-    """Pause a running rollout whose failures reached its threshold. Returns True if it paused.
+    """After a failure or rollback: pause a running rollout whose failures reached its threshold,
+    or one of whose running groups reached its error condition. Returns True if it paused.
 
     Thresholds count devices, not feedback events: a device that retried counts once, by the
     outcome of its newest action in this rollout.
     """
+    lock_rollout_checks(rollout)
     rollout.refresh_from_db()
     if rollout.status != Rollout.Status.RUNNING:
         return False
+    if _rollout_wide_pause(rollout):
+        return True
+    rollout_evaluate(rollout=rollout, check_errors=True)
+    return Rollout.objects.filter(pk=rollout.pk, status=Rollout.Status.PAUSED).exists()
+
+
+def _rollout_wide_pause(rollout: Rollout) -> bool:
     results = selectors.rollout_results(rollout=rollout)
     reason = ""
     if rollout.pause_on_failure_count is not None and results.failed >= rollout.pause_on_failure_count:
@@ -44,31 +56,21 @@ def rollout_check_safety(*, rollout: Rollout) -> bool:
 
 
 def rollout_check_finished(*, rollout: Rollout) -> bool:
-    """Mark a running rollout finished once every device it targets runs its software.
+    """After a success: advance the rollout's groups whose success condition holds, and mark the
+    rollout finished once its last group has (rollouts.services.groups.rollout_evaluate).
 
-    Called after each success. While any action of the rollout is still under way the answer
-    is no without counting (one indexed EXISTS), so the full statistics run only near the end.
-    A finished rollout keeps delivering to devices that join its feed later.
+    While a device of a group that needs all of its devices is still under way the answer is no
+    without counting (one indexed EXISTS), so the statistics run only near a group's end; a
+    group that needs less than all counts on every success. A finished rollout keeps
+    delivering to devices that join it later when it is dynamic. Returns True if it finished.
     """
-    rollout.refresh_from_db()
-    if rollout.status != Rollout.Status.RUNNING:
+    lock_rollout_checks(rollout)
+    running = list(rollout.groups.filter(status=RolloutGroup.Status.RUNNING))
+    if running and all(
+        group.success_threshold == 100
+        and rollout.actions.filter(rollout_group=group, status__in=Action.ACTIVE_STATUSES).exists()
+        for group in running
+    ):
         return False
-    if rollout.actions.filter(status__in=Action.ACTIVE_STATUSES).exists():
-        return False
-    if not selectors.rollout_stats(rollout=rollout).all_done:
-        return False
-    return bool(
-        Rollout.objects.filter(pk=rollout.pk, status=Rollout.Status.RUNNING).update(
-            status=Rollout.Status.FINISHED, finished_at=timezone.now()
-        )
-    )
-
-
-def targets_changed() -> None:
-    """Drop cached poll targets now, and again once the transition is committed.
-
-    The second call closes a race: a worker polling between the first call and the commit would
-    cache the old target under the new generation (for up to TARGET_CACHE_SECONDS).
-    """
-    selectors.target_cache_invalidate()
-    transaction.on_commit(selectors.target_cache_invalidate)
+    rollout_evaluate(rollout=rollout)
+    return Rollout.objects.filter(pk=rollout.pk, status=Rollout.Status.FINISHED).exists()

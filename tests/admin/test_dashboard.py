@@ -126,6 +126,7 @@ def test_the_dashboards_query_count_does_not_grow_with_the_fleet(admin_client, d
             ActionStatus.objects.create(action=action, execution="closed", finished="failure", details=["x"])
 
     grow(0, 3)
+    admin_client.get("/admin/")  # warms this worker's caches (e.g. the rollouts with a query)
     with CaptureQueriesContext(connection) as small:
         admin_client.get("/admin/")
     grow(3, 30)

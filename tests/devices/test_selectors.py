@@ -59,8 +59,9 @@ def test_targets_for_devices_agrees_with_target_for_device(django_assert_max_num
     _fleet()
     devices = list(Device.objects.select_related("assigned_software").order_by("controller_id"))
 
-    # Latest, rollouts, and (cold per-worker cache) the active auto-assignments.
-    with django_assert_max_num_queries(3):
+    # Latest, rollouts (+ their groups, prefetched), and (cold per-worker cache) the active
+    # auto-assignments.
+    with django_assert_max_num_queries(4):
         bulk = rollout_selectors.targets_for_devices(devices=devices)
 
     one_by_one = {device.pk: _key(rollout_selectors.target_for_device(device=device)) for device in devices}

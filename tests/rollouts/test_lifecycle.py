@@ -74,7 +74,11 @@ def test_explicit_safety_settings_win_over_the_defaults_and_none_disables_a_rule
     [
         ({"name": "  "}, "a rollout needs a name"),
         ({"name": "x" * 256}, "a rollout name is at most 255 characters"),
-        ({"feed": ""}, "a rollout needs a feed: the devices following that feed receive its software"),
+        (
+            {"feed": ""},
+            "a rollout needs a feed or a device query: the devices following that feed "
+            "(and matching the query) receive its software",
+        ),
         ({"pause_on_failure_percent": 0}, "pause_on_failure_percent must be at least 1, got 0"),
         ({"pause_on_failure_percent": 101}, "pause_on_failure_percent must be at most 100, got 101"),
         ({"pause_min_results": 0}, "pause_min_results must be at least 1, got 0"),
