@@ -381,6 +381,12 @@ def rollout_warnings(*, rollout: Rollout) -> list[str]:
     """
     if rollout_targeted_devices(rollout=rollout).exists():
         return []
+    if rollout.query or rollout.retry_of_id or not rollout.feed:
+        where = f"of feed {rollout.feed!r} " if rollout.feed else ""
+        return [
+            f"Rollout {rollout.name!r} targets 0 devices: no device {where}in rollout mode whose hardware "
+            f"{rollout.software.version} lists matches its targets. Devices that match later get it."
+        ]
     preview = rollout_preview(feed=rollout.feed, software=rollout.software)
     if preview.devices:
         why = f"newer rollouts of feed {rollout.feed!r} claim its {_devices(preview.devices)}"

@@ -480,3 +480,10 @@ def test_the_preview_shows_every_group_with_hardware_and_devices_on_the_version(
     assert first["by_hardware"] == [{"model": "pi", "revision": "4", "devices": 2}]
     assert first["sample"] == ["pi-a", "pi-b"]
     assert rest["devices"] == 3 and rest["by_hardware"] == [{"model": "board", "revision": "1", "devices": 3}]
+
+
+def test_a_rollout_by_query_that_reaches_nobody_says_so():
+    make_device("a", sw_version="1.0.0")
+    rollout = create(make_software("2.0.0"), None, feed="", query="name==nobody")
+    (warning,) = selectors.rollout_warnings(rollout=rollout)
+    assert warning.startswith(f"Rollout {rollout.name!r} targets 0 devices: no device in rollout mode")
