@@ -414,7 +414,7 @@ class DeviceAdmin(RefuseHiddenActionsMixin, HistoryGoesWithItsOwnerMixin, admin.
             return display.DASH
         source = f"rollout {target.rollout.name}" if target.rollout else target.reason
         if target.held and target.rollout is not None:
-            source += f" ({display.rollout_hold(target.rollout)})"
+            source += f" ({display.rollout_hold(target.rollout, target.group)})"
         if versions_equal(target.software.version, obj.sw_version):
             return format_html('<span title="installed ({})">{} ✓</span>', source, target.software.version)
         return format_html('<strong>{}</strong><div class="gb-sub">{}</div>', target.software.version, source)
@@ -782,7 +782,7 @@ class DeviceAdmin(RefuseHiddenActionsMixin, HistoryGoesWithItsOwnerMixin, admin.
                 current,
                 reverse("admin:rollouts_rollout_change", args=[target.rollout.pk]),
                 target.rollout.name,
-                display.rollout_hold(target.rollout),
+                display.rollout_hold(target.rollout, target.group),
             )
         if target.rollout is not None:
             url = reverse("admin:rollouts_rollout_change", args=[target.rollout.pk])

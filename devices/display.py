@@ -18,7 +18,7 @@ from django.utils.safestring import SafeString, mark_safe
 from devices.models import Device
 from devices.selectors import is_overdue
 from rollouts import options as rollouts_options
-from rollouts.models import Action, ActionStatus, Rollout
+from rollouts.models import Action, ActionStatus, Rollout, RolloutGroup
 
 DASH = mark_safe('<span class="gb-muted">–</span>')  # an empty cell
 # Tones are CSS modifiers (static/goosebit/admin.css): muted, info, warn, active, ok, bad.
@@ -177,8 +177,11 @@ def last_seen(device: Device, *, now: datetime | None = None) -> SafeString:
     return when(device.last_seen, now=now)
 
 
-def rollout_hold(rollout: Rollout) -> str:
-    """Why a rollout offers nothing now: "paused: <reason>", "paused" or "stopped"."""
+def rollout_hold(rollout: Rollout, group: RolloutGroup | None = None) -> str:
+    """Why a rollout offers nothing now: "paused: <reason>", "paused", "stopped", or that the
+    device's group has not started yet."""
+    if rollout.status in (Rollout.Status.RUNNING, Rollout.Status.FINISHED) and group is not None:
+        return f"waiting for its group {group.name!r} to start"
     if rollout.status == Rollout.Status.PAUSED:
         return f"paused: {rollout.pause_reason}" if rollout.pause_reason else "paused"
     return rollout.get_status_display().lower()

@@ -487,3 +487,13 @@ def test_a_rollout_by_query_that_reaches_nobody_says_so():
     rollout = create(make_software("2.0.0"), None, feed="", query="name==nobody")
     (warning,) = selectors.rollout_warnings(rollout=rollout)
     assert warning.startswith(f"Rollout {rollout.name!r} targets 0 devices: no device in rollout mode")
+
+
+def test_the_device_page_says_a_device_waits_for_its_group(admin_client):
+    cids = fleet(3)
+    create(make_software("2.0.0"), services.groups_canary(canary_count=1, waves=1), start=True)
+    device = Device.objects.get(controller_id=cids[2])
+
+    page = admin_client.get(f"/admin/devices/device/{device.pk}/change/").content.decode()
+
+    assert "waiting for its group &#x27;Wave 1&#x27; to start" in page
