@@ -71,6 +71,17 @@ def software(version, content, filename):
 current = software("1.0.0", b"bench 1.0.0", "bench-1.0.0.swu")
 Rollout.objects.create(name="bench: fleet is up to date", feed="default", software=current, status="running")
 """
+# A staged rollout of a newer version on the same feed: a canary of 10 devices runs, two waves
+# wait. Measured last (it changes what the fleet is offered): the steady poll of a device waiting
+# for its group, the common case while a staged rollout runs.
+STAGED_CODE = r"""
+from rollouts import services
+staged = software("3.0.0", b"bench 3.0.0", "bench-3.0.0.swu")
+services.rollout_create(
+    name="bench: staged", feed="default", software=staged,
+    groups=services.groups_canary(canary_count=10, waves=2), start=True,
+)
+"""
 # ... and a running action of a bigger package for each upd- device (deploymentBase, feedback,
 # download), printed as the targets file of bench/actions.lua.
 ACTIONS_CODE = r"""
@@ -447,6 +458,7 @@ def run_fleet(args: argparse.Namespace, devices: int, workdir: Path) -> list[dic
         rows.append(summarize("poll-close", 16, devices, data))
         print_row(rows[-1])
         if args.poll_only:
+            measure_staged(args, server, devices, poll_args, rows)
             return rows
 
         register_args = ["0", TENANT, "new-", "1", "7", "register"]
@@ -459,12 +471,23 @@ def run_fleet(args: argparse.Namespace, devices: int, workdir: Path) -> list[dic
             )
             rows.append(summarize(mode, 16, devices, data))
             print_row(rows[-1])
+        measure_staged(args, server, devices, poll_args, rows)
         return rows
     finally:
         server.stop()
         db.drop()
         flush_cache(args.cache_url)
         log(f"stopped gunicorn, dropped {args.db_name}")
+
+
+def measure_staged(
+    args: argparse.Namespace, server: Server, devices: int, poll_args: list[str], rows: list[dict[str, Any]]
+) -> None:
+    """Steady polls at 64 connections while a staged rollout's waves wait (STAGED_CODE)."""
+    server.manage("shell", "-c", ROLLOUT_CODE.split("current = ")[0] + STAGED_CODE)
+    data = wrk(server, "poll.lua", poll_args, connections=64, duration=args.duration)
+    rows.append(summarize("poll-staged", 64, devices, data))
+    print_row(rows[-1])
 
 
 # --------------------------------------------------------------------------- output
