@@ -186,12 +186,18 @@ class GroupForm(forms.Form):
     name = forms.CharField(max_length=MAX_GROUP_NAME_LENGTH)
     query = forms.CharField(required=False, max_length=4096, label="Device query")
     size = forms.FloatField(required=False, min_value=0.01, label="Size")
+    # The extra row's initials are what its widgets show, so an untouched row counts as unchanged.
     unit = forms.ChoiceField(
         label="in",
+        initial=UNIT_REST,
         choices=[(UNIT_DEVICES, "devices"), (UNIT_PERCENT, "% of the rest"), (UNIT_REST, "all the rest")],
     )
-    success_threshold = forms.IntegerField(min_value=1, max_value=100, label="Success (%)")
-    success_action = forms.ChoiceField(choices=RolloutGroup.SuccessAction.choices, label="Then")
+    success_threshold = forms.IntegerField(min_value=1, max_value=100, initial=100, label="Success (%)")
+    success_action = forms.ChoiceField(
+        choices=RolloutGroup.SuccessAction.choices,
+        initial=RolloutGroup.SuccessAction.NEXT_GROUP,
+        label="Then",
+    )
     error_threshold = forms.IntegerField(required=False, min_value=1, max_value=100, label="Error (%)")
     error_count = forms.IntegerField(required=False, min_value=1, label="Error count")
 
@@ -224,15 +230,19 @@ class BaseGroupFormSet(forms.BaseFormSet):
         super().clean()
         if any(self.errors):
             return
-        if not [form for form in self.forms if form.cleaned_data and not self._should_delete_form(form)]:
+        if not self._kept():
             raise forms.ValidationError("A rollout needs at least one group.")
 
-    def specs(self) -> list[GroupSpec]:
+    def _kept(self) -> list[GroupForm]:
+        """The filled-in rows not ticked for deletion (an untouched extra row is empty)."""
         return [
-            cast(GroupForm, form).spec()
+            cast(GroupForm, form)
             for form in self.forms
-            if form.cleaned_data and not self._should_delete_form(form)
+            if form.cleaned_data and not form.cleaned_data.get("DELETE")
         ]
+
+    def specs(self) -> list[GroupSpec]:
+        return [form.spec() for form in self._kept()]
 
 
 GroupFormSet = forms.formset_factory(
@@ -425,8 +435,8 @@ class RolloutGroupButtonsMixin:
         if not formset.is_valid():
             problems = [str(error) for error in formset.non_form_errors()] + [
                 f"group {index + 1}, {name}: {' '.join(errors)}"
-                for index, form_errors in enumerate(formset.errors)
-                for name, errors in form_errors.items()
+                for index, form in enumerate(formset.forms)
+                for name, errors in form.errors.items()
             ]
             admin.message_user(request, "The groups were not saved: " + "; ".join(problems), messages.ERROR)
             return redirect("admin:rollouts_rollout_change", rollout.pk)
