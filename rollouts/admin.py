@@ -242,6 +242,12 @@ class RolloutAdmin(
         obj._state.adding = False
         for warning in selectors.rollout_warnings(rollout=rollout):
             self.message_user(request, warning, messages.WARNING)
+        if rollout.status == Rollout.Status.WAITING_FOR_APPROVAL:
+            self.message_user(
+                request,
+                f"{rollout.name} waits for another operator's approval before it can start.",
+                messages.WARNING,
+            )
 
     def delete_model(self, request: HttpRequest, obj: Rollout) -> None:
         services.rollout_delete(rollout=obj)

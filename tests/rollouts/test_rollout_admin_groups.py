@@ -544,3 +544,48 @@ def test_a_viewer_sees_the_groups_but_cannot_press_a_button(client, alice, appro
     for verb in ("approve", "deny", "next_group", "retry", "groups"):
         assert post(client, waiting, verb).status_code == 403, verb
     assert status(waiting) == Rollout.Status.WAITING_FOR_APPROVAL
+
+
+def change_form_data(rollout: Rollout, **overrides) -> dict:
+    data = {
+        "name": rollout.name,
+        "description": "",
+        "start_at": "",
+        "pause_on_failure_percent": "",
+        "pause_min_results": "5",
+        "pause_on_failure_count": "",
+        "max_parallel": "",
+    }
+    data.update(overrides)
+    return data
+
+
+def test_the_start_time_changes_until_the_start_and_is_fixed_after(operator):
+    fleet(1)
+    draft = services.rollout_create(name="later", software=make_software("2.0.0"), feed="default")
+    soon = timezone.localtime() + dt.timedelta(days=2)
+    response = operator.post(
+        f"{ADMIN}{draft.pk}/change/",
+        change_form_data(draft, start_at=soon.strftime("%Y-%m-%dT%H:%M"), description="tomorrow"),
+    )
+    assert response.status_code == 302
+    draft.refresh_from_db()
+    assert draft.start_at is not None and draft.description == "tomorrow"
+
+    started = running(name="now")
+    page = operator.get(f"{ADMIN}{started.pk}/change/")
+    assert "start_at" not in page.context["adminform"].form.fields
+    response = operator.post(
+        f"{ADMIN}{started.pk}/change/", change_form_data(started, start_at=soon.strftime("%Y-%m-%dT%H:%M"))
+    )
+    assert response.status_code == 302
+    started.refresh_from_db()
+    assert (started.status, started.start_at) == (Rollout.Status.RUNNING, None)
+
+
+def test_a_rollout_created_with_approval_on_says_it_waits(operator, approval):
+    fleet(2)
+    data = canary_form(make_software("2.0.0"), groups_mode="none", start="on")
+    _, created = create_through_the_form(operator, data)
+    assert Rollout.objects.get().status == Rollout.Status.WAITING_FOR_APPROVAL
+    assert any("waits for another operator's approval" in message for message in messages_of(created))
