@@ -182,24 +182,37 @@ def canary_error_field(field: str) -> str | None:
 # --- the group editor of a rollout not started yet --------------------------------------------
 
 
+_NARROW = {"style": "width: 5em"}
+
+
 class GroupForm(forms.Form):
-    name = forms.CharField(max_length=MAX_GROUP_NAME_LENGTH)
-    query = forms.CharField(required=False, max_length=4096, label="Device query")
-    size = forms.FloatField(required=False, min_value=0.01, label="Size")
+    name = forms.CharField(max_length=MAX_GROUP_NAME_LENGTH, widget=forms.TextInput(attrs={"size": 14}))
+    query = forms.CharField(
+        required=False, max_length=4096, label="Device query", widget=forms.TextInput(attrs={"size": 18})
+    )
+    size = forms.FloatField(
+        required=False, min_value=0.01, label="Size", widget=forms.NumberInput(attrs=_NARROW)
+    )
     # The extra row's initials are what its widgets show, so an untouched row counts as unchanged.
     unit = forms.ChoiceField(
         label="in",
         initial=UNIT_REST,
         choices=[(UNIT_DEVICES, "devices"), (UNIT_PERCENT, "% of the rest"), (UNIT_REST, "all the rest")],
     )
-    success_threshold = forms.IntegerField(min_value=1, max_value=100, initial=100, label="Success (%)")
+    success_threshold = forms.IntegerField(
+        min_value=1, max_value=100, initial=100, label="Success (%)", widget=forms.NumberInput(attrs=_NARROW)
+    )
     success_action = forms.ChoiceField(
         choices=RolloutGroup.SuccessAction.choices,
         initial=RolloutGroup.SuccessAction.NEXT_GROUP,
         label="Then",
     )
-    error_threshold = forms.IntegerField(required=False, min_value=1, max_value=100, label="Error (%)")
-    error_count = forms.IntegerField(required=False, min_value=1, label="Error count")
+    error_threshold = forms.IntegerField(
+        required=False, min_value=1, max_value=100, label="Error (%)", widget=forms.NumberInput(attrs=_NARROW)
+    )
+    error_count = forms.IntegerField(
+        required=False, min_value=1, label="Error count", widget=forms.NumberInput(attrs=_NARROW)
+    )
 
     def clean(self) -> dict[str, Any]:
         cleaned = cast(dict[str, Any], super().clean())
@@ -252,10 +265,13 @@ GROUPS_PREFIX = "groups"
 
 
 def group_initial(group: RolloutGroup) -> dict[str, Any]:
+    size: float | int | None
     if group.target_count is not None:
-        unit, size = UNIT_DEVICES, float(group.target_count)
+        unit, size = UNIT_DEVICES, group.target_count
     elif group.target_percentage is not None:
-        unit, size = UNIT_PERCENT, group.target_percentage
+        # 50, not 50.0; a share like 33.33 stays as it is.
+        percentage = group.target_percentage
+        unit, size = UNIT_PERCENT, int(percentage) if percentage == int(percentage) else percentage
     else:
         unit, size = UNIT_REST, None
     return {
@@ -305,8 +321,13 @@ def group_condition_words(group: RolloutGroup) -> str:
 
 
 def rollout_group_rows(rollout: Rollout) -> list[dict[str, Any]]:
-    """Each group with its bar and numbers: two queries (groups, statistics) whatever the fleet."""
-    groups = list(rollout.groups.all())
+    """Each group with its bar and numbers: two queries (groups, statistics) whatever the fleet;
+    before the start, plus the sizing of the groups as planned (two queries per group)."""
+    groups = (
+        selectors.rollout_groups_frozen_or_planned(rollout)
+        if rollout.status in UNSTARTED
+        else list(rollout.groups.all())
+    )
     stats = selectors.rollout_group_stats(rollout=rollout, groups=groups)
     rows = []
     for group in groups:

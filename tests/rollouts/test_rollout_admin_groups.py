@@ -589,3 +589,13 @@ def test_a_rollout_created_with_approval_on_says_it_waits(operator, approval):
     _, created = create_through_the_form(operator, data)
     assert Rollout.objects.get().status == Rollout.Status.WAITING_FOR_APPROVAL
     assert any("waits for another operator's approval" in message for message in messages_of(created))
+
+
+def test_a_draft_shows_its_groups_as_planned(operator):
+    fleet(6)
+    groups = services.groups_canary(canary_count=1, waves=2)
+    draft = services.rollout_create(name="d", software=make_software("2.0.0"), feed="default", groups=groups)
+    page = operator.get(f"{ADMIN}{draft.pk}/change/")
+    assert [row["stats"].targeted for row in page.context["group_rows"]] == [1, 3, 2]
+    formset = page.context["group_formset"]
+    assert [form["size"].value() for form in formset.forms[:3]] == [1, 50, None]
