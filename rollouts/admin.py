@@ -15,184 +15,42 @@ from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html
 
 from devices import display
 from goosebit_project.admin_mixins import HistoryGoesWithItsOwnerMixin, RefuseHiddenActionsMixin
 from goosebit_project.lib.errors import DomainError
-from goosebit_project.lib.versions import Version
 from rollouts import selectors, services
-from rollouts.forms import OPTION_FORM_FIELDS, DeploymentOptionsFormMixin
+from rollouts.admin_groups import UNSTARTED, RolloutGroupButtonsMixin, group_progress_summary
+from rollouts.admin_rollout_form import SAFETY_FIELDS, RolloutForm, rollout_preview_context
+from rollouts.forms import OPTION_FORM_FIELDS
 from rollouts.models import Action, ActionStatus, Rollout
 
 if TYPE_CHECKING:
     from django.contrib.admin.options import _FieldGroups
 
-    from software.models import Software
-
-SAFETY_FIELDS = ["pause_on_failure_percent", "pause_min_results", "pause_on_failure_count", "max_parallel"]
-# What the form calls each safety setting; errors name the setting by this label, never by field.
-SAFETY_LABELS = {
-    "pause_on_failure_percent": "Pause after failures (%)",
-    "pause_min_results": "Judge the percentage after (devices)",
-    "pause_on_failure_count": "Pause after failed devices",
-    "max_parallel": "Max parallel updates",
-}
-
-
-def _safety_field(name: str, *, required: bool, maximum: int, empty: str) -> forms.IntegerField:
-    """A safety setting's input: min=1 in the browser too (0 is never accepted by the service)."""
-    label = SAFETY_LABELS[name]
-    named = label.replace("%", "%%")  # Django %-formats validator messages with their params
-    at_least = f"{named} must be at least 1" + (f"; {empty}" if empty else "") + "."
-    return forms.IntegerField(
-        label=label,
-        required=required,
-        min_value=1,
-        max_value=maximum,
-        error_messages={
-            "min_value": at_least,
-            "max_value": f"{named} must be at most {maximum}.",
-            "invalid": f"{named} must be a whole number.",
-            "required": f"{named} is required (at least 1).",
-        },
-    )
-
-
-# The add form's confirmation: set from the preview page, valid only for what it previewed.
-CONFIRM_FIELD = "_confirmed"
-
-
-def rollout_preview_context(*, feed: str, software, exclude: Rollout | None = None) -> dict:
-    """What an operator checks before a rollout reaches devices: who gets it, who it takes over."""
-    holders = (
-        Rollout.objects.filter(
-            feed=feed,
-            status__in=selectors.FEED_HOLDING_STATUSES,
-            software__compatibility__in=software.compatibility.values("pk"),
-        )
-        .select_related("software")
-        .distinct()
-    )
-    if exclude is not None:
-        holders = holders.exclude(pk=exclude.pk)
-    return {
-        "preview": selectors.rollout_preview(feed=feed, software=software),
-        "holders": list(holders.order_by("-created")[:10]),
-        "preview_feed_url": reverse("admin:devices_device_changelist") + f"?feed={feed}",
-    }
-
-
-class RolloutForm(DeploymentOptionsFormMixin, forms.ModelForm):
-    """Validates with the services' own rules so errors show on the form, not as a 500.
-
-    A new rollout is shown with a preview of the devices it reaches before it is created: the
-    first submit renders the preview, the second (carrying CONFIRM_FIELD for the same feed,
-    software and start choice) creates it.
-    """
-
-    start = forms.BooleanField(
-        required=False, help_text="Start at once. Otherwise the rollout is saved as a draft to start later."
-    )
-    pause_on_failure_percent = _safety_field(
-        "pause_on_failure_percent", required=False, maximum=100, empty="leave it empty to turn the rule off"
-    )
-    pause_min_results = _safety_field(
-        "pause_min_results", required=True, maximum=services.MAX_SETTING, empty=""
-    )
-    pause_on_failure_count = _safety_field(
-        "pause_on_failure_count",
-        required=False,
-        maximum=services.MAX_SETTING,
-        empty="leave it empty to turn the rule off",
-    )
-    max_parallel = _safety_field(
-        "max_parallel", required=False, maximum=services.MAX_SETTING, empty="leave it empty for no limit"
-    )
-
-    class Meta:
-        model = Rollout
-        fields = ["name", "feed", "software", "confirmation_required", *SAFETY_FIELDS]
-        help_texts = {
-            "confirmation_required": "With the confirmation flow on (GOOSEBIT_CONFIRMATION_FLOW), each "
-            "device's update waits until the device confirms it (or its auto-confirm does).",
-            "feed": "Devices following this feed (in rollout mode) receive the software.",
-            "pause_on_failure_percent": "Pause once this % of finished devices failed. Empty: off.",
-            "pause_min_results": "Judge the percentage only after this many devices finished.",
-            "pause_on_failure_count": "Pause once this many devices failed. Empty: off.",
-            "max_parallel": "At most this many devices of this rollout update at once. Empty: no limit.",
-        }
-
-    preview_context: dict | None = None
-    confirm_token = ""
-    will_start = False
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        field = cast("forms.ModelChoiceField[Software] | None", self.fields.get("software"))
-        if field is not None:
-            # A deleted release is never rolled out again (a rollout that has one keeps showing it).
-            # A field made from the ForeignKey always has its queryset.
-            offered = cast("QuerySet[Software]", field.queryset).filter(
-                Q(deleted=False) | Q(pk=self.instance.software_id)
-            )
-            field.queryset = offered
-            # Highest version first, each with the boards it fits: what an operator chooses by.
-            software = sorted(
-                offered.prefetch_related("compatibility"),
-                key=lambda item: (Version(item.version), item.created),
-                reverse=True,
-            )
-            field.choices = [("", "---------")] + [
-                (
-                    item.pk,
-                    f"{item.version} — {item.name} ("
-                    + (", ".join(str(board) for board in item.compatibility.all()) or "no hardware")
-                    + ")",
-                )
-                for item in software
-            ]
-
-    def clean(self) -> dict:
-        cleaned = cast(dict[str, Any], super().clean())
-        safety = {field: cleaned.get(field, getattr(self.instance, field)) for field in SAFETY_FIELDS}
-        if all(field not in self.errors for field in SAFETY_FIELDS):
-            try:
-                services.rollout_validate_safety(**safety)
-            except services.InvalidSetting as error:
-                # On the field it names, by its label: that also spares the user the model's
-                # generic "constraint violated" message for the same value.
-                self.add_error(error.field, f"{SAFETY_LABELS[error.field]} {error.problem}.")
-        if self.instance.pk is None:
-            cleaned["deployment_options"] = self.deployment_options(cleaned)
-        if self.instance.pk is None and not self.errors:
-            self._require_confirmation(cleaned)
-        return cleaned
-
-    def _require_confirmation(self, cleaned: dict) -> None:
-        feed = (cleaned.get("feed") or "").strip()
-        software = cleaned.get("software")
-        if not feed or software is None:
-            return
-        self.will_start = bool(cleaned.get("start"))
-        self.confirm_token = f"{feed}|{software.pk}|{int(self.will_start)}"
-        if self.data.get(CONFIRM_FIELD) == self.confirm_token:
-            return
-        self.preview_context = rollout_preview_context(feed=feed, software=software)
-        raise forms.ValidationError(
-            "Check which devices this rollout reaches, then confirm below.", code="confirm"
-        )
-
 
 @admin.register(Rollout)
-class RolloutAdmin(RefuseHiddenActionsMixin, HistoryGoesWithItsOwnerMixin, admin.ModelAdmin):
+class RolloutAdmin(
+    RolloutGroupButtonsMixin, RefuseHiddenActionsMixin, HistoryGoesWithItsOwnerMixin, admin.ModelAdmin
+):
     form = RolloutForm
-    list_display = ["name", "feed_link", "software_version", "status_badge", "progress", "created"]
+    list_display = [
+        "name",
+        "feed_link",
+        "software_version",
+        "status_badge",
+        "groups_column",
+        "progress",
+        "created",
+    ]
     list_display_links = ["name"]
     list_filter = ["status", "feed"]
     search_fields = ["name", "feed", "software__version"]
@@ -213,7 +71,19 @@ class RolloutAdmin(RefuseHiddenActionsMixin, HistoryGoesWithItsOwnerMixin, admin
             return [
                 "name",
                 "feed",
+                "query",
                 "software",
+                "description",
+                "groups_mode",
+                "canary_size",
+                "canary_unit",
+                "waves",
+                "success_threshold",
+                "error_threshold",
+                "error_count",
+                "pause_after_canary",
+                "dynamic",
+                "start_at",
                 "start",
                 "confirmation_required",
                 *SAFETY_FIELDS,
@@ -221,8 +91,14 @@ class RolloutAdmin(RefuseHiddenActionsMixin, HistoryGoesWithItsOwnerMixin, admin
             ]
         return [
             "name",
+            "description",
             "feed",
+            "query",
             "software",
+            "dynamic",
+            "start_at",
+            "approval",
+            "retry_of",
             "confirmation_required",
             "status",
             "statistics",
@@ -236,10 +112,16 @@ class RolloutAdmin(RefuseHiddenActionsMixin, HistoryGoesWithItsOwnerMixin, admin
     def get_readonly_fields(self, request: HttpRequest, obj: Rollout | None = None) -> list[str]:
         if obj is None:
             return []
-        # Feed and software are fixed once created; the status changes only through actions.
+        # Targets and software are fixed once created; the status changes only through actions;
+        # the start time only until the start.
         return [
             "feed",
+            "query",
             "software",
+            "dynamic",
+            *([] if obj.status in UNSTARTED else ["start_at"]),
+            "approval",
+            "retry_of",
             "confirmation_required",
             "status",
             "statistics",
@@ -267,8 +149,17 @@ class RolloutAdmin(RefuseHiddenActionsMixin, HistoryGoesWithItsOwnerMixin, admin
     def software_version(self, rollout: Rollout) -> str:
         return rollout.software.version
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Rollout]:
+        return super().get_queryset(request).prefetch_related("groups")  # the list's group column
+
     @admin.display(description="Status", ordering="status")
     def status_badge(self, rollout: Rollout) -> str:
+        if rollout.start_at and rollout.status in UNSTARTED:
+            return format_html(
+                '{}<div class="gb-reason">starts at {}</div>',
+                display.rollout_status_badge(rollout),
+                date_format(timezone.localtime(rollout.start_at), "DATETIME_FORMAT"),
+            )
         if rollout.pause_reason:
             return format_html(
                 '{}<div class="gb-reason">{}</div>',
@@ -276,6 +167,19 @@ class RolloutAdmin(RefuseHiddenActionsMixin, HistoryGoesWithItsOwnerMixin, admin
                 rollout.pause_reason,
             )
         return display.rollout_status_badge(rollout)
+
+    @admin.display(description="Groups")
+    def groups_column(self, rollout: Rollout) -> str:
+        return group_progress_summary(rollout, list(rollout.groups.all()))
+
+    @admin.display(description="Approval")
+    def approval(self, rollout: Rollout) -> str:
+        if not rollout.approval_decided_by:
+            return "waiting" if rollout.status == Rollout.Status.WAITING_FOR_APPROVAL else "-"
+        verdict = "denied" if rollout.status == Rollout.Status.APPROVAL_DENIED else "approved"
+        return f"{verdict} by {rollout.approval_decided_by}" + (
+            f": {rollout.approval_remark}" if rollout.approval_remark else ""
+        )
 
     @admin.display(description="Progress")
     def progress(self, rollout: Rollout) -> str:
@@ -313,6 +217,7 @@ class RolloutAdmin(RefuseHiddenActionsMixin, HistoryGoesWithItsOwnerMixin, admin
                 summary=display.rollout_summary(obj, stats),
                 can_change_rollout=self.has_change_permission(request, obj),
                 targeted_url=display.rollout_devices_url(obj),
+                **self.group_context(request, obj),
             )
         return super().render_change_form(request, context, add, change, form_url, obj)
 
@@ -321,23 +226,28 @@ class RolloutAdmin(RefuseHiddenActionsMixin, HistoryGoesWithItsOwnerMixin, admin
         safety = {field: data[field] for field in SAFETY_FIELDS}
         if change:
             # Never obj.save(): it would write back a status the automatic pause may have changed.
-            services.rollout_update(rollout=obj, name=data["name"], **safety)
+            # The start time only while it can change (a read-only field is not in the data).
+            schedule = {"start_at": data["start_at"]} if "start_at" in form.fields else {}
+            services.rollout_update(
+                rollout=obj, name=data["name"], description=data.get("description", ""), **safety, **schedule
+            )
             return
         rollout = services.rollout_create(
-            name=data["name"],
-            feed=data["feed"],
-            software=data["software"],
+            **cast(RolloutForm, form).create_arguments(data),
             start=data["start"],
-            confirmation_required=data.get("confirmation_required", True),
             created_by=cast(User, request.user),  # the admin lets in only signed-in staff
-            options=data.get("deployment_options"),
-            **safety,
         )
         obj.pk = rollout.pk
         obj.refresh_from_db()
         obj._state.adding = False
         for warning in selectors.rollout_warnings(rollout=rollout):
             self.message_user(request, warning, messages.WARNING)
+        if rollout.status == Rollout.Status.WAITING_FOR_APPROVAL:
+            self.message_user(
+                request,
+                f"{rollout.name} waits for another operator's approval before it can start.",
+                messages.WARNING,
+            )
 
     def delete_model(self, request: HttpRequest, obj: Rollout) -> None:
         services.rollout_delete(rollout=obj)
@@ -421,6 +331,7 @@ class RolloutAdmin(RefuseHiddenActionsMixin, HistoryGoesWithItsOwnerMixin, admin
             view(self.pause_view, "pause"),
             view(self.resume_view, "resume"),
             view(self.stop_view, "stop"),
+            *self.group_urls(),
         ] + super().get_urls()
 
     def _rollout_for(self, request: HttpRequest, object_id: int) -> Rollout:
@@ -461,6 +372,11 @@ class RolloutAdmin(RefuseHiddenActionsMixin, HistoryGoesWithItsOwnerMixin, admin
                 request, rollout, lambda: services.rollout_start(rollout=rollout), "Started"
             )
         preview = rollout_preview_context(feed=rollout.feed, software=rollout.software, exclude=rollout)
+        if rollout.query:
+            preview.pop("preview")  # the feed's preview would overstate a query's reach
+        preview["group_previews"] = [
+            item.as_dict() for item in selectors.rollout_group_preview(rollout=rollout)
+        ]
         return self._confirm_page(request, rollout, "confirm_start.html", f"Start {rollout.name}?", **preview)
 
     def stop_view(self, request: HttpRequest, object_id: int) -> HttpResponse:

@@ -266,6 +266,38 @@ def test_an_operator_creates_and_starts_a_rollout_after_seeing_its_preview(logge
     sync_api.expect(page.locator("#result_list tbody tr")).to_contain_text("gw-r1")
 
 
+def test_an_operator_creates_a_canary_rollout_and_sees_one_bar_per_group(logged_in, live_server):
+    page = logged_in
+    board = make_hardware("rpi4", "1.2")
+    software = make_software("2.0.0", compatibility=[board])
+    for index in range(4):
+        Device_(live_server, f"gw-c{index}").register("rpi4", "1.2", "1.0.0")
+
+    page.goto("/admin/rollouts/rollout/add/")
+    page.fill("#id_name", "Canary first")
+    page.fill("#id_feed", "default")
+    page.select_option("#id_software", str(software.pk))
+    page.fill("#id_canary_size", "1")
+    page.select_option("#id_canary_unit", "devices")
+    page.check("#id_start")
+    page.click("input[value='Preview…']")
+    preview = page.locator(".gb-group-preview tbody tr")
+    sync_api.expect(preview).to_have_count(3)
+    sync_api.expect(preview.first).to_contain_text("gw-c0")
+    page.click("input[value='Create and start the rollout']")
+
+    page.locator("#result_list tbody tr", has_text="Canary first").get_by_role(
+        "link", name="Canary first"
+    ).click()
+    groups = page.locator("tr.gb-group")
+    sync_api.expect(groups).to_have_count(3)
+    sync_api.expect(groups.first).to_contain_text("Running")
+    sync_api.expect(groups.nth(1)).to_contain_text("Scheduled")
+    page.click("button:has-text('Start next group now')")
+    sync_api.expect(page.locator(".messagelist")).to_contain_text("Started the next group")
+    sync_api.expect(page.locator("tr.gb-group").nth(1)).to_contain_text("Running")
+
+
 def test_an_update_waits_for_confirmation_until_the_operator_turns_on_auto_confirm(
     logged_in, live_server, settings
 ):
