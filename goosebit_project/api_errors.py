@@ -28,7 +28,14 @@ def flatten_validation_errors(detail: Any, prefix: str = "") -> list[str]:
             messages += flatten_validation_errors(value, f"{label}." if label else prefix)
         return messages
     if isinstance(detail, list):
-        return [message for item in detail for message in flatten_validation_errors(item, prefix)]
+        # A list of dicts is a list of nested objects: name each by its index, groups[1].name.
+        return [
+            message
+            for index, item in enumerate(detail)
+            for message in flatten_validation_errors(
+                item, f"{prefix.rstrip('.')}[{index}]." if isinstance(item, dict) else prefix
+            )
+        ]
     label = prefix.rstrip(".")
     return [f"{label}: {detail}" if label else str(detail)]
 
