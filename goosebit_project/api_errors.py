@@ -24,7 +24,10 @@ def flatten_validation_errors(detail: Any, prefix: str = "") -> list[str]:
     if isinstance(detail, dict):
         messages: list[str] = []
         for field, value in detail.items():
-            label = "" if field in ("non_field_errors", "__all__") else f"{prefix}{field}"
+            if isinstance(field, int):  # an item of a list of objects (many=True): groups[1].name
+                label = f"{prefix.rstrip('.')}[{field}]"
+            else:
+                label = "" if field in ("non_field_errors", "__all__") else f"{prefix}{field}"
             messages += flatten_validation_errors(value, f"{label}." if label else prefix)
         return messages
     if isinstance(detail, list):

@@ -146,8 +146,9 @@ class RolloutGroupSerializer(serializers.ModelSerializer):
 
 
 def groups_with_stats(rollout: Rollout) -> list[dict[str, Any]]:
-    """The rollout's groups (prefetched if the caller did) with their statistics: one query."""
-    groups = list(rollout.groups.all())
+    """The rollout's groups (prefetched if the caller did) with their statistics: one query, plus
+    the sizing queries of a rollout not started yet (its groups as planned, not frozen)."""
+    groups = selectors.rollout_groups_frozen_or_planned(rollout)
     if not groups:
         return []
     stats = selectors.rollout_group_stats(rollout=rollout, groups=groups)
@@ -343,12 +344,12 @@ SETTING_FIELDS = {"amountGroups": "amount_groups"}
 
 def setting_error(field: str, problem: str) -> serializers.ValidationError:
     """A service's InvalidSetting as a DRF error under the field's path: "groups[1].target_count"
-    becomes {"groups": [{}, {"target_count": [problem]}]}, as DRF nests its own errors."""
+    becomes {"groups": {1: {"target_count": [problem]}}}, as DRF nests its own errors."""
     detail: Any = [problem]
     for part in reversed(SETTING_FIELDS.get(field, field).split(".")):
         name, _, index = part.partition("[")
         if index.rstrip("]").isdigit():
-            detail = [*({} for _ in range(int(index.rstrip("]")))), detail]
+            detail = {int(index.rstrip("]")): detail}
         detail = {name: detail}
     return serializers.ValidationError(detail)
 
