@@ -182,8 +182,9 @@ def test_rollout_status_prints_each_group_and_the_pause_reason(client):
         start=True,
     )
     loaded = Rollout.objects.select_related("software").get(pk=rollout.pk)
-    member = selectors.devices_in_group(rollout=loaded, groups=list(loaded.groups.all()), position=0)
-    member = member.order_by("pk").values_list("controller_id", flat=True).first()
+    canary = selectors.devices_in_group(rollout=loaded, groups=list(loaded.groups.all()), position=0)
+    member = canary.order_by("pk").values_list("controller_id", flat=True).first()
+    assert member is not None
     install(client, member, finished="failure")
 
     text = run("rollout_status", str(rollout.pk))
