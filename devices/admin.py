@@ -31,7 +31,12 @@ from django.views.decorators.debug import sensitive_post_parameters
 
 from devices import display, selectors, services
 from devices.models import Device, DeviceTag, Hardware
-from goosebit_project.admin_mixins import HistoryGoesWithItsOwnerMixin, RefuseHiddenActionsMixin
+from devices.services import tags as tag_services
+from goosebit_project.admin_mixins import (
+    BulkTagActionsMixin,
+    HistoryGoesWithItsOwnerMixin,
+    RefuseHiddenActionsMixin,
+)
 from goosebit_project.lib.errors import DomainError, InvalidInput
 from goosebit_project.lib.tokens import MAX_TOKEN_LENGTH
 from goosebit_project.lib.versions import Version, versions_equal
@@ -345,7 +350,9 @@ class DeviceChangeList(ChangeList):
 
 
 @admin.register(Device)
-class DeviceAdmin(RefuseHiddenActionsMixin, HistoryGoesWithItsOwnerMixin, admin.ModelAdmin):
+class DeviceAdmin(
+    RefuseHiddenActionsMixin, BulkTagActionsMixin, HistoryGoesWithItsOwnerMixin, admin.ModelAdmin
+):
     form = DeviceForm
     list_display = [
         "controller_id",
@@ -398,8 +405,15 @@ class DeviceAdmin(RefuseHiddenActionsMixin, HistoryGoesWithItsOwnerMixin, admin.
         "force_update",
         "cancel_updates",
         "rotate_tokens",
+        "add_tag",
+        "remove_tag",
         "delete_devices",
     ]
+    tag_model = DeviceTag
+    tag_get_or_create = staticmethod(tag_services.device_tag_get_or_create)
+    tag_assign = staticmethod(tag_services.device_tag_assign_devices)
+    tag_unassign = staticmethod(tag_services.device_tag_unassign_devices)
+    tag_queryset_keyword = "devices"
 
     # --- columns ---
 

@@ -24,11 +24,21 @@ def flatten_validation_errors(detail: Any, prefix: str = "") -> list[str]:
     if isinstance(detail, dict):
         messages: list[str] = []
         for field, value in detail.items():
-            label = "" if field in ("non_field_errors", "__all__") else f"{prefix}{field}"
+            if isinstance(field, int):  # an item of a list of objects (many=True): groups[1].name
+                label = f"{prefix.rstrip('.')}[{field}]"
+            else:
+                label = "" if field in ("non_field_errors", "__all__") else f"{prefix}{field}"
             messages += flatten_validation_errors(value, f"{label}." if label else prefix)
         return messages
     if isinstance(detail, list):
-        return [message for item in detail for message in flatten_validation_errors(item, prefix)]
+        # A list of dicts is a list of nested objects: name each by its index, groups[1].name.
+        return [
+            message
+            for index, item in enumerate(detail)
+            for message in flatten_validation_errors(
+                item, f"{prefix.rstrip('.')}[{index}]." if isinstance(item, dict) else prefix
+            )
+        ]
     label = prefix.rstrip(".")
     return [f"{label}: {detail}" if label else str(detail)]
 

@@ -23,7 +23,11 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from devices.models import Device, Hardware
-from goosebit_project.admin_mixins import HistoryGoesWithItsOwnerMixin, RefuseHiddenActionsMixin
+from goosebit_project.admin_mixins import (
+    BulkTagActionsMixin,
+    HistoryGoesWithItsOwnerMixin,
+    RefuseHiddenActionsMixin,
+)
 from goosebit_project.lib.versions import Version
 from rollouts.models import Rollout
 from software import services
@@ -183,7 +187,15 @@ class SoftwareChangeList(ChangeList):
 
 
 @admin.register(Software)
-class SoftwareAdmin(RefuseHiddenActionsMixin, HistoryGoesWithItsOwnerMixin, admin.ModelAdmin):
+class SoftwareAdmin(
+    RefuseHiddenActionsMixin, BulkTagActionsMixin, HistoryGoesWithItsOwnerMixin, admin.ModelAdmin
+):
+    actions = ["add_tag", "remove_tag"]
+    tag_model = ReleaseTag
+    tag_get_or_create = staticmethod(services.release_tag_get_or_create)
+    tag_assign = staticmethod(services.release_tag_assign_releases)
+    tag_unassign = staticmethod(services.release_tag_unassign_releases)
+    tag_queryset_keyword = "releases"
     list_display = [
         "version",
         "release_name",

@@ -72,6 +72,20 @@ def tag_create(model: type[T], *, name: Any, description: Any = "", colour: Any 
     return _save_tag(model(), fields, creating=True)
 
 
+def tag_get_or_create(model: type[T], *, name: Any) -> tuple[T, bool]:
+    """The tag of that (trimmed) name, created if new (the admin's "Add tag…"); and whether it was."""
+    if name is None:
+        raise InvalidInput("name is required")
+    clean = tag_fields(name=name)["name"]
+    existing = model._default_manager.filter(name=clean).first()
+    if existing is not None:
+        return existing, False
+    try:
+        return _save_tag(model(), {"name": clean}, creating=True), True
+    except Conflict:  # created concurrently: use that one
+        return model._default_manager.get(name=clean), False
+
+
 def tag_update(tag: T, *, name: Any = None, description: Any = None, colour: Any = None) -> T:
     """Change the given fields; None leaves a field as it is."""
     fields = tag_fields(name=name, description=description, colour=colour)
@@ -142,6 +156,10 @@ def _device_pks(controller_ids: Any) -> list[int]:
 
 def device_tag_create(*, name: Any, description: Any = "", colour: Any = "") -> DeviceTag:
     return tag_create(DeviceTag, name=name, description=description, colour=colour)
+
+
+def device_tag_get_or_create(*, name: Any) -> tuple[DeviceTag, bool]:
+    return tag_get_or_create(DeviceTag, name=name)
 
 
 def device_tag_update(

@@ -6,7 +6,14 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from devices.services.tags import MAX_TAG_BATCH, tag_create, tag_link, tag_unlink, tag_update
+from devices.services.tags import (
+    MAX_TAG_BATCH,
+    tag_create,
+    tag_get_or_create,
+    tag_link,
+    tag_unlink,
+    tag_update,
+)
 from goosebit_project.lib.errors import InvalidInput, NotFound
 from software.models import ReleaseTag, Software
 
@@ -34,6 +41,10 @@ def _release_pks(release_ids: Any) -> list[int]:
 
 def release_tag_create(*, name: Any, description: Any = "", colour: Any = "") -> ReleaseTag:
     return tag_create(ReleaseTag, name=name, description=description, colour=colour)
+
+
+def release_tag_get_or_create(*, name: Any) -> tuple[ReleaseTag, bool]:
+    return tag_get_or_create(ReleaseTag, name=name)
 
 
 def release_tag_update(

@@ -329,6 +329,8 @@ def test_djangos_delete_selected_is_replaced(admin_client):
         "force_update",
         "cancel_updates",
         "rotate_tokens",
+        "add_tag",
+        "remove_tag",
         "delete_devices",
     ]
 

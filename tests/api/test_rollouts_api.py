@@ -49,9 +49,17 @@ def test_create_returns_the_draft_with_its_statistics(api, settings):
     assert response.json() == {
         "id": rollout.pk,
         "name": "spring",
+        "description": "",
         "feed": "default",
+        "query": "",
+        "dynamic": True,
+        "start_at": None,
+        "retry_of": None,
         "software": {"id": software.pk, "name": "fw.swu", "version": "2.0.0", "filename": "fw.swu"},
         "status": "draft",
+        "approval_decided_by": "",
+        "approval_decided_at": None,
+        "approval_remark": "",
         "pause_on_failure_percent": 20,
         "pause_min_results": 5,
         "pause_on_failure_count": 4,
@@ -68,6 +76,31 @@ def test_create_returns_the_draft_with_its_statistics(api, settings):
         "paused_at": None,
         "finished_at": None,
         "stats": {**ZERO_STATS, "targeted": 1, "not_started": 1},
+        "groups": [
+            {
+                "id": rollout.groups.get().pk,
+                "position": 0,
+                "name": "All devices",
+                "description": "",
+                "query": "",
+                "target_count": None,
+                "target_percentage": None,
+                "success_threshold": 100,
+                "success_action": "next_group",
+                "error_threshold": None,
+                "error_count": None,
+                "confirmation_required": None,
+                "status": "scheduled",
+                "status_reason": "",
+                "started_at": None,
+                "finished_at": None,
+                "stats": {
+                    **{key: value for key, value in ZERO_STATS.items() if key != "left"},
+                    "targeted": 1,
+                    "not_started": 1,
+                },
+            }
+        ],
         "warnings": [],
     }
     assert rollout.created_by is not None
@@ -102,14 +135,14 @@ VALID = {"name": "r", "feed": "default", "software": "SOFTWARE"}
         ({"name": " ", "feed": "default", "software": "SOFTWARE"}, "a rollout needs a name"),
         ({"name": "r", "feed": "default", "software": 999}, "software 999 does not exist"),
         ({"name": "r", "feed": "", "software": "SOFTWARE"}, "feed: This field may not be blank."),
-        ({**VALID, "pause_on_failure_percent": 0}, "pause_on_failure_percent must be at least 1, got 0"),
+        ({**VALID, "pause_on_failure_percent": 0}, "pause_on_failure_percent: must be at least 1, got 0"),
         (
             {**VALID, "max_parallel": "many"},
             'max_parallel: A whole number, or "off" to turn the rule off, is required.',
         ),
         (
             {**VALID, "pause_on_failure_count": 10**12},
-            f"pause_on_failure_count must be at most {2**31 - 1}, got {10**12}",
+            f"pause_on_failure_count: must be at most {2**31 - 1}, got {10**12}",
         ),
     ],
 )
@@ -227,7 +260,7 @@ def test_patch_refuses_a_bad_setting(api):
     response = api.patch(f"{URL}{rollout.pk}/", {"max_parallel": 0}, content_type="application/json")
     assert (response.status_code, response.json()) == (
         400,
-        {"detail": "max_parallel must be at least 1, got 0"},
+        {"detail": "max_parallel: must be at least 1, got 0"},
     )
     assert Rollout.objects.get().max_parallel == 3
 

@@ -76,7 +76,7 @@ def test_a_successful_command_exits_0(cli):
 def test_usage_errors_exit_2(cli):
     code, _, err = cli("create_rollout", "--name", "x")
     assert code == 2
-    assert "the following arguments are required: --feed, --software" in err
+    assert "the following arguments are required: --software" in err
 
 
 # --- create, start, pause, resume, stop, status ----------------------------------------------
@@ -127,6 +127,43 @@ def test_create_rollout_prints_the_draft_as_json(settings):
             "left": 0,
             "progress_percent": 0,
         },
+        "description": "",
+        "query": "",
+        "dynamic": True,
+        "start_at": None,
+        "retry_of": None,
+        "approval_decided_by": "",
+        "approval_decided_at": None,
+        "approval_remark": "",
+        "groups": [
+            {
+                "position": 0,
+                "name": "All devices",
+                "query": "",
+                "target_count": None,
+                "target_percentage": None,
+                "success_threshold": 100,
+                "success_action": "next_group",
+                "error_threshold": None,
+                "error_count": None,
+                "status": "scheduled",
+                "status_reason": "",
+                "started_at": None,
+                "finished_at": None,
+                "stats": {
+                    "targeted": 1,
+                    "not_started": 1,
+                    "pending": 0,
+                    "running": 0,
+                    "succeeded": 0,
+                    "failed": 0,
+                    "canceled": 0,
+                    "rolled_back": 0,
+                    "already_on_version": 0,
+                    "progress_percent": 0,
+                },
+            }
+        ],
         "warnings": [],
     }
 
