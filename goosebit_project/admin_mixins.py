@@ -16,7 +16,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
-from goosebit_project.lib.errors import DomainError, NotFound
+from goosebit_project.lib.errors import DomainError, NotAllowed, NotFound
 from rollouts.models import Action
 
 if TYPE_CHECKING:
@@ -58,7 +58,8 @@ class BulkTagActionsMixin(_ModelAdminBase):
     choose or type a tag's name, then one service call for the whole selection ("select all"
     included), so the cost does not grow with the selection. Adding creates a new tag.
 
-    Subclasses name the tag model and the app's tag services; permissions: change."""
+    Subclasses name the tag model and the app's tag services; permissions: change, and the tag's
+    add permission to create one."""
 
     tag_model: Any
     tag_get_or_create: Any  # (*, name) -> (tag, created)
@@ -73,6 +74,13 @@ class BulkTagActionsMixin(_ModelAdminBase):
         if name is not None:
             try:
                 if adding:
+                    existing = self.tag_model._default_manager.filter(name=name.strip()).exists()
+                    meta = self.tag_model._meta
+                    if not existing and not request.user.has_perm(f"{meta.app_label}.add_{meta.model_name}"):
+                        # Tagging is a change of the devices; a new tag is an addition of its own.
+                        raise NotAllowed(
+                            f"there is no tag named {name.strip()!r}, and you may not create tags"
+                        )
                     tag, created = type(self).tag_get_or_create(name=name)
                     changed = type(self).tag_assign(tag=tag, **{self.tag_queryset_keyword: queryset})
                     note = " (a new tag)" if created else ""

@@ -130,3 +130,20 @@ def test_the_device_list_filters_by_tag(operator_client):
     make_device("plain")
     listed = operator_client.get(DEVICES, {"tags__id__exact": tag.pk})
     assert [device.controller_id for device in listed.context["cl"].result_list] == ["tagged"]
+
+
+def test_tagging_with_a_new_name_needs_the_permission_to_create_tags(operator, client):
+    from django.contrib.auth.models import Permission, User
+
+    tagger = User.objects.create_user("tagger", is_staff=True)
+    tagger.user_permissions.add(*Permission.objects.filter(codename__in=["view_device", "change_device"]))
+    client.force_login(tagger)
+    device = make_device()
+
+    page = act(client, DEVICES, "add_tag", [device], tag="brand-new").content.decode()
+
+    assert "you may not create tags" in page
+    assert not DeviceTag.objects.exists()
+    DeviceTag.objects.create(name="lab")
+    act(client, DEVICES, "add_tag", [device], tag="lab")
+    assert tags_of(device) == ["lab"]
