@@ -14,10 +14,8 @@ representation by default (no statistics: a fixed number of queries per page);
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
-from django.contrib.auth.models import User
 from django.db.models import QuerySet
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -27,20 +25,12 @@ from goosebit_project.lib import rsql
 from mgmt import errors
 from mgmt.paging import paged_response
 from mgmt.views.actions import parse_id
-from mgmt.views.assignments import MAX_FORCETIME, Assignment, software_or_404
 from mgmt.views.base import MgmtView, link, millis, without_none
-from mgmt.views.targets import TARGET_SORT_FIELDS, optional_boolean, optional_string, target_json
+from mgmt.views.rollout_requests import invalid, request_user, rollout_create_from
+from mgmt.views.targets import TARGET_SORT_FIELDS, optional_string, target_json
 from rollouts import selectors as rollout_selectors
 from rollouts import services as rollout_services
 from rollouts.models import Rollout, RolloutGroup
-from rollouts.selectors.device_queries import device_query_compile
-from rollouts.services.groups import GroupSpec, InvalidSetting
-
-_REPOSITORY = "org.eclipse.hawkbit.repository.exception."
-
-illegal_state = errors._Kind(
-    400, "hawkbit.server.error.rollout.illegalstate", _REPOSITORY + "RolloutIllegalStateException"
-)
 
 # Our statuses in hawkBit's words (its RolloutStatus, lower case as its REST API writes them).
 ROLLOUT_STATUS = {
@@ -53,29 +43,6 @@ ROLLOUT_STATUS = {
     Rollout.Status.FINISHED: "finished",
 }
 UNSTARTED = (Rollout.Status.WAITING_FOR_APPROVAL, Rollout.Status.APPROVAL_DENIED, Rollout.Status.DRAFT)
-SUCCESS_ACTIONS = {
-    "NEXTGROUP": RolloutGroup.SuccessAction.NEXT_GROUP,
-    "PAUSE": RolloutGroup.SuccessAction.PAUSE,
-}
-# hawkBit's field names for the fields our services name (InvalidSetting.field).
-_GROUP_FIELDS = {
-    "name": "name",
-    "query": "targetFilterQuery",
-    "target_count": "targetPercentage",
-    "target_percentage": "targetPercentage",
-    "success_threshold": "successCondition.expression",
-    "success_action": "successAction.action",
-    "error_threshold": "errorCondition.expression",
-    "confirmation_required": "confirmationRequired",
-    "description": "description",
-}
-_ROLLOUT_FIELDS = {
-    "start_at": "startAt",
-    "description": "description",
-    "name": "name",
-    "amountGroups": "amountGroups",
-}
-
 ROLLOUT_SORT_FIELDS = {
     "id": "id",
     "name": "name",
@@ -101,6 +68,11 @@ ROLLOUT_QUERY_FIELDS: dict[str, rsql.Field] = {
     "distributionSet.version": rsql.Field("software__version"),
 }
 GROUP_SORT_FIELDS = {"id": "id", "name": "name", "description": "description", "status": "status"}
+GROUP_QUERY_FIELDS: dict[str, rsql.Field] = {
+    "id": rsql.Field("id", type="number"),
+    "name": rsql.Field("name"),
+    "description": rsql.Field("description"),
+}
 
 
 # --- reading ----------------------------------------------------------------------------------
@@ -166,10 +138,21 @@ def _conditions(group: RolloutGroup) -> dict[str, Any]:
 
 
 def group_json(
-    request: Request, rollout: Rollout, group: RolloutGroup, stats: rollout_selectors.GroupStats | None
+    request: Request,
+    rollout: Rollout,
+    group: RolloutGroup,
+    stats: rollout_selectors.GroupStats | None,
+    *,
+    full: bool = True,
+    confirmation_flow: bool = False,
 ) -> dict[str, Any]:
-    """hawkBit's MgmtRolloutGroupResponseBody."""
+    """hawkBit's MgmtRolloutGroupResponseBody; ``full`` adds totalTargetsPerStatus.
+
+    ``confirmationRequired`` is shown, as hawkBit does, only with the confirmation flow on.
+    """
     confirmation = group.confirmation_required
+    groups = list(rollout.groups.all())
+    last = bool(groups) and groups[-1].pk == group.pk
     body: dict[str, Any] = {
         "id": group.pk,
         "name": group.name,
@@ -181,14 +164,20 @@ def group_json(
         **_conditions(group),
         "targetFilterQuery": group.query,
         "targetPercentage": group.target_percentage if group.target_count is None else None,
-        "confirmationRequired": rollout.confirmation_required if confirmation is None else confirmation,
+        "confirmationRequired": (
+            (rollout.confirmation_required if confirmation is None else confirmation)
+            if confirmation_flow
+            else None
+        ),
         "status": _group_status(rollout, group),
+        # The last group of a dynamic rollout takes the devices that match after the start.
+        "dynamic": rollout.dynamic and last,
+        "totalTargets": stats.targeted if stats is not None else (group.frozen_total or 0),
         "_links": {"self": link(request, "rollout-group", rollout.pk, group.pk)},
     }
     if group.target_percentage is None and group.target_count is None:
         body["targetPercentage"] = 100.0  # all the devices the earlier groups left
-    if stats is not None:
-        body["totalTargets"] = stats.targeted
+    if stats is not None and full:
         body["totalTargetsPerStatus"] = _per_status(stats, scheduled=_group_is_scheduled(rollout, group))
     return without_none(body)
 
@@ -234,6 +223,9 @@ def rollout_json(request: Request, rollout: Rollout, *, full: bool = True) -> di
     }
     if rollout.started_at is not None:
         body["totalTargets"] = sum(group.frozen_total or 0 for group in groups)
+    elif not full:
+        # Not frozen yet: one count (hawkBit counts when it creates the rollout).
+        body["totalTargets"] = rollout_selectors.rollout_targeted_devices(rollout=rollout).count()
     if full:
         body["totalTargets"], body["totalTargetsPerStatus"] = _totals(rollout)
         links = body["_links"]
@@ -244,207 +236,12 @@ def rollout_json(request: Request, rollout: Rollout, *, full: bool = True) -> di
     return without_none(body)
 
 
-# --- writing ----------------------------------------------------------------------------------
-
-
-def _threshold(value: Any, where: str) -> int:
-    """A THRESHOLD expression: a whole percent 0-100, given as hawkBit does (a string) or a number."""
-    text = str(value).strip() if isinstance(value, str | int) and not isinstance(value, bool) else ""
-    if not text.isascii() or not text.isdigit() or not 0 <= int(text) <= 100:
-        raise errors.bad_request(f"{where}.expression must be a whole percent from 0 to 100, got {value!r}")
-    return int(text)
-
-
-def _object(body: dict[str, Any], key: str, where: str) -> dict[str, Any] | None:
-    value = body.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, dict):
-        raise errors.bad_request(f"{where}{key} must be an object")
-    return value
-
-
-def _condition(body: dict[str, Any], key: str, where: str) -> int | None:
-    condition = _object(body, key, where)
-    if condition is None:
-        return None
-    kind = condition.get("condition", "THRESHOLD")
-    if not isinstance(kind, str) or kind.upper() != "THRESHOLD":
-        raise errors.bad_request(f"{where}{key}.condition must be THRESHOLD, got {kind!r}")
-    return _threshold(condition.get("expression", "100"), f"{where}{key}")
-
-
-def _action(body: dict[str, Any], key: str, where: str, allowed: tuple[str, ...]) -> str | None:
-    action = _object(body, key, where)
-    if action is None:
-        return None
-    name = action.get("action", allowed[0])
-    if not isinstance(name, str) or name.upper() not in allowed:
-        raise errors.bad_request(f"{where}{key}.action must be one of {', '.join(allowed)}, got {name!r}")
-    return name.upper()
-
-
-class Conditions:
-    """The success and error conditions of a body (the rollout's defaults or one group's)."""
-
-    success_threshold: int
-    success_action: str
-    error_threshold: int | None
-
-    def __init__(self, body: dict[str, Any], where: str, defaults: Conditions | None = None) -> None:
-        success = _condition(body, "successCondition", where)
-        action = _action(body, "successAction", where, ("NEXTGROUP", "PAUSE"))
-        error = _condition(body, "errorCondition", where)
-        _action(body, "errorAction", where, ("PAUSE",))  # hawkBit's only error action
-        if success is None:
-            success = defaults.success_threshold if defaults else 100
-        # hawkBit's thresholds run from 0, ours from 1: 0 and 1 % behave alike for a group.
-        self.success_threshold = max(success, 1)
-        if action is not None:
-            self.success_action = SUCCESS_ACTIONS[action]
-        else:
-            self.success_action = defaults.success_action if defaults else SUCCESS_ACTIONS["NEXTGROUP"]
-        if error is None:
-            error = defaults.error_threshold if defaults else None
-        self.error_threshold = None if error is None else max(error, 1)
-
-
-def _query(body: dict[str, Any], where: str, *, required: bool) -> str:
-    query = optional_string(
-        body, "targetFilterQuery", max_length=rollout_services.MAX_QUERY_LENGTH, where=where
-    )
-    if required and not query:
-        raise errors.bad_request(f"{where}targetFilterQuery is required")
-    if query:
-        try:
-            device_query_compile(query=query)
-        except domain.InvalidInput as exc:
-            raise errors.bad_request(f"{where}targetFilterQuery: {exc.message}") from None
-    return query or ""
-
-
-def _group_spec(entry: Any, index: int, defaults: Conditions) -> GroupSpec:
-    where = f"groups[{index}]."
-    if not isinstance(entry, dict):
-        raise errors.bad_request(f"groups[{index}] must be an object")
-    name = optional_string(entry, "name", max_length=128, where=where)
-    if not name:
-        raise errors.bad_request(f"{where}name is required")
-    percentage = entry.get("targetPercentage")
-    if percentage is not None and (
-        isinstance(percentage, bool) or not isinstance(percentage, int | float) or not 0 < percentage <= 100
-    ):
-        raise errors.bad_request(
-            f"{where}targetPercentage must be a number above 0 and at most 100, got {percentage!r}"
-        )
-    conditions = Conditions(entry, where, defaults)
-    return GroupSpec(
-        name=name,
-        description=optional_string(entry, "description", max_length=512, where=where) or "",
-        query=_query(entry, where, required=False),
-        target_percentage=float(percentage) if percentage is not None else None,
-        success_threshold=conditions.success_threshold,
-        success_action=conditions.success_action,
-        error_threshold=conditions.error_threshold,
-        confirmation_required=optional_boolean(entry, "confirmationRequired", where=where),
-    )
-
-
-def _groups(body: dict[str, Any]) -> list[GroupSpec]:
-    defaults = Conditions(body, "")
-    amount, groups = body.get("amountGroups"), body.get("groups")
-    if (amount is None) == (groups is None):
-        raise errors.bad_request("give either amountGroups or groups")
-    if groups is not None:
-        if not isinstance(groups, list) or not groups:
-            raise errors.bad_request("groups must be a non-empty array")
-        return [_group_spec(entry, index, defaults) for index, entry in enumerate(groups)]
-    if isinstance(amount, bool) or not isinstance(amount, int):
-        raise errors.bad_request(f"amountGroups must be a whole number, got {amount!r}")
-    try:
-        return rollout_services.groups_even(
-            amount,
-            success_threshold=defaults.success_threshold,
-            success_action=defaults.success_action,
-            error_threshold=defaults.error_threshold,
-        )
-    except InvalidSetting as exc:
-        raise errors.bad_request(f"amountGroups {exc.problem}") from None
-
-
-def _start_at(body: dict[str, Any]) -> datetime | None:
-    value = body.get("startAt")
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_FORCETIME:
-        raise errors.bad_request(f"startAt must be milliseconds since the epoch, got {str(value)[:40]!r}")
-    return datetime.fromtimestamp(value / 1000, tz=UTC)
-
-
-def hawkbit_field(field: str) -> str:
-    """``groups[1].target_percentage`` -> ``groups[1].targetPercentage``."""
-    head, _, tail = field.rpartition(".")
-    if head.startswith("groups["):
-        return f"{head}.{_GROUP_FIELDS.get(tail, tail)}"
-    return _ROLLOUT_FIELDS.get(field, field)
-
-
-def invalid(exc: domain.DomainError) -> errors.MgmtError:
-    """A service error as hawkBit answers it: bad input names hawkBit's field, a conflict is an
-    illegal state."""
-    if isinstance(exc, InvalidSetting):
-        return errors.bad_request(f"{hawkbit_field(exc.field)} {exc.problem}")
-    if isinstance(exc, domain.Conflict):
-        return illegal_state(exc.message)
-    return errors.from_domain_error(exc)
-
-
-def rollout_create_from(request: Request, body: dict[str, Any]) -> Rollout:
-    name = optional_string(body, "name", max_length=rollout_services.MAX_NAME_LENGTH)
-    if not name:
-        raise errors.bad_request("name is required")
-    description = optional_string(body, "description", max_length=512) or ""
-    query = _query(body, "", required=True)
-    if body.get("distributionSetId") is None:
-        raise errors.bad_request("distributionSetId is required")
-    try:
-        software = software_or_404(body.get("distributionSetId"), where="distributionSet")
-    except errors.MgmtError as exc:
-        raise errors.bad_request(f"distributionSetId: {exc.message}") from None
-    groups = _groups(body)
-    assignment = Assignment(body, "")
-    dynamic = optional_boolean(body, "dynamic")
-    try:
-        return rollout_services.rollout_create(
-            name=name,
-            software=software,
-            feed="",
-            query=query,
-            description=description,
-            groups=groups,
-            dynamic=bool(dynamic),
-            start_at=_start_at(body),
-            created_by=_user(request),
-            confirmation_required=assignment.confirmation_required,
-            options=assignment.options,
-        )
-    except domain.DomainError as exc:
-        raise invalid(exc) from None
-
-
 # --- views ------------------------------------------------------------------------------------
 
 
-def _user(request: Request) -> User | None:
-    user = request.user
-    return user if isinstance(user, User) else None
-
-
 def _full(request: Request) -> bool:
-    raw = request.query_params.get("representation", "compact").strip().lower()
-    if raw not in ("compact", "full"):
-        raise errors.bad_request(f"representation must be compact or full, got {raw[:40]!r}")
-    return raw == "full"
+    # As hawkBit: anything but "full" is the compact representation, never a 400.
+    return request.query_params.get("representation", "").strip().lower() == "full"
 
 
 class RolloutsView(MgmtView):
@@ -494,11 +291,11 @@ class RolloutView(MgmtView):
             rollout_services.rollout_delete(rollout=rollout_or_404(rollout_id))
         except domain.DomainError as exc:
             raise invalid(exc) from None
-        return Response(status=200)
+        return Response(status=204)
 
 
 class _Transition(MgmtView):
-    """``POST /rollouts/{id}/<verb>``: 200 without a body, as hawkBit answers."""
+    """``POST /rollouts/{id}/<verb>``: 204 without a body, as hawkBit answers."""
 
     required_permissions = {"POST": ["HANDLE_ROLLOUT"]}
 
@@ -511,7 +308,7 @@ class _Transition(MgmtView):
             self.act(request, rollout)
         except domain.DomainError as exc:
             raise invalid(exc) from None
-        return Response(status=200)
+        return Response(status=204)
 
 
 class RolloutStartView(_Transition):
@@ -521,7 +318,7 @@ class RolloutStartView(_Transition):
 
 class RolloutPauseView(_Transition):
     def act(self, request: Request, rollout: Rollout) -> Any:
-        return rollout_services.rollout_pause(rollout=rollout, by=_user(request))
+        return rollout_services.rollout_pause(rollout=rollout, by=request_user(request))
 
 
 class RolloutResumeView(_Transition):
@@ -550,14 +347,18 @@ class RolloutApproveView(_Transition):
     required_permissions = {"POST": ["APPROVE_ROLLOUT"]}
 
     def act(self, request: Request, rollout: Rollout) -> Any:
-        return rollout_services.rollout_approve(rollout=rollout, by=_user(request), remark=_remark(request))
+        return rollout_services.rollout_approve(
+            rollout=rollout, by=request_user(request), remark=_remark(request)
+        )
 
 
 class RolloutDenyView(_Transition):
     required_permissions = {"POST": ["APPROVE_ROLLOUT"]}
 
     def act(self, request: Request, rollout: Rollout) -> Any:
-        return rollout_services.rollout_deny(rollout=rollout, by=_user(request), remark=_remark(request))
+        return rollout_services.rollout_deny(
+            rollout=rollout, by=request_user(request), remark=_remark(request)
+        )
 
 
 class RolloutRetryView(MgmtView):
@@ -568,8 +369,10 @@ class RolloutRetryView(MgmtView):
     def post(self, request: Request, rollout_id: str) -> Response:
         try:
             retry = rollout_services.rollout_retry(
-                rollout=rollout_or_404(rollout_id), created_by=_user(request)
+                rollout=rollout_or_404(rollout_id), created_by=request_user(request)
             )
+        except domain.Conflict as exc:
+            raise errors.bad_request(exc.message) from None  # hawkBit's ValidationException
         except domain.DomainError as exc:
             raise invalid(exc) from None
         return Response(rollout_json(request, rollout_or_404(str(retry.pk))), status=201)
@@ -581,18 +384,17 @@ class RolloutGroupsView(MgmtView):
 
     def get(self, request: Request, rollout_id: str) -> Response:
         rollout = rollout_or_404(rollout_id)
-        stats = _stats_by_position(rollout)
+        stats = _stats_by_position(rollout)  # one query for the page (totalTargets needs it)
+        full, flow = _full(request), rollout_selectors.confirmation_flow_enabled()
         return paged_response(
             request,
             RolloutGroup.objects.filter(rollout=rollout),
-            render=lambda group: group_json(request, rollout, group, stats.get(group.position)),
+            render=lambda group: group_json(
+                request, rollout, group, stats.get(group.position), full=full, confirmation_flow=flow
+            ),
             sort_fields=GROUP_SORT_FIELDS,
             default_sort=["position"],
-            query_fields={
-                "id": rsql.Field("id", type="number"),
-                "name": rsql.Field("name"),
-                "description": rsql.Field("description"),
-            },
+            query_fields=GROUP_QUERY_FIELDS,
         )
 
 
@@ -602,7 +404,9 @@ class RolloutGroupView(MgmtView):
     def get(self, request: Request, rollout_id: str, group_id: str) -> Response:
         rollout = rollout_or_404(rollout_id)
         group = group_or_404(rollout, group_id)
-        return Response(group_json(request, rollout, group, _stats_by_position(rollout).get(group.position)))
+        stats = _stats_by_position(rollout).get(group.position)
+        flow = rollout_selectors.confirmation_flow_enabled()
+        return Response(group_json(request, rollout, group, stats, confirmation_flow=flow))
 
 
 class RolloutGroupTargetsView(MgmtView):

@@ -15,7 +15,7 @@ from tests.rollouts.ddi_helpers import install
 
 pytestmark = pytest.mark.django_db
 
-ILLEGAL = "hawkbit.server.error.rollout.illegalstate"
+ILLEGAL = "hawkbit.server.error.rollout.illegalState"
 BAD = "hawkbit.server.error.repo.constraintViolation"
 
 
@@ -144,9 +144,10 @@ def test_create_with_explicit_groups_and_their_conditions(mgmt, software):
         )
         for g in groups
     ] == [
-        ("lab", "controllerId==lab-*", 100.0, "pause", 100, None, False),
+        # Conditions a group leaves out are the rollout's: hawkBit's 50 % defaults here.
+        ("lab", "controllerId==lab-*", 100.0, "pause", 50, 50, False),
         ("rest", "", 50.0, "next_group", 90, 20, None),
-        ("last", "", None, "next_group", 100, None, None),
+        ("last", "", None, "next_group", 50, 50, None),
     ]
     listing = mgmt.get(f"rollouts/{created['id']}/deploygroups").json()["content"]
     assert [g["totalTargets"] for g in listing] == [2, 2, 2]
@@ -162,15 +163,11 @@ def test_create_with_explicit_groups_and_their_conditions(mgmt, software):
 @pytest.mark.parametrize(
     ("change", "named"),
     [
-        ({"distributionSetId": 999999}, "distributionSetId"),
         ({"distributionSetId": None}, "distributionSetId"),
         ({"name": ""}, "name"),
-        ({"targetFilterQuery": ""}, "targetFilterQuery"),
-        ({"targetFilterQuery": "name=="}, "targetFilterQuery"),
-        ({"targetFilterQuery": "nosuchfield==1"}, "targetFilterQuery"),
         ({"amountGroups": 0}, "amountGroups"),
         ({"amountGroups": "2"}, "amountGroups"),
-        ({"amountGroups": None}, "amountGroups"),
+        ({"amountGroups": None, "groups": [{"name": "a"}], "dynamic": True}, "dynamic"),
         ({"groups": [{"name": "a"}]}, "amountGroups"),
         (
             {"amountGroups": None, "groups": [{"name": "a", "targetPercentage": 0}]},
@@ -210,6 +207,44 @@ def test_bad_input_is_a_400_naming_the_field(mgmt, software, change, named):
     assert Rollout.objects.count() == 0
 
 
+@pytest.mark.parametrize("query", [None, "", "name==", "nosuchfield==1"])
+def test_a_missing_or_bad_target_filter_is_hawkbits_rsql_syntax_error(mgmt, software, query):
+    payload = {
+        key: value for key, value in body(software, targetFilterQuery=query).items() if value is not None
+    }
+    response = mgmt.post("rollouts", payload)
+    assert response.status_code == 400, response.content
+    assert response.json()["errorCode"] == "hawkbit.server.error.rest.param.rsqlParamSyntax"
+    assert "targetFilterQuery" in response.json()["message"]
+    assert Rollout.objects.count() == 0
+
+
+def test_an_unknown_distribution_set_is_hawkbits_404_naming_the_field(mgmt):
+    response = mgmt.post("rollouts", body(type("Gone", (), {"pk": 999999})))
+    assert response.status_code == 404
+    assert response.json()["errorCode"] == "hawkbit.server.error.repo.entityNotFound"
+    assert "distributionSetId" in response.json()["message"]
+
+
+def test_without_conditions_groups_get_hawkbits_defaults_and_without_amount_one_group(mgmt, software):
+    fleet(2)
+    created = mgmt.post(
+        "rollouts",
+        {"name": "r", "distributionSetId": software.pk, "targetFilterQuery": "controllerId==dev-*"},
+    )
+    assert created.status_code == 201, created.content
+    groups = list(RolloutGroup.objects.filter(rollout_id=created.json()["id"]))
+    assert [(g.success_threshold, g.success_action, g.error_threshold) for g in groups] == [
+        (50, "next_group", 50)
+    ]
+    group = mgmt.get(f"rollouts/{created.json()['id']}/deploygroups").json()["content"][0]
+    assert group["successCondition"] == {"condition": "THRESHOLD", "expression": "50"}
+    assert group["errorCondition"] == {"condition": "THRESHOLD", "expression": "50"}
+    assert "totalTargetsPerStatus" not in group  # compact, as hawkBit's default
+    assert group["totalTargets"] == 2 and group["dynamic"] is False
+    assert "confirmationRequired" not in group  # only with the confirmation flow on
+
+
 def test_a_body_that_is_not_an_object_is_not_readable(mgmt):
     response = mgmt.post("rollouts", [1])
     assert response.status_code == 400
@@ -229,31 +264,33 @@ def test_start_pause_resume_trigger_and_refusals(mgmt, software):
 
     for verb in ("pause", "resume", "triggerNextGroup", "stop", "approve", "deny"):
         refused(verb)
-    assert mgmt.post(f"{url}/start").status_code == 200
+    assert mgmt.post(f"{url}/start").status_code == 204
     assert mgmt.get(url).json()["status"] == "running"
-    groups = mgmt.get(f"{url}/deploygroups").json()["content"]
+    groups = mgmt.get(f"{url}/deploygroups", representation="full").json()["content"]
     assert [g["status"] for g in groups] == ["running", "scheduled"]
     assert groups[1]["totalTargetsPerStatus"]["scheduled"] == 2
     refused("start")
     refused("resume")
-    assert mgmt.post(f"{url}/pause").status_code == 200
+    assert mgmt.post(f"{url}/pause").status_code == 204
     assert mgmt.get(url).json()["status"] == "paused"
     refused("pause")
     refused("triggerNextGroup")
-    assert mgmt.post(f"{url}/resume").status_code == 200
-    assert mgmt.post(f"{url}/triggerNextGroup").status_code == 200
+    assert mgmt.post(f"{url}/resume").status_code == 204
+    assert mgmt.post(f"{url}/triggerNextGroup").status_code == 204
     assert [g["status"] for g in mgmt.get(f"{url}/deploygroups").json()["content"]] == ["running", "running"]
     refused("triggerNextGroup")  # no group left
-    assert mgmt.post(f"{url}/stop").status_code == 200
+    assert mgmt.post(f"{url}/stop").status_code == 204
     assert mgmt.get(url).json()["status"] == "stopped"
     refused("start")
 
 
 def test_statistics_follow_the_devices_and_retry_makes_a_new_rollout(mgmt, software, client):
     cids = fleet(2)
-    created = create(mgmt, software, amountGroups=1)
+    every = {"condition": "THRESHOLD", "expression": "100"}
+    created = create(mgmt, software, amountGroups=1, successCondition=every, errorCondition=every)
     url = f"rollouts/{created['id']}"
-    assert mgmt.post(f"{url}/retry").json()["errorCode"] == ILLEGAL
+    # hawkBit refuses to retry an unfinished rollout with a ValidationException.
+    assert mgmt.post(f"{url}/retry").json()["errorCode"] == BAD
     mgmt.post(f"{url}/start")
     install(client, cids[0], finished="failure")
     stats = mgmt.get(url).json()["totalTargetsPerStatus"]
@@ -280,19 +317,27 @@ def test_one_rollout_body_costs_a_fixed_number_of_queries(mgmt, software):
     assert len(large) == len(small) <= 8
 
 
-def test_the_compact_list_costs_the_same_for_one_rollout_or_many(mgmt, software):
+def test_the_compact_list_of_started_rollouts_costs_the_same_for_one_or_many(mgmt, software):
     fleet(2)
-    create(mgmt, software)
+    mgmt.post(f"rollouts/{create(mgmt, software)['id']}/start")
     with CaptureQueriesContext(connection) as one:
         assert mgmt.get("rollouts").json()["total"] == 1
     for index in range(4):
-        create(mgmt, software, name=f"more {index}")
+        mgmt.post(f"rollouts/{create(mgmt, software, name=f'more {index}')['id']}/start")
     with CaptureQueriesContext(connection) as many:
         listing = mgmt.get("rollouts").json()
     assert listing["total"] == 5 and "totalTargetsPerStatus" not in listing["content"][0]
+    assert listing["content"][0]["totalTargets"] == 2  # frozen at the start
     assert len(many) == len(one)
+
+
+def test_the_full_list_and_drafts_count_their_targets(mgmt, software):
+    fleet(2)
+    create(mgmt, software)
+    assert mgmt.get("rollouts").json()["content"][0]["totalTargets"] == 2
     full = mgmt.get("rollouts", representation="full").json()["content"]
     assert full[0]["totalTargetsPerStatus"]["scheduled"] == 2
+    assert full[0]["_links"]["start"]["href"].endswith(f"/rest/v1/rollouts/{full[0]['id']}/start")
 
 
 def test_list_filters_and_sorts(mgmt, software):
@@ -315,7 +360,8 @@ def test_list_filters_and_sorts(mgmt, software):
     unknown = mgmt.get("rollouts", q="colour==red")
     assert unknown.json()["errorCode"] == "hawkbit.server.error.rest.param.rsqlInvalidField"
     assert mgmt.get("rollouts", sort="colour:ASC").status_code == 400
-    assert mgmt.get("rollouts", representation="huge").status_code == 400
+    # As hawkBit: an unknown representation falls back to compact.
+    assert "totalTargetsPerStatus" not in mgmt.get("rollouts", representation="huge").json()["content"][0]
 
 
 def test_update_and_delete(mgmt, software):
@@ -325,7 +371,7 @@ def test_update_and_delete(mgmt, software):
     assert changed.status_code == 200
     assert (changed.json()["name"], changed.json()["description"]) == ("renamed", "new words")
     assert mgmt.put(f"rollouts/{rollout_id}", {"name": 5}).status_code == 400
-    assert mgmt.delete(f"rollouts/{rollout_id}").status_code == 200
+    assert mgmt.delete(f"rollouts/{rollout_id}").status_code == 204
     assert (
         mgmt.get(f"rollouts/{rollout_id}").json()["errorCode"] == "hawkbit.server.error.repo.entityNotFound"
     )
@@ -369,7 +415,7 @@ def test_approval_with_four_eyes(settings, mgmt, software, mgmt_as):
     assert own.status_code == 400 and own.json()["errorCode"] == ILLEGAL
     assert "four eyes" in own.json()["message"]
     other = mgmt_as("change_rollout")
-    assert other.post(f"rollouts/{first['id']}/approve?remark=fine").status_code == 200
+    assert other.post(f"rollouts/{first['id']}/approve?remark=fine").status_code == 204
     approved = mgmt.get(f"rollouts/{first['id']}").json()
     assert (approved["status"], approved["approvalRemark"], approved["approveDecidedBy"]) == (
         "ready",
@@ -377,7 +423,7 @@ def test_approval_with_four_eyes(settings, mgmt, software, mgmt_as):
         "user0",
     )
     second = create(mgmt, software, name="second")
-    assert other.post(f"rollouts/{second['id']}/deny?remark=no").status_code == 200
+    assert other.post(f"rollouts/{second['id']}/deny?remark=no").status_code == 204
     assert mgmt.get(f"rollouts/{second['id']}").json()["status"] == "approval_denied"
     assert other.post(f"rollouts/{second['id']}/approve").json()["errorCode"] == ILLEGAL
 
