@@ -110,8 +110,12 @@ def _per_status(stats: rollout_selectors.GroupStats, *, scheduled: bool) -> dict
 
 
 def _group_is_scheduled(rollout: Rollout, group: RolloutGroup | None) -> bool:
-    return rollout.status in UNSTARTED or (
-        group is not None and group.status == RolloutGroup.Status.SCHEDULED
+    """hawkBit counts the devices of a started rollout's later groups as scheduled; before the
+    start every device is notstarted."""
+    return (
+        rollout.status not in UNSTARTED
+        and group is not None
+        and group.status == RolloutGroup.Status.SCHEDULED
     )
 
 
@@ -216,7 +220,6 @@ def rollout_json(request: Request, rollout: Rollout, *, full: bool = True) -> di
         "type": rollout.action_type,
         "weight": rollout.weight,
         "dynamic": rollout.dynamic,
-        "confirmationRequired": rollout.confirmation_required,
         "approvalRemark": rollout.approval_remark or None,
         "approveDecidedBy": rollout.approval_decided_by or None,
         "_links": {"self": link(request, "rollout", rollout.pk)},
@@ -232,7 +235,10 @@ def rollout_json(request: Request, rollout: Rollout, *, full: bool = True) -> di
         for name in ("start", "pause", "resume", "triggerNextGroup", "approve", "deny"):
             links[name] = link(request, f"rollout-{name.lower()}", rollout.pk)
         links["groups"] = link(request, "rollout-groups", rollout.pk, query="offset=0&limit=50")
-        links["distributionset"] = link(request, "distributionset", rollout.software_id)
+        links["distributionset"] = {
+            **link(request, "distributionset", rollout.software_id),
+            "name": f"{rollout.software.name}:{rollout.software.version}",
+        }
     return without_none(body)
 
 

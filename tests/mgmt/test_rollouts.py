@@ -64,8 +64,8 @@ def test_create_with_amount_groups_answers_hawkbits_body(mgmt, software):
     assert created["totalTargets"] == 10
     assert created["totalTargetsPerStatus"] == {
         "running": 0,
-        "notstarted": 0,
-        "scheduled": 10,
+        "notstarted": 10,
+        "scheduled": 0,
         "cancelled": 0,
         "finished": 0,
         "error": 0,
@@ -336,7 +336,7 @@ def test_the_full_list_and_drafts_count_their_targets(mgmt, software):
     create(mgmt, software)
     assert mgmt.get("rollouts").json()["content"][0]["totalTargets"] == 2
     full = mgmt.get("rollouts", representation="full").json()["content"]
-    assert full[0]["totalTargetsPerStatus"]["scheduled"] == 2
+    assert full[0]["totalTargetsPerStatus"]["notstarted"] == 2
     assert full[0]["_links"]["start"]["href"].endswith(f"/rest/v1/rollouts/{full[0]['id']}/start")
 
 
