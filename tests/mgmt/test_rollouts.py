@@ -435,3 +435,15 @@ def test_scheduled_start_and_forcetime_are_millis(mgmt, software):
     assert created["forcetime"] == 4102444800000
     assert created["type"] == "timeforced"
     assert User.objects.filter(username="hawkbit").exists()
+
+
+def test_a_maintenance_window_and_confirmation_reach_the_rollout(mgmt, software):
+    fleet(1)
+    window = {"schedule": "0 30 2 ? * *", "duration": "01:00:00", "timezone": "+02:00"}
+    created = create(mgmt, software, maintenanceWindow=window, confirmationRequired=False)
+    rollout = Rollout.objects.get(pk=created["id"])
+    assert rollout.maintenance_window == window
+    assert rollout.confirmation_required is False
+    bad = mgmt.post("rollouts", body(software, maintenanceWindow={**window, "duration": "forever"}))
+    assert bad.status_code == 400
+    assert bad.json()["errorCode"] == "hawkbit.server.error.maintenanceScheduleInvalid"
