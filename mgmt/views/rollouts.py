@@ -6,10 +6,11 @@ conditions (``THRESHOLD`` with a percent) are our groups' success and error thre
 is hawkBit's ``ready``. Every rule is rollouts.services'; a refused transition is hawkBit's
 ``RolloutIllegalStateException`` (400).
 
-The statistics come from rollouts.selectors.rollout_group_stats: one query per rollout body
-(and one for its groups), whatever the fleet size. The list answers hawkBit's ``compact``
-representation by default (no statistics: a fixed number of queries per page);
-``representation=full`` adds them.
+The statistics come from rollouts.selectors.rollout_group_stats: one query per started rollout
+(and one for its groups), whatever the fleet size; before the start the planned group sizes add
+two per group. The list answers hawkBit's ``compact`` representation by default: no statistics,
+``totalTargets`` frozen at the start (a fixed number of queries per page) or, for a rollout not
+started yet, one count each; ``representation=full`` adds the statistics.
 """
 
 from __future__ import annotations
