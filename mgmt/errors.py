@@ -81,6 +81,9 @@ insufficient_permission = _Kind(
     403, "hawkbit.server.error.insufficientPermission", _REPOSITORY + "InsufficientPermissionException"
 )
 locked = _Kind(423, "hawkbit.server.error.locked", _REPOSITORY + "LockedException")
+rollout_illegal_state = _Kind(
+    400, "hawkbit.server.error.rollout.illegalState", _REPOSITORY + "RolloutIllegalStateException"
+)
 config_key_invalid = _Kind(
     400, "hawkbit.server.error.configKeyInvalid", _REPOSITORY + "TenantConfigurationKeyInvalidException"
 )

@@ -46,6 +46,8 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "UPDATE_ROLLOUT": ("rollouts.change_rollout",),
     "DELETE_ROLLOUT": ("rollouts.delete_rollout",),
     "HANDLE_ROLLOUT": ("rollouts.change_rollout",),
+    # Approving is changing the rollout; the four eyes (not its creator) are the service's rule.
+    "APPROVE_ROLLOUT": ("rollouts.change_rollout",),
     "READ_TENANT_CONFIGURATION": ("devices.view_tenantconfiguration",),
     "TENANT_CONFIGURATION": ("devices.change_tenantconfiguration",),
     "READ_GATEWAY_SECURITY_TOKEN": ("devices.change_tenantconfiguration",),

@@ -7,7 +7,7 @@ slashes, as its clients call them.
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView
 
-from mgmt import routes_software, routes_targets
+from mgmt import routes_rollouts, routes_software, routes_targets
 from mgmt.views import system
 
 app_name = "mgmt"
@@ -29,4 +29,5 @@ urlpatterns = [
     path("system/configs/<str:key>", system.SystemConfigView.as_view(), name="system-config"),
     *routes_software.urlpatterns,
     *routes_targets.urlpatterns,
+    *routes_rollouts.urlpatterns,
 ]

@@ -37,10 +37,6 @@ NOT_PORTED = {
     "targetfilter/MgmtTargetFilterQuery": "target filter queries are not built",
     "autoassignment/MgmtAutoAssignmentResponseBody": "auto assignments are not built",
     "autoassignment/MgmtAutoAssignmentRestRequestBodyPost": "auto assignments are not built",
-    "rollout/MgmtRolloutResponseBody": "the /rest/v1/rollouts resource is not built",
-    "rollout/MgmtRolloutRestRequestBodyPost": "the /rest/v1/rollouts resource is not built",
-    "rollout/MgmtRolloutRestRequestBodyPut": "the /rest/v1/rollouts resource is not built",
-    "rolloutgroup/MgmtRolloutGroupResponseBody": "the /rest/v1/rollouts resource is not built",
     "docs/management-api.md _links": "a software module's _links fragment (with a typo, ' href'): "
     "the module example covers it",
     "docs/device-provisioning.md configData": "a DDI exchange, not the Management API (tests/ddi covers it)",
@@ -814,3 +810,160 @@ def test_module_metadata_as_the_field_examples_document(mgmt: MgmtClient):
     assert changed.status_code in (200, 204), changed.content
     example = {"key": "someKnownKey", "value": "newValue", "targetVisible": True}
     assert_like_example(mgmt.get(f"{path}/someKnownKey"), example)
+
+
+# --------------------------------------------------------------------------- rollouts
+# rollout/MgmtRolloutRestRequestBodyPost
+ROLLOUT_POST_EXAMPLE = {
+    "distributionSetId": 6,
+    "targetFilterQuery": "id==targets-*",
+    "description": "Rollout for all named targets",
+    "amountGroups": 5,
+    "type": "forced",
+    "successCondition": {"condition": "THRESHOLD", "expression": "50"},
+    "successAction": {"expression": "", "action": "NEXTGROUP"},
+    "name": "exampleRollout",
+    "forcetime": 1682408571791,
+    "errorAction": {"expression": "", "action": "PAUSE"},
+    "confirmationRequired": False,
+    "errorCondition": {"condition": "THRESHOLD", "expression": "80"},
+    "startAt": 1682408570791,
+}
+# rollout/MgmtRolloutResponseBody
+ROLLOUT_EXAMPLE = {
+    "createdBy": "bumlux",
+    "createdAt": 1682408568812,
+    "lastModifiedBy": "bumlux",
+    "lastModifiedAt": 1682408568812,
+    "name": "exampleRollout",
+    "description": "Rollout for all named targets",
+    "targetFilterQuery": "id==targets-*",
+    "distributionSetId": 6,
+    "status": "creating",
+    "totalTargets": 20,
+    "totalTargetsPerStatus": {
+        "running": 0,
+        "notstarted": 20,
+        "scheduled": 0,
+        "cancelled": 0,
+        "finished": 0,
+        "error": 0,
+    },
+    "totalGroups": 5,
+    "startAt": 1682408570791,
+    "forcetime": 1682408571791,
+    "deleted": False,
+    "type": "forced",
+    "_links": {
+        **_links(
+            start="rollouts/6/start",
+            pause="rollouts/6/pause",
+            resume="rollouts/6/resume",
+            triggerNextGroup="rollouts/6/triggerNextGroup",
+            approve="rollouts/6/approve",
+            deny="rollouts/6/deny",
+            groups="rollouts/6/deploygroups?offset=0&limit=50",
+            self="rollouts/6",
+        ),
+        "distributionset": {
+            "href": "https://management-api.host.com/rest/v1/distributionsets/6",
+            "name": "bd3a71cb-6c8f-445c-adbb-e221414dcd96:1.0",
+        },
+    },
+    "id": 6,
+}
+# rolloutgroup/MgmtRolloutGroupResponseBody
+ROLLOUT_GROUP_EXAMPLE = {
+    "createdBy": "bumlux",
+    "createdAt": 1682408569768,
+    "lastModifiedBy": "bumlux",
+    "lastModifiedAt": 1682408569795,
+    "name": "group-1",
+    "description": "group-1",
+    "successCondition": {"condition": "THRESHOLD", "expression": "10"},
+    "successAction": {"action": "NEXTGROUP", "expression": ""},
+    "errorCondition": {"condition": "THRESHOLD", "expression": "50"},
+    "errorAction": {"action": "PAUSE", "expression": ""},
+    "targetFilterQuery": "",
+    "targetPercentage": 20.0,
+    "confirmationRequired": False,
+    "status": "ready",
+    "totalTargets": 4,
+    "totalTargetsPerStatus": {
+        "running": 0,
+        "notstarted": 4,
+        "scheduled": 0,
+        "cancelled": 0,
+        "finished": 0,
+        "error": 0,
+    },
+    "_links": _links(self="rollouts/17/deploygroups/78"),
+    "id": 78,
+}
+# hawkBit's boolean ``dynamic`` is always written (a primitive); the examples predate it.
+ROLLOUT_DRIFT = frozenset({"dynamic"})
+
+
+def _example_release_and_targets(count: int):
+    from tests.factories import make_device, make_software
+
+    release = make_software("1.0")
+    release.name = "bd3a71cb-6c8f-445c-adbb-e221414dcd96"
+    release.save(update_fields=["name"])
+    for index in range(count):
+        make_device(f"targets-{index:02d}", sw_version="0.9")
+    return release
+
+
+def test_the_documented_rollout_post_body_creates_a_rollout_like_the_response_example(mgmt: MgmtClient):
+    release = _example_release_and_targets(20)
+    created = mgmt.post("rollouts", {**ROLLOUT_POST_EXAMPLE, "distributionSetId": release.pk})
+    # hawkBit creates the groups in the background ("creating", then "ready"); we create them at once.
+    # A forcetime only means something to a timeforced rollout: ours keep it for those alone.
+    example = {**ROLLOUT_EXAMPLE, "status": "ready", "distributionSetId": release.pk}
+    del example["forcetime"]
+    body = assert_like_example(created, example, status=201, drift=ROLLOUT_DRIFT)
+    assert body["dynamic"] is False
+    assert_like_example(mgmt.get(f"rollouts/{body['id']}"), example, drift=ROLLOUT_DRIFT)
+    groups = mgmt.get(f"rollouts/{body['id']}/deploygroups", representation="full").json()["content"]
+    assert [group["totalTargets"] for group in groups] == [4, 4, 4, 4, 4]
+    assert {group["errorCondition"]["expression"] for group in groups} == {"80"}
+
+
+def test_the_documented_rollout_put_body_renames_and_describes(mgmt: MgmtClient):
+    release = _example_release_and_targets(1)
+    created = mgmt.post("rollouts", {**ROLLOUT_POST_EXAMPLE, "distributionSetId": release.pk, "name": "old"})
+    put = {"name": "exampleRollout", "description": "Rollout for all named targets"}  # ...RequestBodyPut
+    changed = mgmt.put(f"rollouts/{created.json()['id']}", put)
+    assert changed.status_code == 200
+    assert {key: changed.json()[key] for key in put} == put
+
+
+def test_a_ready_rollout_group_looks_like_the_models_example(mgmt: MgmtClient, settings):
+    settings.GOOSEBIT_CONFIRMATION_FLOW = True  # confirmationRequired is shown with the flow on
+    release = _example_release_and_targets(20)
+    group_1 = {
+        "name": "group-1",
+        "description": "group-1",
+        "targetPercentage": 20.0,
+        "successCondition": {"condition": "THRESHOLD", "expression": "10"},
+        "successAction": {"action": "NEXTGROUP", "expression": ""},
+        "errorCondition": {"condition": "THRESHOLD", "expression": "50"},
+        "errorAction": {"action": "PAUSE", "expression": ""},
+        "confirmationRequired": False,
+    }
+    created = mgmt.post(
+        "rollouts",
+        {
+            "name": "exampleRollout",
+            "distributionSetId": release.pk,
+            "targetFilterQuery": "id==targets-*",
+            "groups": [group_1, {"name": "group-2"}],
+        },
+    )
+    assert created.status_code == 201, created.content
+    rollout_id = created.json()["id"]
+    group_id = mgmt.get(f"rollouts/{rollout_id}/deploygroups").json()["content"][0]["id"]
+    assert_like_example(
+        mgmt.get(f"rollouts/{rollout_id}/deploygroups/{group_id}"), ROLLOUT_GROUP_EXAMPLE, drift=ROLLOUT_DRIFT
+    )

@@ -27,6 +27,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from devices.models import DeviceTag
 from mgmt.permissions import PERMISSIONS
 from mgmt.views.base import MgmtView
+from rollouts import services as rollout_services
 from rollouts.models import ActionStatus, DeviceFilter
 from software.models import ReleaseTag
 from tests.factories import make_action, make_device, make_software
@@ -63,6 +64,14 @@ RSM, USM, CSM, DSM = (f"{verb}_SOFTWARE_MODULE" for verb in ("READ", "UPDATE", "
 RSMT, USMT, CSMT, DSMT = (f"{verb}_SOFTWARE_MODULE_TYPE" for verb in ("READ", "UPDATE", "CREATE", "DELETE"))
 RDS, UDS, CDS, DDS = (f"{verb}_DISTRIBUTION_SET" for verb in ("READ", "UPDATE", "CREATE", "DELETE"))
 RDST, UDST, CDST, DDST = (f"{verb}_DISTRIBUTION_SET_TYPE" for verb in ("READ", "UPDATE", "CREATE", "DELETE"))
+RR, UR, CR, DR = (f"{verb}_ROLLOUT" for verb in ("READ", "UPDATE", "CREATE", "DELETE"))
+HR, AR = "HANDLE_ROLLOUT", "APPROVE_ROLLOUT"
+_ROLLOUT_BODY = {
+    "name": "matrix-rollout",
+    "distributionSetId": "{ds:int}",
+    "targetFilterQuery": "controllerId==matrix-*",
+    "amountGroups": 1,
+}
 
 MATRIX: list[Endpoint] = [
     # MgmtTargetRestApi (TargetManagement, DeploymentManagement: permission group TARGET)
@@ -187,6 +196,23 @@ MATRIX: list[Endpoint] = [
     E("DELETE", "distributionsettags/{dstag}/assigned/{ds}", UDS),
     # already on the integration branch
     E("GET", "userinfo"),
+    # hawkBit's RolloutManagement: creating needs READ_DISTRIBUTION_SET too; retry creates.
+    E("GET", "rollouts", RR),
+    E("POST", "rollouts", CR, RDS, body=_ROLLOUT_BODY),
+    E("GET", "rollouts/{rollout}", RR),
+    E("PUT", "rollouts/{rollout}", UR, body={"description": "by the matrix"}),
+    E("DELETE", "rollouts/{rollout}", DR),
+    E("POST", "rollouts/{rollout}/start", HR),
+    E("POST", "rollouts/{rollout}/pause", HR),
+    E("POST", "rollouts/{rollout}/resume", HR),
+    E("POST", "rollouts/{rollout}/stop", HR),
+    E("POST", "rollouts/{rollout}/triggerNextGroup", HR),
+    E("POST", "rollouts/{rollout}/approve", AR),
+    E("POST", "rollouts/{rollout}/deny", AR),
+    E("POST", "rollouts/{rollout}/retry", CR, RR),
+    E("GET", "rollouts/{rollout}/deploygroups", RR),
+    E("GET", "rollouts/{rollout}/deploygroups/{group}", RR),
+    E("GET", "rollouts/{rollout}/deploygroups/{group}/targets", RR, RT),
     E("GET", "system/configs", "READ_TENANT_CONFIGURATION"),
     E("PUT", "system/configs", "TENANT_CONFIGURATION", body={}),
     E("GET", "system/configs/{config}", "READ_TENANT_CONFIGURATION"),
@@ -259,6 +285,12 @@ DJANGO_PERMISSIONS: dict[str, set[str]] = {
     CDST: {"software.add_distributionsettype"},
     UDST: {"software.change_distributionsettype"},
     DDST: {"software.delete_distributionsettype"},
+    RR: {"rollouts.view_rollout"},
+    CR: {"rollouts.add_rollout"},
+    UR: {"rollouts.change_rollout"},
+    DR: {"rollouts.delete_rollout"},
+    HR: {"rollouts.change_rollout"},
+    AR: {"rollouts.change_rollout"},
     "READ_TENANT_CONFIGURATION": {"devices.view_tenantconfiguration"},
     "TENANT_CONFIGURATION": {"devices.change_tenantconfiguration"},
 }
@@ -293,6 +325,11 @@ def world(mgmt: MgmtClient) -> dict[str, Any]:
         "ttag": DeviceTag.objects.create(name="matrix-tag").pk,
         "dstag": ReleaseTag.objects.create(name="matrix-tag").pk,
     }
+    rollout = rollout_services.rollout_create(
+        name="matrix-world", software=software, query="controllerId==matrix-*"
+    )
+    values["rollout"] = rollout.pk
+    values["group"] = rollout.groups.get().pk
     # Metadata and set types through the API itself: their storage is the building branches' choice.
     owners = (
         f"targets/{device.controller_id}",
