@@ -205,6 +205,64 @@ def add_statuses(*, action_id: int, count: int) -> int:
     return ActionStatus.objects.filter(action_id=action_id).count()
 
 
+def create_rollout(
+    *,
+    name: str,
+    software_id: int,
+    feed: str = "",
+    query: str = "",
+    groups: list[dict] | None = None,
+    **fields: Any,
+) -> int:
+    """A rollout made through rollouts.services.rollout_create, as the API and admin make them.
+
+    ``groups``: GroupSpec fields as a dict each (name, query, target_count, target_percentage,
+    success_threshold, success_action, error_threshold, error_count, ...). ``fields``: the other
+    keyword arguments of rollout_create (start, dynamic, safety settings; None disables a rule).
+    """
+    from rollouts.services import GroupSpec, rollout_create
+
+    rollout = rollout_create(
+        name=name,
+        software=Software.objects.get(pk=software_id),
+        feed=feed,
+        query=query,
+        groups=[GroupSpec(**group) for group in groups] if groups is not None else None,
+        **fields,
+    )
+    return rollout.pk
+
+
+def rollout(*, rollout_id: int) -> dict:
+    """The rollout's state, each group's state and statistics, and the devices each group holds."""
+    from rollouts import selectors
+    from rollouts.models import Rollout
+
+    found = Rollout.objects.select_related("software").get(pk=rollout_id)
+    groups = selectors.rollout_groups_frozen_or_planned(found)
+    stats = selectors.rollout_group_stats(rollout=found, groups=groups)
+    return {
+        "status": found.status,
+        "pause_reason": found.pause_reason,
+        "groups": [
+            {
+                "position": group.position,
+                "name": group.name,
+                "status": group.status,
+                "status_reason": group.status_reason,
+                "frozen_total": group.frozen_total,
+                "stats": stats[group.position].as_dict() if group.position in stats else None,
+                "devices": list(
+                    selectors.devices_in_group(rollout=found, groups=groups, position=group.position)
+                    .order_by("pk")
+                    .values_list("controller_id", flat=True)
+                ),
+            }
+            for group in groups
+        ],
+    }
+
+
 OPERATIONS = {
     function.__name__: function
     for function in (
@@ -221,6 +279,8 @@ OPERATIONS = {
         cancel_action,
         cancel_update,
         add_statuses,
+        create_rollout,
+        rollout,
     )
 }
 
