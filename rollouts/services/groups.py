@@ -224,7 +224,8 @@ def start_with_groups(*, rollout: Rollout) -> bool:
     """draft → running, freezing the groups and opening the first one. False: it was not a draft.
 
     The caller holds a transaction. The freeze reads the fleet as it is now; a device registered
-    later has a higher id than every boundary, so only a dynamic rollout ever takes it.
+    later has a higher id than every boundary, so only a dynamic rollout ever takes it. (An
+    existing device that comes to match later is placed by the same rules: groups are rules.)
     """
     now = timezone.now()
     if not Rollout.objects.filter(pk=rollout.pk, status=Rollout.Status.DRAFT).update(
