@@ -23,7 +23,7 @@ from rollouts.selectors.stats import STATUS_BUCKET, rollout_targeted_devices
 class GroupStats:
     """Where the devices of one group stand; every device of the group is counted once."""
 
-    position: int
+    position: int | None  # None: targeted, but in no group (joined a fixed rollout later)
     targeted: int = 0
     not_started: int = 0
     pending: int = 0
@@ -68,7 +68,7 @@ def _groups(rollout: Rollout, groups: Sequence[RolloutGroup] | None) -> list[Rol
 
 def rollout_group_stats(
     *, rollout: Rollout, groups: Sequence[RolloutGroup] | None = None
-) -> dict[int, GroupStats]:
+) -> dict[int | None, GroupStats]:
     """Statistics per group position: ONE query whatever the fleet size (two without ``groups``,
     three if ``rollout.software`` is not loaded). Devices the rollout targets but no group holds
     (joined a non-dynamic rollout after its start) are under position None."""
@@ -86,7 +86,9 @@ def rollout_group_stats(
         .annotate(devices=Count("pk"))
         .order_by()
     )
-    stats: dict[int, GroupStats] = {group.position: GroupStats(position=group.position) for group in groups}
+    stats: dict[int | None, GroupStats] = {
+        group.position: GroupStats(position=group.position) for group in groups
+    }
     for row in rows:
         position = row["group_position"]
         entry = stats.setdefault(position, GroupStats(position=position))
